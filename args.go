@@ -1,0 +1,287 @@
+package mizan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// param is one argument of a server function: a field of its argument struct
+// as encoding/json sees it.
+type param struct {
+	name     string
+	index    []int
+	typ      reflect.Type // the field's type
+	base     reflect.Type // typ without its pointer
+	optional bool         // omitempty: may be absent
+	nullable bool         // a pointer: may be null
+	scalar   bool         // can come from a query string (string, bool, integer kinds)
+}
+
+// argSchema describes the argument struct of a function. It is built once at
+// registration; requests only read it.
+type argSchema struct {
+	typ      reflect.Type
+	params   []param // in field order
+	byName   map[string]int
+	validate bool // some field has a `validate` tag
+}
+
+// newArgSchema derives the schema of an argument struct type.
+func newArgSchema(t reflect.Type) (*argSchema, error) {
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("arguments must be a struct (use struct{} for none), not %s", t)
+	}
+	s := &argSchema{typ: t, byName: map[string]int{}}
+	if err := s.collect(t, nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *argSchema) collect(t reflect.Type, prefix []int) error {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		index := append(slices.Clone(prefix), i)
+		tag, hasTag := f.Tag.Lookup("json")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" && opts == "" {
+			continue
+		}
+		if f.Anonymous && (!hasTag || name == "") {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				return fmt.Errorf("embedded pointer %s in arguments is not supported; embed the struct", ft)
+			}
+			if ft.Kind() == reflect.Struct {
+				if err := s.collect(ft, index); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if _, dup := s.byName[name]; dup {
+			return fmt.Errorf("argument %q is declared twice", name)
+		}
+		if f.Tag.Get("validate") != "" {
+			s.validate = true
+		}
+		p := param{name: name, index: index, typ: f.Type, base: f.Type}
+		p.optional = strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
+		if f.Type.Kind() == reflect.Pointer {
+			p.nullable = true
+			p.base = f.Type.Elem()
+		}
+		p.scalar = isScalarKind(p.base.Kind())
+		s.byName[name] = len(s.params)
+		s.params = append(s.params, p)
+	}
+	return nil
+}
+
+func isScalarKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.String, reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// typeWord names a parameter's type for error messages.
+func typeWord(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a " + t.String()
+}
+
+var jsonNull = []byte("null")
+
+// decodeJSON fills dst (an addressable struct value of s.typ) from a JSON
+// object of arguments. Every bad argument is reported in the error's fields.
+func (s *argSchema) decodeJSON(raw []byte, dst reflect.Value) *Error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
+		raw = []byte("{}")
+	}
+	if raw[0] != '{' {
+		return NewError(CodeBadRequest, `"args" must be a JSON object`)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return NewError(CodeBadRequest, `"args" is not a valid JSON object`)
+	}
+	var fields map[string]string
+	bad := func(name, msg string) {
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		fields[name] = msg
+	}
+	for k := range obj {
+		if _, ok := s.byName[k]; !ok {
+			bad(k, "unknown argument")
+		}
+	}
+	for i := range s.params {
+		p := &s.params[i]
+		v, ok := obj[p.name]
+		if !ok {
+			if !p.optional {
+				bad(p.name, "required")
+			}
+			continue
+		}
+		if bytes.Equal(v, jsonNull) {
+			if !p.nullable && !p.optional {
+				bad(p.name, "must be "+typeWord(p.base)+", not null")
+			}
+			continue
+		}
+		f := dst.FieldByIndex(p.index)
+		if err := json.Unmarshal(v, f.Addr().Interface()); err != nil {
+			bad(p.name, "must be "+typeWord(p.base))
+		}
+	}
+	if fields != nil {
+		return invalidArgs(fields)
+	}
+	return nil
+}
+
+func invalidArgs(fields map[string]string) *Error {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return &Error{code: CodeInvalidArgs, status: http.StatusBadRequest,
+		message: "invalid arguments: " + strings.Join(names, ", "), fields: fields}
+}
+
+// stringSource gives the string values of parameters: query parameters, path
+// values or form fields.
+type stringSource func(name string) (values []string, present bool)
+
+// decodeStrings fills dst from string values, coercing each to its declared
+// type. Every parameter must be scalar (checked at build time for context
+// functions; views skip non-scalar ones).
+func (s *argSchema) decodeStrings(src stringSource, dst reflect.Value) *Error {
+	var fields map[string]string
+	bad := func(name, msg string) {
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		fields[name] = msg
+	}
+	for i := range s.params {
+		p := &s.params[i]
+		if !p.scalar {
+			continue
+		}
+		vs, ok := src(p.name)
+		if !ok || len(vs) == 0 {
+			if !p.optional && !p.nullable {
+				bad(p.name, "required")
+			}
+			continue
+		}
+		if len(vs) > 1 {
+			bad(p.name, "given more than once")
+			continue
+		}
+		f := dst.FieldByIndex(p.index)
+		if p.nullable {
+			f.Set(reflect.New(p.base))
+			f = f.Elem()
+		}
+		if msg := setString(f, vs[0]); msg != "" {
+			bad(p.name, msg)
+		}
+	}
+	if fields != nil {
+		return invalidArgs(fields)
+	}
+	return nil
+}
+
+// setString parses s into the scalar value f; it returns a message on failure.
+func setString(f reflect.Value, s string) string {
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		switch s {
+		case "true":
+			f.SetBool(true)
+		case "false":
+			f.SetBool(false)
+		default:
+			return "must be true or false"
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, f.Type().Bits())
+		if err != nil {
+			return "must be an integer"
+		}
+		f.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(s, 10, f.Type().Bits())
+		if err != nil {
+			return "must be a non-negative integer"
+		}
+		f.SetUint(n)
+	default:
+		return "cannot be given as a string"
+	}
+	return ""
+}
+
+// value returns the argument's value in dst for invalidation scoping, and
+// false when a nullable argument is nil.
+func (p *param) value(dst reflect.Value) (any, bool) {
+	f := dst.FieldByIndex(p.index)
+	if p.nullable {
+		if f.IsNil() {
+			return nil, false
+		}
+		f = f.Elem()
+	}
+	switch f.Kind() {
+	case reflect.String:
+		return f.String(), true
+	case reflect.Bool:
+		return f.Bool(), true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return f.Int(), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return f.Uint(), true
+	}
+	return nil, false
+}

@@ -1,0 +1,287 @@
+package mizan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"reflect"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/mizan-afi/mizan/protocol"
+)
+
+// endpoint wraps a protocol endpoint: no-store caching, the method check,
+// and the guarantee that nothing escapes as a bare 500.
+func endpoint(a *App, methods []string, h func(http.ResponseWriter, *http.Request)) http.Handler {
+	allow := strings.Join(methods, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if !slices.Contains(methods, r.Method) {
+			w.Header().Set("Allow", allow)
+			writeError(w, r, a.logger, NewError(CodeMethodNotAllowed, "method "+r.Method+" is not allowed here; use "+allow))
+			return
+		}
+		defer recoverTo(w, r, a.logger)
+		h(w, r)
+	})
+}
+
+// recoverTo turns a panic in Mizan's own code into an internal error.
+func recoverTo(w http.ResponseWriter, r *http.Request, logger *slog.Logger) {
+	if v := recover(); v != nil {
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		logger.Error("mizan: panic while serving", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+		writeError(w, r, logger, errInternal)
+	}
+}
+
+// writeError is the one place errors become HTTP responses.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	me, ok := asError(err)
+	if !ok {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			me = NewError(CodePayloadTooLarge, fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+		} else {
+			logger.Error("mizan: internal error", "path", r.URL.Path, "err", err)
+			me = errInternal
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Del("X-Mizan-Invalidate")
+	w.WriteHeader(me.status)
+	buf := getBuf()
+	defer putBuf(buf)
+	buf.b = protocol.AppendEnvelope(buf.b[:0], me.code, me.message, me.fields)
+	_, _ = w.Write(buf.b)
+}
+
+// buffer pool for request and response bodies.
+type byteBuf struct{ b []byte }
+
+var bufPool = sync.Pool{New: func() any { return &byteBuf{b: make([]byte, 0, 1024)} }}
+
+func getBuf() *byteBuf { return bufPool.Get().(*byteBuf) }
+
+func putBuf(b *byteBuf) {
+	if cap(b.b) <= 64<<10 {
+		b.b = b.b[:0]
+		bufPool.Put(b)
+	}
+}
+
+// authenticate runs the configured Authenticator.
+func (a *App) authenticate(r *http.Request) (*Identity, *Error) {
+	if a.cfg.Authenticator == nil {
+		return nil, nil
+	}
+	id, err := a.cfg.Authenticator.Authenticate(r)
+	if err != nil {
+		if me, ok := asError(err); ok {
+			return nil, me
+		}
+		return nil, NewError(CodeUnauthorized, "invalid credentials").WithCause(err)
+	}
+	return id, nil
+}
+
+// readBody reads a request body within the configured bound.
+func (a *App) readBody(w http.ResponseWriter, r *http.Request, dst []byte) ([]byte, error) {
+	body := r.Body
+	if a.cfg.MaxBodyBytes > 0 {
+		body = http.MaxBytesReader(w, body, a.cfg.MaxBodyBytes)
+	}
+	b := bytes.NewBuffer(dst)
+	if _, err := b.ReadFrom(body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, NewError(CodeBadRequest, "could not read the request body").WithCause(err)
+	}
+	return b.Bytes(), nil
+}
+
+// run calls f with its decoded arguments, turning a panic into an internal
+// error with the detail logged.
+func (a *App) run(ctx context.Context, f *Func, in any) (out any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.logger.Error("mizan: panic in server function", "fn", f.meta.Name, "panic", v, "stack", string(debug.Stack()))
+			out, err = nil, errInternal
+		}
+	}()
+	return f.invoke(ctx, in)
+}
+
+// check validates decoded arguments with their `validate` tags.
+func (a *App) check(f *Func, in any) *Error {
+	if !f.args.validate {
+		return nil
+	}
+	err := a.validate.Struct(in)
+	if err == nil {
+		return nil
+	}
+	var ves validator.ValidationErrors
+	if !errors.As(err, &ves) {
+		return NewError(CodeInvalidArgs, "invalid arguments")
+	}
+	fields := make(map[string]string, len(ves))
+	for _, fe := range ves {
+		name := fe.Field()
+		if ns := fe.Namespace(); strings.Count(ns, ".") > 1 {
+			name = ns[strings.IndexByte(ns, '.')+1:]
+		}
+		msg := "failed the " + fe.Tag() + " rule"
+		if fe.Param() != "" {
+			msg += " (" + fe.Param() + ")"
+		}
+		fields[name] = msg
+	}
+	return invalidArgs(fields)
+}
+
+func reflectElem(in any) reflect.Value { return reflect.ValueOf(in).Elem() }
+
+// callRequest is the body of POST call/.
+type callRequest struct {
+	Fn   string          `json:"fn"`
+	Args json.RawMessage `json:"args"`
+}
+
+// serveCall serves POST call/.
+func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
+	if err := a.plan.cop.Check(r); err != nil {
+		writeError(w, r, a.logger, NewError(CodeForbidden, "cross-origin request refused"))
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, r, a.logger, NewError(CodeBadRequest, "call/ accepts only Content-Type: application/json"))
+		return
+	}
+	caller, merr := a.authenticate(r)
+	if merr != nil {
+		writeError(w, r, a.logger, merr)
+		return
+	}
+	if merr := a.checkCSRF(r, caller); merr != nil {
+		writeError(w, r, a.logger, merr)
+		return
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	body, err := a.readBody(w, r, buf.b[:0])
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	buf.b = body
+	var req callRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		writeError(w, r, a.logger, NewError(CodeBadRequest, `body must be a JSON object {"fn": "<name>", "args": {...}}`))
+		return
+	}
+	if req.Fn == "" {
+		writeError(w, r, a.logger, NewError(CodeBadRequest, `body is missing "fn"`))
+		return
+	}
+	f, ok := a.plan.callable[req.Fn]
+	if !ok {
+		writeError(w, r, a.logger, NewError(CodeNotFound, "no function named "+quote(req.Fn)))
+		return
+	}
+	if merr := f.cfg.auth.check(r, caller); merr != nil {
+		writeError(w, r, a.logger, merr)
+		return
+	}
+	in := f.newIn()
+	if merr := f.args.decodeJSON(req.Args, reflectElem(in)); merr != nil {
+		writeError(w, r, a.logger, merr)
+		return
+	}
+	if merr := a.check(f, in); merr != nil {
+		writeError(w, r, a.logger, merr)
+		return
+	}
+	ci := &callInfo{r: r, caller: caller}
+	ctx := withCall(r.Context(), ci)
+	out, err := a.run(ctx, f, in)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	result, err := json.Marshal(out)
+	if err != nil {
+		writeError(w, r, a.logger, fmt.Errorf("encoding the result of %s: %w", f.meta.Name, err))
+		return
+	}
+	targets := f.targets(in)
+	rbuf := getBuf()
+	defer putBuf(rbuf)
+	resp := append(rbuf.b[:0], `{"result":`...)
+	resp = append(resp, result...)
+	resp = append(resp, `,"invalidate":`...)
+	resp, err = appendTargets(resp, targets)
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	resp = append(resp, '}')
+	h := w.Header()
+	mergeHeader(h, ci.header)
+	h.Set("Content-Type", "application/json")
+	if len(targets) > 0 {
+		hv, err := protocol.FormatHeader(targets)
+		if err != nil {
+			writeError(w, r, a.logger, err)
+			return
+		}
+		h.Set(protocol.HeaderInvalidate, hv)
+	}
+	a.fanOut(ctx, Invalidation{Source: f.meta.Name, Targets: targets, Caller: caller})
+	_, _ = w.Write(resp)
+	rbuf.b = resp
+}
+
+// appendTargets appends the JSON array of targets.
+func appendTargets(dst []byte, targets []Target) ([]byte, error) {
+	dst = append(dst, '[')
+	for i, t := range targets {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		b, err := t.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("encoding invalidation target %s: %w", t.Context, err)
+		}
+		dst = append(dst, b...)
+	}
+	return append(dst, ']'), nil
+}
+
+// quote returns s as a JSON string, for messages naming user input.
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,100 @@
+package mizan
+
+import (
+	"context"
+	"net/http"
+)
+
+// Identity is the caller of a request, as an [Authenticator] established it.
+type Identity struct {
+	// ID identifies the user. It is the "u" of user-scoped cache keys and must
+	// be stable for one user.
+	ID string
+	// Staff reports whether the user may call functions guarded by
+	// [RequireStaff].
+	Staff bool
+	// Superuser reports whether the user may call functions guarded by
+	// [RequireSuperuser] (a superuser passes RequireStaff too).
+	Superuser bool
+	// Bearer reports whether the credential came in a request header that a
+	// browser never attaches on its own (Authorization: Bearer, an API key).
+	// Such callers are exempt from the CSRF check; the zero value, for cookie
+	// credentials, is checked.
+	Bearer bool
+}
+
+// Authenticator finds the caller of a request. It returns a nil identity and a
+// nil error for an anonymous caller, and an error when credentials were
+// presented but are not valid (the request is then refused with 401; an
+// [*Error] returned here is sent as it is).
+type Authenticator interface {
+	Authenticate(r *http.Request) (*Identity, error)
+}
+
+// AuthenticatorFunc adapts a function to [Authenticator].
+type AuthenticatorFunc func(r *http.Request) (*Identity, error)
+
+// Authenticate calls f(r).
+func (f AuthenticatorFunc) Authenticate(r *http.Request) (*Identity, error) { return f(r) }
+
+// callInfo is what a running server function can reach through its context.
+type callInfo struct {
+	r      *http.Request
+	caller *Identity
+	header http.Header // response headers the function adds; allocated on first use
+}
+
+// callKey is the context key of the *callInfo.
+type callKey struct{}
+
+func withCall(ctx context.Context, ci *callInfo) context.Context {
+	return context.WithValue(ctx, callKey{}, ci)
+}
+
+func callFrom(ctx context.Context) *callInfo {
+	ci, _ := ctx.Value(callKey{}).(*callInfo)
+	return ci
+}
+
+// Request returns the HTTP request a server function is serving, or nil when
+// ctx does not come from a Mizan dispatch. The body of a call/ request has
+// already been read.
+func Request(ctx context.Context) *http.Request {
+	if ci := callFrom(ctx); ci != nil {
+		return ci.r
+	}
+	return nil
+}
+
+// Caller returns the identity of the caller, or nil for an anonymous caller or
+// when ctx does not come from a Mizan dispatch.
+func Caller(ctx context.Context) *Identity {
+	if ci := callFrom(ctx); ci != nil {
+		return ci.caller
+	}
+	return nil
+}
+
+// ResponseHeader returns the header map whose entries are added to the
+// response of the current call (cookies, for example). Inside a server
+// function it is never nil; each function of a context fetch has its own, and
+// they are merged in function-name order. Outside a dispatch it returns nil.
+func ResponseHeader(ctx context.Context) http.Header {
+	ci := callFrom(ctx)
+	if ci == nil {
+		return nil
+	}
+	if ci.header == nil {
+		ci.header = make(http.Header)
+	}
+	return ci.header
+}
+
+// mergeHeader copies src's entries into dst.
+func mergeHeader(dst, src http.Header) {
+	for k, vs := range src {
+		for _, v := range vs {
+			dst.Add(k, v)
+		}
+	}
+}

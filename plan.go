@@ -1,0 +1,222 @@
+package mizan
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// plan is the immutable result of Build: everything a request needs to read.
+type plan struct {
+	byName   map[string]*Func // every function
+	callable map[string]*Func // reachable through call/: not private, not a view, not in a context
+	contexts map[string]*contextPlan
+	sorted   []*Func
+	mux      *http.ServeMux
+	cop      *http.CrossOriginProtection
+}
+
+// contextPlan is one context: its fetchable functions and its parameters.
+type contextPlan struct {
+	name   string
+	fetch  []*Func                 // run by ctx/<name>/, sorted by name
+	all    []*Func                 // every member, views and private ones included
+	params map[string]reflect.Type // union of the members' scalar parameters (base types)
+	// paramNames is params' keys, sorted.
+	paramNames []string
+}
+
+func newPlan(a *App, funcs []*Func) (*plan, error) {
+	p := &plan{
+		byName:   map[string]*Func{},
+		callable: map[string]*Func{},
+		contexts: map[string]*contextPlan{},
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if !strings.HasPrefix(a.cfg.Prefix, "/") || !strings.HasSuffix(a.cfg.Prefix, "/") {
+		bad("prefix %q must start and end with /", a.cfg.Prefix)
+	}
+	validate := false
+	for _, f := range funcs {
+		if _, dup := p.byName[f.meta.Name]; dup {
+			bad("function %s: registered twice (names must be unique; set one with mizan.Name)", f.meta.Name)
+			continue
+		}
+		p.byName[f.meta.Name] = f
+		p.sorted = append(p.sorted, f)
+		validate = validate || f.args.validate
+		m := &f.meta
+		if !m.ViewPath && (m.Route != "" || len(m.Methods) > 0) {
+			bad("function %s: Route and Methods are for views; register it with mizan.View", m.Name)
+		}
+		if m.ViewPath && m.Route == "" {
+			bad("function %s: a view needs a Route", m.Name)
+		}
+		if m.Context != "" {
+			cp := p.contexts[m.Context]
+			if cp == nil {
+				cp = &contextPlan{name: m.Context, params: map[string]reflect.Type{}}
+				p.contexts[m.Context] = cp
+			}
+			cp.all = append(cp.all, f)
+			if !m.ViewPath && !m.Private {
+				cp.fetch = append(cp.fetch, f)
+			}
+			for _, prm := range f.args.params {
+				if !prm.scalar {
+					if !m.ViewPath {
+						bad("function %s: argument %q of type %s cannot come from a query string (context functions take strings, booleans and integers)", m.Name, prm.name, prm.typ)
+					}
+					continue
+				}
+				if prev, ok := cp.params[prm.name]; ok && kindClass(prev) != kindClass(prm.base) {
+					bad("context %s: parameter %q is %s in one function and %s in another", m.Context, prm.name, prev, prm.base)
+					continue
+				}
+				cp.params[prm.name] = prm.base
+			}
+		} else if !m.ViewPath && !m.Private {
+			p.callable[m.Name] = f
+		}
+	}
+	slices.SortFunc(p.sorted, func(x, y *Func) int { return strings.Compare(x.meta.Name, y.meta.Name) })
+	for _, cp := range p.contexts {
+		slices.SortFunc(cp.fetch, func(x, y *Func) int { return strings.Compare(x.meta.Name, y.meta.Name) })
+		for n := range cp.params {
+			cp.paramNames = append(cp.paramNames, n)
+		}
+		slices.Sort(cp.paramNames)
+	}
+	for _, f := range p.sorted {
+		if err := p.resolveAffects(f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if validate {
+		a.validate = newValidator()
+	}
+	if err := p.routes(a); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// kindClass groups kinds that stringify alike, so that one function may take
+// user_id as int and another as int64.
+func kindClass(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	}
+	return t.Kind().String()
+}
+
+// newValidator returns a validator that names fields by their JSON names.
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			return ""
+		case "":
+			return f.Name
+		}
+		return name
+	})
+	return v
+}
+
+// routes builds the ServeMux of the endpoints, the views and the fallback.
+func (p *plan) routes(a *App) error {
+	mux := http.NewServeMux()
+	var errs []error
+	handle := func(pattern string, h http.Handler) {
+		defer func() {
+			if r := recover(); r != nil {
+				errs = append(errs, fmt.Errorf("route %q: %v", pattern, r))
+			}
+		}()
+		mux.Handle(pattern, h)
+	}
+	pre := a.cfg.Prefix
+	p.cop = http.NewCrossOriginProtection()
+	for _, o := range a.cfg.TrustedOrigins {
+		if err := p.cop.AddTrustedOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("trusted origin %q: %w", o, err))
+		}
+	}
+	handle(pre+"session/{$}", endpoint(a, []string{http.MethodGet, http.MethodHead}, a.serveSession))
+	handle(pre+"call/{$}", endpoint(a, []string{http.MethodPost}, a.serveCall))
+	handle(pre+"ctx/{context}/{$}", endpoint(a, []string{http.MethodGet, http.MethodHead}, a.serveContext))
+	handle(pre, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeError(w, r, a.logger, NewError(CodeNotFound, "no such endpoint: "+r.URL.Path))
+	}))
+	views := map[string]map[string]*Func{} // route → method → view
+	var order []string
+	for _, f := range p.sorted {
+		if !f.meta.ViewPath || f.meta.Route == "" {
+			continue
+		}
+		route := f.meta.Route
+		if !strings.HasPrefix(route, "/") || strings.ContainsAny(route, " \t") {
+			errs = append(errs, fmt.Errorf("function %s: route %q must be a path pattern such as /profile/{user_id}/", f.meta.Name, route))
+			continue
+		}
+		if strings.HasPrefix(route, pre) {
+			errs = append(errs, fmt.Errorf("function %s: route %q lies under the endpoint prefix %q", f.meta.Name, route, pre))
+			continue
+		}
+		methods := f.meta.Methods
+		if len(methods) == 0 {
+			methods = []string{http.MethodGet}
+			if f.meta.Kind == KindMutation {
+				methods = []string{http.MethodPost}
+			}
+		}
+		f.meta.Methods = nil
+		byMethod := views[route]
+		if byMethod == nil {
+			byMethod = map[string]*Func{}
+			views[route] = byMethod
+			order = append(order, route)
+		}
+		for _, m := range methods {
+			m = strings.ToUpper(m)
+			if prev, dup := byMethod[m]; dup {
+				errs = append(errs, fmt.Errorf("function %s: %s %s is already served by %s", f.meta.Name, m, route, prev.meta.Name))
+				continue
+			}
+			byMethod[m] = f
+			f.meta.Methods = append(f.meta.Methods, m)
+		}
+	}
+	for _, route := range order {
+		pattern := route
+		if strings.HasSuffix(pattern, "/") {
+			pattern += "{$}"
+		}
+		handle(pattern, a.viewHandler(views[route]))
+	}
+	fallback := a.cfg.Fallback
+	if fallback == nil {
+		fallback = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, r, a.logger, NewError(CodeNotFound, "not found: "+r.URL.Path))
+		})
+	}
+	handle("/", fallback)
+	p.mux = mux
+	return errors.Join(errs...)
+}
