@@ -1,0 +1,95 @@
+package protocol
+
+// Code is a protocol error code (PROTOCOL.md §5), sent as the "code" of the
+// error envelope. The constants are the codes the protocol defines; a
+// function may return an error with a code of its own.
+type Code string
+
+// The protocol's error codes, each commented with its HTTP status.
+const (
+	CodeBadRequest       Code = "bad_request"        // 400: malformed JSON, wrong shape
+	CodeInvalidArgs      Code = "invalid_args"       // 400: missing, unknown or wrongly typed argument
+	CodeUnauthorized     Code = "unauthorized"       // 401
+	CodeForbidden        Code = "forbidden"          // 403: auth guard or CSRF
+	CodeNotFound         Code = "not_found"          // 404: unknown (or private) function or context
+	CodeMethodNotAllowed Code = "method_not_allowed" // 405
+	CodeConflict         Code = "conflict"           // 409
+	CodePayloadTooLarge  Code = "payload_too_large"  // 413
+	CodeInternal         Code = "internal"           // 500: detail logged, never sent
+	CodeUnavailable      Code = "unavailable"        // 503
+)
+
+// Status returns the HTTP status of c: the status the protocol assigns to a
+// known code, and 400 (Bad Request) for any other, application-defined code.
+// An application that wants another status for its own code sets it
+// explicitly where it builds the error.
+func (c Code) Status() int {
+	// Plain integers rather than net/http's constants keep this package,
+	// at the bottom of the module, free of net/http.
+	switch c {
+	case CodeBadRequest, CodeInvalidArgs:
+		return 400
+	case CodeUnauthorized:
+		return 401
+	case CodeForbidden:
+		return 403
+	case CodeNotFound:
+		return 404
+	case CodeMethodNotAllowed:
+		return 405
+	case CodeConflict:
+		return 409
+	case CodePayloadTooLarge:
+		return 413
+	case CodeInternal:
+		return 500
+	case CodeUnavailable:
+		return 503
+	}
+	return 400
+}
+
+// ErrorBody is the inner object of the error [Envelope].
+type ErrorBody struct {
+	// Code is the error code.
+	Code Code `json:"code"`
+
+	// Message is a human sentence describing the failure.
+	Message string `json:"message"`
+
+	// Fields holds a message per argument or form field, where that applies.
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// Envelope is the JSON error envelope every failure of the protocol's
+// endpoints is sent as: {"error": {"code": ..., "message": ..., "fields": ...}}.
+type Envelope struct {
+	// Error is the error being reported.
+	Error ErrorBody `json:"error"`
+}
+
+// AppendEnvelope appends to dst the JSON encoding of the [Envelope] for
+// code, message and fields, and returns the extended buffer. It uses no
+// reflection and writes exactly what [encoding/json.Marshal] writes for the
+// same Envelope: fields sorted by key and omitted when empty, strings escaped
+// as encoding/json escapes them, invalid UTF-8 replaced by U+FFFD.
+func AppendEnvelope(dst []byte, code Code, message string, fields map[string]string) []byte {
+	dst = append(dst, `{"error":{"code":`...)
+	dst = appendJSONString(dst, string(code))
+	dst = append(dst, `,"message":`...)
+	dst = appendJSONString(dst, message)
+	if len(fields) > 0 {
+		dst = append(dst, `,"fields":{`...)
+		var arr [8]string
+		for i, k := range sortedKeys(arr[:0], fields) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, k)
+			dst = append(dst, ':')
+			dst = appendJSONString(dst, fields[k])
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, "}}"...)
+}
