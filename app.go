@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/mizan-afi/mizan/cache"
+	"golang.org/x/sync/singleflight"
 )
 
 // Config configures an [App]. The zero value is usable: endpoints under
@@ -35,6 +38,14 @@ type Config struct {
 	// cross-origin state-changing requests are allowed. Same-origin requests
 	// and requests from non-browser clients are always allowed.
 	TrustedOrigins []string
+	// Cache is the origin cache of context bundles (package cache, with a
+	// memory or Redis backend). Nil turns origin caching off; see
+	// [ConfigFromEnv].
+	Cache *cache.Cache
+	// CacheTTL is how long a bundle stays cached when no function of its
+	// context sets [Cache]. Zero means the backend's default (24 hours: a
+	// safety net, since mutations purge what they change).
+	CacheTTL time.Duration
 	// Fallback serves requests that match no Mizan endpoint or route (a
 	// single-page app's files, for example). Nil means a 404 error envelope.
 	Fallback http.Handler
@@ -61,6 +72,7 @@ type App struct {
 
 	invalidators atomic.Pointer[[]Invalidator]
 	validate     *validator.Validate
+	flights      singleflight.Group
 }
 
 // New returns an App configured by cfg.
@@ -81,7 +93,11 @@ func New(cfg Config) *App {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &App{cfg: cfg, logger: logger}
+	a := &App{cfg: cfg, logger: logger}
+	if cfg.Cache != nil {
+		a.OnInvalidate(InvalidatorFunc(a.purge))
+	}
+	return a
 }
 
 // Prefix returns the path the protocol endpoints are served under.

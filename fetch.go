@@ -1,22 +1,26 @@
 package mizan
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"sync"
+	"time"
+
+	"github.com/mizan-afi/mizan/cache"
 )
 
-// fetchResult is the outcome of one function of a context fetch.
-type fetchResult struct {
-	data []byte
-	err  error
-	ci   callInfo
-}
+// HeaderCache is the response header of a context fetch saying how the
+// origin cache answered: hit, miss or bypass.
+const HeaderCache = "X-Mizan-Cache"
 
 // serveContext serves GET ctx/<name>/: every function of the context, run
-// concurrently, bundled into one object keyed by function name.
+// concurrently, bundled into one object keyed by function name, through the
+// origin cache when one is configured.
 func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 	cp, ok := a.plan.contexts[r.PathValue("context")]
 	if !ok || len(cp.fetch) == 0 {
@@ -33,9 +37,66 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, NewError(CodeBadRequest, "malformed query string"))
 		return
 	}
+	ins, merr := a.decodeContext(r, caller, cp, query)
+	if merr != nil {
+		writeError(w, r, a.logger, merr)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	c := a.cfg.Cache
+	if c == nil || !cp.cached {
+		h.Set(HeaderCache, string(cache.Bypass))
+		buf := getBuf()
+		defer putBuf(buf)
+		res := a.runContext(r.Context(), r, caller, cp, ins, buf.b[:0])
+		a.writeBundle(w, r, res)
+		buf.b = res.body
+		return
+	}
+	inst := cache.Instance{Context: cp.name, Params: instanceParams(cp, query), Rev: cp.rev}
+	if caller != nil && !cp.shared {
+		inst.User = caller.ID
+	}
+	e := c.Get(r.Context(), inst)
+	switch e.Status {
+	case cache.Hit:
+		h.Set(HeaderCache, string(cache.Hit))
+		_, _ = w.Write(e.Value)
+		return
+	case cache.Bypass:
+		h.Set(HeaderCache, string(cache.Bypass))
+		a.writeBundle(w, r, a.runContext(r.Context(), r, caller, cp, ins, nil))
+		return
+	}
+	// A miss: concurrent misses of one key run the functions once. The run
+	// outlives a caller that goes away, since others may wait on it.
+	v, _, _ := a.flights.Do(e.Key(), func() (any, error) {
+		ctx := context.WithoutCancel(r.Context())
+		res := a.runContext(ctx, r, caller, cp, ins, nil)
+		if res.err == nil {
+			c.Put(ctx, e, res.body, a.ttl(cp))
+		}
+		return res, nil
+	})
+	h.Set(HeaderCache, string(cache.Miss))
+	a.writeBundle(w, r, v.(bundle))
+}
+
+// ttl is the cache lifetime of a context's bundles.
+func (a *App) ttl(cp *contextPlan) time.Duration {
+	if cp.ttl > 0 {
+		return cp.ttl
+	}
+	return a.cfg.CacheTTL
+}
+
+// decodeContext checks the query against the context's parameters and the
+// callers's rights, and decodes each function's arguments.
+func (a *App) decodeContext(r *http.Request, caller *Identity, cp *contextPlan, query url.Values) ([]any, *Error) {
 	var fields map[string]string
 	for k := range query {
-		if _, ok := cp.params[k]; !ok {
+		if !slices.Contains(cp.fetchParams, k) {
 			if fields == nil {
 				fields = map[string]string{}
 			}
@@ -46,8 +107,7 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 	ins := make([]any, len(cp.fetch))
 	for i, f := range cp.fetch {
 		if merr := f.cfg.auth.check(r, caller); merr != nil {
-			writeError(w, r, a.logger, merr)
-			return
+			return nil, merr
 		}
 		ins[i] = f.newIn()
 		merr := f.args.decodeStrings(src, reflectElem(ins[i]))
@@ -56,8 +116,7 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		}
 		if merr != nil {
 			if merr.code != CodeInvalidArgs {
-				writeError(w, r, a.logger, merr)
-				return
+				return nil, merr
 			}
 			if fields == nil {
 				fields = map[string]string{}
@@ -68,15 +127,64 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if fields != nil {
-		writeError(w, r, a.logger, invalidArgs(fields))
+		return nil, invalidArgs(fields)
+	}
+	return ins, nil
+}
+
+// instanceParams returns the wire strings of the query's parameters, sorted
+// by name: integers canonical ("05" and "5" are one instance).
+func instanceParams(cp *contextPlan, query url.Values) []cache.Param {
+	var out []cache.Param
+	for _, name := range cp.fetchParams {
+		vs, ok := query[name]
+		if !ok || len(vs) == 0 {
+			continue
+		}
+		v := vs[0]
+		if kindClass(cp.params[name]) == "integer" {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				v = strconv.FormatInt(n, 10)
+			} else if u, err := strconv.ParseUint(v, 10, 64); err == nil {
+				v = strconv.FormatUint(u, 10)
+			}
+		}
+		out = append(out, cache.Param{Name: name, Value: v})
+	}
+	return out
+}
+
+// bundle is the outcome of running a context's functions.
+type bundle struct {
+	body   []byte
+	header http.Header // headers the functions added, merged in name order
+	err    error
+}
+
+// writeBundle writes a bundle or its error.
+func (a *App) writeBundle(w http.ResponseWriter, r *http.Request, b bundle) {
+	if b.err != nil {
+		w.Header().Del(HeaderCache)
+		writeError(w, r, a.logger, b.err)
 		return
 	}
+	mergeHeader(w.Header(), b.header)
+	_, _ = w.Write(b.body)
+}
 
-	results := make([]fetchResult, len(cp.fetch))
+// runContext runs every fetch function of cp (the first on this goroutine,
+// the others concurrently) and encodes the bundle into dst.
+func (a *App) runContext(ctx context.Context, r *http.Request, caller *Identity, cp *contextPlan, ins []any, dst []byte) bundle {
+	type result struct {
+		data []byte
+		err  error
+		ci   callInfo
+	}
+	results := make([]result, len(cp.fetch))
 	runOne := func(i int) {
 		res := &results[i]
 		res.ci = callInfo{r: r, caller: caller}
-		out, err := a.run(withCall(r.Context(), &res.ci), cp.fetch[i], ins[i])
+		out, err := a.run(withCall(ctx, &res.ci), cp.fetch[i], ins[i])
 		if err != nil {
 			res.err = err
 			return
@@ -96,15 +204,11 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 	} else {
 		runOne(0)
 	}
-
-	buf := getBuf()
-	defer putBuf(buf)
-	b := append(buf.b[:0], '{')
-	h := w.Header()
+	b := append(dst, '{')
+	var header http.Header
 	for i := range results {
 		if results[i].err != nil {
-			writeError(w, r, a.logger, results[i].err)
-			return
+			return bundle{err: results[i].err, body: dst}
 		}
 		if i > 0 {
 			b = append(b, ',')
@@ -113,12 +217,12 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		b = append(b, cp.fetch[i].meta.Name...)
 		b = append(b, `":`...)
 		b = append(b, results[i].data...)
+		if hd := results[i].ci.header; hd != nil {
+			if header == nil {
+				header = make(http.Header)
+			}
+			mergeHeader(header, hd)
+		}
 	}
-	b = append(b, '}')
-	for i := range results {
-		mergeHeader(h, results[i].ci.header)
-	}
-	h.Set("Content-Type", "application/json")
-	_, _ = w.Write(b)
-	buf.b = b
+	return bundle{body: append(b, '}'), header: header}
 }

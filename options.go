@@ -40,6 +40,7 @@ type funcConfig struct {
 	rev       int
 	cache     CachePolicy
 	auth      authRule
+	shared    bool
 	form      FormInfo
 	errs      []string // option misuse, reported by Build
 }
@@ -143,6 +144,15 @@ func Cache(ttl time.Duration) Option {
 // NoCache turns the origin cache off for the function's whole context.
 func NoCache() Option {
 	return optionFunc(func(c *funcConfig) { c.cache = CachePolicy{Set: true, Off: true} })
+}
+
+// Shared declares that the function never reads the caller's identity, so
+// its result is the same for every caller. When every function of a context
+// is Shared, signed-in callers share the context's cache entries; otherwise
+// each signed-in caller has entries of their own (PROTOCOL.md §6). Marking
+// some functions of a context Shared and not others is a build error.
+func Shared() Option {
+	return optionFunc(func(c *funcConfig) { c.shared = true })
 }
 
 // FormRole is the part a function plays in a server-driven form.

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -27,8 +28,16 @@ type contextPlan struct {
 	fetch  []*Func                 // run by ctx/<name>/, sorted by name
 	all    []*Func                 // every member, views and private ones included
 	params map[string]reflect.Type // union of the members' scalar parameters (base types)
-	// paramNames is params' keys, sorted.
-	paramNames []string
+	// fetchParams are the parameters of the fetch functions, sorted: what
+	// ctx/<name>/ accepts and what names a cached instance.
+	fetchParams []string
+	// Caching, from the options of the fetch functions: cached unless one
+	// says NoCache; ttl the smallest Cache TTL (0: the default); rev the
+	// highest Rev; shared when every one is Shared.
+	cached bool
+	ttl    time.Duration
+	rev    int
+	shared bool
 }
 
 func newPlan(a *App, funcs []*Func) (*plan, error) {
@@ -89,10 +98,17 @@ func newPlan(a *App, funcs []*Func) (*plan, error) {
 	slices.SortFunc(p.sorted, func(x, y *Func) int { return strings.Compare(x.meta.Name, y.meta.Name) })
 	for _, cp := range p.contexts {
 		slices.SortFunc(cp.fetch, func(x, y *Func) int { return strings.Compare(x.meta.Name, y.meta.Name) })
-		for n := range cp.params {
-			cp.paramNames = append(cp.paramNames, n)
+		for _, f := range cp.fetch {
+			for _, prm := range f.args.params {
+				if !slices.Contains(cp.fetchParams, prm.name) {
+					cp.fetchParams = append(cp.fetchParams, prm.name)
+				}
+			}
 		}
-		slices.Sort(cp.paramNames)
+		slices.Sort(cp.fetchParams)
+		if err := cp.cachePolicy(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, f := range p.sorted {
 		if err := p.resolveAffects(f); err != nil {
@@ -109,6 +125,29 @@ func newPlan(a *App, funcs []*Func) (*plan, error) {
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
+}
+
+// cachePolicy derives the context's caching from its fetch functions.
+func (cp *contextPlan) cachePolicy() error {
+	cp.cached = true
+	nShared := 0
+	for _, f := range cp.fetch {
+		c := f.meta.Cache
+		if c.Off {
+			cp.cached = false
+		} else if c.Set && (cp.ttl == 0 || c.TTL < cp.ttl) {
+			cp.ttl = c.TTL
+		}
+		cp.rev = max(cp.rev, f.meta.Rev)
+		if f.meta.Shared {
+			nShared++
+		}
+	}
+	if nShared > 0 && nShared < len(cp.fetch) {
+		return fmt.Errorf("context %s: Shared on some functions but not all (a context is shared only when none of its functions reads the caller)", cp.name)
+	}
+	cp.shared = nShared > 0
+	return nil
 }
 
 // kindClass groups kinds that stringify alike, so that one function may take

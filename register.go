@@ -53,6 +53,7 @@ type Meta struct {
 	Auth      string // "", "required", "staff", "superuser" or "predicate"
 	Rev       int
 	Cache     CachePolicy
+	Shared    bool // never reads the caller: callers may share cache entries
 	Form      FormInfo
 	Params    []Param
 	Args      reflect.Type // the argument struct type
@@ -140,7 +141,7 @@ func newFunc[In, Out any](kind Kind, fn func(context.Context, In) (Out, error), 
 	f.meta = Meta{
 		Name: name, Kind: kind, Context: string(c.context), Private: c.private,
 		Route: c.route, Methods: c.methods, WebSocket: c.websocket, Auth: c.auth.kind,
-		Rev: c.rev, Cache: c.cache, Form: c.form,
+		Rev: c.rev, Cache: c.cache, Shared: c.shared, Form: c.form,
 		Args: reflect.TypeFor[In](), Result: reflect.TypeFor[Out](),
 	}
 	for _, d := range c.affects {

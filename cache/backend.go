@@ -1,0 +1,28 @@
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// Backend is a key-value store the origin cache keeps its entries and
+// generations in. Keys arrive without the backend's own prefix; a backend
+// adds it. Implementations must be safe for concurrent use and must return
+// promptly when ctx is done.
+type Backend interface {
+	// GetMulti returns the values stored under keys, nil where a key is
+	// absent, in the order of keys.
+	GetMulti(ctx context.Context, keys ...string) ([][]byte, error)
+	// Set stores value under key for ttl (zero: the backend's default).
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// SetPermanent stores value under key with no expiry (generations).
+	SetPermanent(ctx context.Context, key string, value []byte) error
+	// Delete removes keys; absent keys are not an error.
+	Delete(ctx context.Context, keys ...string) error
+	// DeletePrefix removes every key that starts with prefix.
+	DeletePrefix(ctx context.Context, prefix string) error
+	// Ping reports whether the backend answers.
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}

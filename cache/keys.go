@@ -1,0 +1,170 @@
+package cache
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// MinSecretLen is the shortest cache secret a server accepts, in bytes.
+const MinSecretLen = 32
+
+// Param is one context parameter with its wire string (PROTOCOL.md §4).
+type Param struct {
+	Name  string
+	Value string
+}
+
+// ErrShortSecret is returned for a cache secret shorter than [MinSecretLen].
+var ErrShortSecret = fmt.Errorf("cache: secret must be at least %d bytes", MinSecretLen)
+
+// AppendCanonical appends the canonical form of a context instance, the HMAC
+// message of PROTOCOL.md §6:
+//
+//	{"c":<context>,"p":{<params sorted by name>},"r":<rev>[,"u":<user>]}
+//
+// without whitespace, strings escaped as ECMAScript JSON.stringify escapes
+// them (only '"', '\' and control characters). params must be sorted by name
+// and free of duplicates; user "" means an anonymous or shared entry. It
+// reports an error for a string that is not valid UTF-8, which no other
+// implementation could reproduce.
+func AppendCanonical(dst []byte, context string, params []Param, rev int, user string) ([]byte, error) {
+	dst = append(dst, `{"c":`...)
+	var err error
+	if dst, err = appendJSString(dst, context); err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"p":{`...)
+	for i, p := range params {
+		if i > 0 {
+			if params[i-1].Name >= p.Name {
+				return dst, errors.New("cache: params are not sorted by name, or repeat a name")
+			}
+			dst = append(dst, ',')
+		}
+		if dst, err = appendJSString(dst, p.Name); err != nil {
+			return dst, err
+		}
+		dst = append(dst, ':')
+		if dst, err = appendJSString(dst, p.Value); err != nil {
+			return dst, err
+		}
+	}
+	dst = append(dst, `},"r":`...)
+	dst = strconv.AppendInt(dst, int64(rev), 10)
+	if user != "" {
+		dst = append(dst, `,"u":`...)
+		if dst, err = appendJSString(dst, user); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendJSString appends s as JSON.stringify writes it.
+func appendJSString(dst []byte, s string) ([]byte, error) {
+	if !utf8.ValidString(s) {
+		return dst, fmt.Errorf("cache: %q is not valid UTF-8", s)
+	}
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"'), nil
+}
+
+// SortParams sorts params by name in place and reports an error when a name
+// repeats.
+func SortParams(params []Param) error {
+	slices.SortFunc(params, func(a, b Param) int { return strings.Compare(a.Name, b.Name) })
+	for i := 1; i < len(params); i++ {
+		if params[i].Name == params[i-1].Name {
+			return fmt.Errorf("cache: param %q given twice", params[i].Name)
+		}
+	}
+	return nil
+}
+
+// Derive returns the cache key of a context instance under secret:
+// "ctx:" + context + ":" + the lower-case hex HMAC-SHA256 of the canonical
+// form ([AppendCanonical]). It accepts a secret of any length, for checking
+// vectors; servers use a [Keyer], which refuses short secrets.
+func Derive(secret []byte, context string, params []Param, rev int, user string) (string, error) {
+	return derive(hmac.New(sha256.New, secret), context, params, rev, user)
+}
+
+func derive(mac hash.Hash, context string, params []Param, rev int, user string) (string, error) {
+	var arr [256]byte
+	msg, err := AppendCanonical(arr[:0], context, params, rev, user)
+	if err != nil {
+		return "", err
+	}
+	mac.Reset()
+	mac.Write(msg)
+	var sum [sha256.Size]byte
+	var out [4 + 64 + 64]byte
+	key := append(out[:0], "ctx:"...)
+	key = append(key, context...)
+	key = append(key, ':')
+	key = hex.AppendEncode(key, mac.Sum(sum[:0]))
+	return string(key), nil
+}
+
+// Keyer derives cache keys under one secret. It is safe for concurrent use.
+type Keyer struct {
+	macs sync.Pool
+}
+
+// NewKeyer returns a Keyer for secret, which must be at least
+// [MinSecretLen] bytes.
+func NewKeyer(secret []byte) (*Keyer, error) {
+	if len(secret) < MinSecretLen {
+		return nil, fmt.Errorf("%w (got %d)", ErrShortSecret, len(secret))
+	}
+	s := slices.Clone(secret)
+	return &Keyer{macs: sync.Pool{New: func() any { return hmac.New(sha256.New, s) }}}, nil
+}
+
+// Key returns the key of a context instance; params must be sorted by name
+// ([SortParams]) and user is "" for an anonymous or shared entry.
+func (k *Keyer) Key(context string, params []Param, rev int, user string) (string, error) {
+	mac := k.macs.Get().(hash.Hash)
+	defer k.macs.Put(mac)
+	return derive(mac, context, params, rev, user)
+}
+
+// ContextPrefix returns the prefix shared by every key of a context, for a
+// broad purge.
+func ContextPrefix(context string) string { return "ctx:" + context + ":" }

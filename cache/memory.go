@@ -1,0 +1,155 @@
+package cache
+
+import (
+	"container/list"
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Memory is an in-process [Backend]: entries expire after their TTL and the
+// least recently used ones are evicted beyond a bound on entries and bytes.
+// It is the default when no Redis is configured, and suits one instance
+// (entries are not shared between processes).
+type Memory struct {
+	mu         sync.Mutex
+	items      map[string]*list.Element
+	lru        list.List // front: most recently used
+	bytes      int64
+	maxEntries int
+	maxBytes   int64
+	defaultTTL time.Duration
+	now        func() time.Time
+}
+
+type memItem struct {
+	key     string
+	value   []byte
+	expires time.Time // zero: never
+}
+
+// MemoryOptions bounds a [Memory] backend. Zero values mean 10,000 entries,
+// 64 MiB and a 24-hour default TTL.
+type MemoryOptions struct {
+	MaxEntries int
+	MaxBytes   int64
+	DefaultTTL time.Duration
+	// Now is the clock, for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+var _ Backend = (*Memory)(nil)
+
+// NewMemory returns an empty in-process backend.
+func NewMemory(o MemoryOptions) *Memory {
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = 10_000
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 64 << 20
+	}
+	if o.DefaultTTL <= 0 {
+		o.DefaultTTL = 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Memory{items: map[string]*list.Element{}, maxEntries: o.MaxEntries, maxBytes: o.MaxBytes, defaultTTL: o.DefaultTTL, now: o.Now}
+}
+
+// GetMulti implements [Backend].
+func (m *Memory) GetMulti(_ context.Context, keys ...string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, k := range keys {
+		el, ok := m.items[k]
+		if !ok {
+			continue
+		}
+		it := el.Value.(*memItem)
+		if !it.expires.IsZero() && !now.Before(it.expires) {
+			m.remove(el)
+			continue
+		}
+		m.lru.MoveToFront(el)
+		out[i] = it.value
+	}
+	return out, nil
+}
+
+// Set implements [Backend].
+func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		ttl = m.defaultTTL
+	}
+	m.put(key, value, m.now().Add(ttl))
+	return nil
+}
+
+// SetPermanent implements [Backend].
+func (m *Memory) SetPermanent(_ context.Context, key string, value []byte) error {
+	m.put(key, value, time.Time{})
+	return nil
+}
+
+func (m *Memory) put(key string, value []byte, expires time.Time) {
+	value = slices.Clone(value)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if el, ok := m.items[key]; ok {
+		m.remove(el)
+	}
+	m.items[key] = m.lru.PushFront(&memItem{key: key, value: value, expires: expires})
+	m.bytes += int64(len(key) + len(value))
+	for m.lru.Len() > m.maxEntries || m.bytes > m.maxBytes {
+		m.remove(m.lru.Back())
+	}
+}
+
+func (m *Memory) remove(el *list.Element) {
+	it := m.lru.Remove(el).(*memItem)
+	delete(m.items, it.key)
+	m.bytes -= int64(len(it.key) + len(it.value))
+}
+
+// Delete implements [Backend].
+func (m *Memory) Delete(_ context.Context, keys ...string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		if el, ok := m.items[k]; ok {
+			m.remove(el)
+		}
+	}
+	return nil
+}
+
+// DeletePrefix implements [Backend].
+func (m *Memory) DeletePrefix(_ context.Context, prefix string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, el := range m.items {
+		if strings.HasPrefix(k, prefix) {
+			m.remove(el)
+		}
+	}
+	return nil
+}
+
+// Len returns the number of entries held, expired ones included until they
+// are next touched.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lru.Len()
+}
+
+// Ping implements [Backend]; a memory backend always answers.
+func (m *Memory) Ping(context.Context) error { return nil }
+
+// Close implements [Backend].
+func (m *Memory) Close() error { return nil }
