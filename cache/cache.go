@@ -48,6 +48,8 @@ type Cache struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
+	local bool // the backend is in-process (InProcess reports true)
+
 	cleanMu  sync.Mutex
 	cleaning map[string]bool // contexts with a prefix cleanup running
 }
@@ -72,6 +74,9 @@ func New(o Options) (*Cache, error) {
 	}
 	c := &Cache{b: o.Backend, keyer: k, timeout: o.Timeout, probe: o.ProbeInterval, logger: o.Logger,
 		pending: map[string]struct{}{}, done: make(chan struct{}), cleaning: map[string]bool{}}
+	if l, ok := o.Backend.(interface{ InProcess() bool }); ok {
+		c.local = l.InProcess()
+	}
 	c.up.Store(true)
 	return c, nil
 }
@@ -116,11 +121,13 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 	if err != nil {
 		return Entry{Status: Bypass}
 	}
-	instKey, err := c.instanceKey(inst)
-	if err != nil {
-		return Entry{Status: Bypass}
+	instKey := key
+	if inst.User != "" {
+		if instKey, err = c.instanceKey(inst); err != nil {
+			return Entry{Status: Bypass}
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	vals, err := c.b.GetMulti(ctx, key, ctxGenKey(inst.Context), instGenKey(instKey))
 	if err != nil || len(vals) != 3 {
@@ -143,7 +150,7 @@ func (c *Cache) Put(ctx context.Context, e Entry, value []byte, ttl time.Duratio
 	}
 	buf := make([]byte, 0, genLen+len(value))
 	buf = append(append(buf, e.gens[:]...), value...)
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	if err := c.b.Set(ctx, e.key, buf, ttl); err != nil {
 		c.down(fmt.Errorf("cache: set: %w", err))
@@ -177,7 +184,7 @@ func (c *Cache) purgeOne(ctx context.Context, p Purge) error {
 	if !c.up.Load() {
 		return errors.New("backend is down")
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	if p.Params == nil {
 		if err := c.b.SetPermanent(ctx, ctxGenKey(p.Context), newGen()); err != nil {
@@ -219,6 +226,15 @@ func (c *Cache) cleanup(context string) {
 			c.logger.Warn("cache: cleanup of a purged context failed; entries expire by TTL", "context", context, "err", err)
 		}
 	})
+}
+
+// bound limits a backend operation to the cache's timeout. An in-process
+// backend cannot stall, and is spared the timer.
+func (c *Cache) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.local {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.timeout)
 }
 
 // instanceKey is the key of the instance's anonymous entry, which also names

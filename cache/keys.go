@@ -122,29 +122,37 @@ func SortParams(params []Param) error {
 // form ([AppendCanonical]). It accepts a secret of any length, for checking
 // vectors; servers use a [Keyer], which refuses short secrets.
 func Derive(secret []byte, context string, params []Param, rev int, user string) (string, error) {
-	return derive(hmac.New(sha256.New, secret), context, params, rev, user)
+	d := &deriver{mac: hmac.New(sha256.New, secret)}
+	return d.key(context, params, rev, user)
 }
 
-func derive(mac hash.Hash, context string, params []Param, rev int, user string) (string, error) {
-	var arr [256]byte
-	msg, err := AppendCanonical(arr[:0], context, params, rev, user)
+// deriver holds what one key derivation needs, to be reused.
+type deriver struct {
+	mac hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+}
+
+func (d *deriver) key(context string, params []Param, rev int, user string) (string, error) {
+	msg, err := AppendCanonical(d.buf[:0], context, params, rev, user)
+	d.buf = msg
 	if err != nil {
 		return "", err
 	}
-	mac.Reset()
-	mac.Write(msg)
-	var sum [sha256.Size]byte
-	var out [4 + 64 + 64]byte
-	key := append(out[:0], "ctx:"...)
-	key = append(key, context...)
-	key = append(key, ':')
-	key = hex.AppendEncode(key, mac.Sum(sum[:0]))
-	return string(key), nil
+	d.mac.Reset()
+	d.mac.Write(msg)
+	sum := d.mac.Sum(d.sum[:0])
+	// Build "ctx:<context>:<hex>" after the message in the same buffer.
+	out := append(msg[len(msg):], "ctx:"...)
+	out = append(out, context...)
+	out = append(out, ':')
+	out = hex.AppendEncode(out, sum)
+	return string(out), nil
 }
 
 // Keyer derives cache keys under one secret. It is safe for concurrent use.
 type Keyer struct {
-	macs sync.Pool
+	derivers sync.Pool
 }
 
 // NewKeyer returns a Keyer for secret, which must be at least
@@ -154,15 +162,17 @@ func NewKeyer(secret []byte) (*Keyer, error) {
 		return nil, fmt.Errorf("%w (got %d)", ErrShortSecret, len(secret))
 	}
 	s := slices.Clone(secret)
-	return &Keyer{macs: sync.Pool{New: func() any { return hmac.New(sha256.New, s) }}}, nil
+	return &Keyer{derivers: sync.Pool{New: func() any {
+		return &deriver{mac: hmac.New(sha256.New, s), buf: make([]byte, 0, 512)}
+	}}}, nil
 }
 
 // Key returns the key of a context instance; params must be sorted by name
 // ([SortParams]) and user is "" for an anonymous or shared entry.
 func (k *Keyer) Key(context string, params []Param, rev int, user string) (string, error) {
-	mac := k.macs.Get().(hash.Hash)
-	defer k.macs.Put(mac)
-	return derive(mac, context, params, rev, user)
+	d := k.derivers.Get().(*deriver)
+	defer k.derivers.Put(d)
+	return d.key(context, params, rev, user)
 }
 
 // ContextPrefix returns the prefix shared by every key of a context, for a

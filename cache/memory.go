@@ -148,6 +148,10 @@ func (m *Memory) Len() int {
 	return m.lru.Len()
 }
 
+// InProcess reports true: the memory backend does no I/O and cannot stall,
+// so the cache does not time its operations.
+func (m *Memory) InProcess() bool { return true }
+
 // Ping implements [Backend]; a memory backend always answers.
 func (m *Memory) Ping(context.Context) error { return nil }
 
