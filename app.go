@@ -31,6 +31,10 @@ type Config struct {
 	Logger *slog.Logger
 	// CSRFCookieName is the cookie set by session/. Default "csrftoken".
 	CSRFCookieName string
+	// SecureCookies marks the CSRF cookie Secure even when the request did not
+	// reach this process over TLS (TLS ends at a proxy in front of it). The
+	// cookie is always Secure on a TLS request.
+	SecureCookies bool
 	// CSRFHeaderName is the request header that must repeat the cookie.
 	// Default "X-CSRFToken".
 	CSRFHeaderName string

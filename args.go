@@ -74,7 +74,7 @@ func (s *argSchema) collect(t reflect.Type, prefix []int) error {
 		if _, dup := s.byName[name]; dup {
 			return fmt.Errorf("argument %q is declared twice", name)
 		}
-		if f.Tag.Get("validate") != "" {
+		if f.Tag.Get("validate") != "" || hasValidateTags(f.Type, map[reflect.Type]bool{}) {
 			s.validate = true
 		}
 		p := param{name: name, index: index, typ: f.Type, base: f.Type}
@@ -88,6 +88,25 @@ func (s *argSchema) collect(t reflect.Type, prefix []int) error {
 		s.params = append(s.params, p)
 	}
 	return nil
+}
+
+// hasValidateTags reports whether a struct reachable from t (through
+// pointers, slices, arrays and maps) has a field with a `validate` tag.
+func hasValidateTags(t reflect.Type, seen map[reflect.Type]bool) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return false
+	}
+	seen[t] = true
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("validate") != "" || hasValidateTags(f.Type, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 func isScalarKind(k reflect.Kind) bool {
@@ -123,20 +142,36 @@ func typeWord(t reflect.Type) string {
 
 var jsonNull = []byte("null")
 
+// presence records which parameters a request gave, by index in
+// argSchema.params; parameters past the 64th always count as given.
+type presence uint64
+
+const allPresent = ^presence(0)
+
+func (p *presence) set(i int) {
+	if i < 64 {
+		*p |= 1 << i
+	}
+}
+
+func (p presence) has(i int) bool { return i >= 64 || p&(1<<i) != 0 }
+
 // decodeJSON fills dst (an addressable struct value of s.typ) from a JSON
-// object of arguments. Every bad argument is reported in the error's fields.
-func (s *argSchema) decodeJSON(raw []byte, dst reflect.Value) *Error {
+// object of arguments and reports which were given. Every bad argument is
+// reported in the error's fields.
+func (s *argSchema) decodeJSON(raw []byte, dst reflect.Value) (presence, *Error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
 		raw = []byte("{}")
 	}
 	if raw[0] != '{' {
-		return NewError(CodeBadRequest, `"args" must be a JSON object`)
+		return 0, NewError(CodeBadRequest, `"args" must be a JSON object`)
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
-		return NewError(CodeBadRequest, `"args" is not a valid JSON object`)
+		return 0, NewError(CodeBadRequest, `"args" is not a valid JSON object`)
 	}
+	var given presence
 	var fields map[string]string
 	bad := func(name, msg string) {
 		if fields == nil {
@@ -167,12 +202,14 @@ func (s *argSchema) decodeJSON(raw []byte, dst reflect.Value) *Error {
 		f := dst.FieldByIndex(p.index)
 		if err := json.Unmarshal(v, f.Addr().Interface()); err != nil {
 			bad(p.name, "must be "+typeWord(p.base))
+			continue
 		}
+		given.set(i)
 	}
 	if fields != nil {
-		return invalidArgs(fields)
+		return 0, invalidArgs(fields)
 	}
-	return nil
+	return given, nil
 }
 
 func invalidArgs(fields map[string]string) *Error {
@@ -190,9 +227,10 @@ func invalidArgs(fields map[string]string) *Error {
 type stringSource func(name string) (values []string, present bool)
 
 // decodeStrings fills dst from string values, coercing each to its declared
-// type. Every parameter must be scalar (checked at build time for context
-// functions; views skip non-scalar ones).
-func (s *argSchema) decodeStrings(src stringSource, dst reflect.Value) *Error {
+// type, and reports which were given. Every parameter must be scalar
+// (checked at build time for context functions; views skip non-scalar ones).
+func (s *argSchema) decodeStrings(src stringSource, dst reflect.Value) (presence, *Error) {
+	var given presence
 	var fields map[string]string
 	bad := func(name, msg string) {
 		if fields == nil {
@@ -223,12 +261,14 @@ func (s *argSchema) decodeStrings(src stringSource, dst reflect.Value) *Error {
 		}
 		if msg := setString(f, vs[0]); msg != "" {
 			bad(p.name, msg)
+			continue
 		}
+		given.set(i)
 	}
 	if fields != nil {
-		return invalidArgs(fields)
+		return 0, invalidArgs(fields)
 	}
-	return nil
+	return given, nil
 }
 
 // setString parses s into the scalar value f; it returns a message on failure.

@@ -117,16 +117,33 @@ func (a *App) readBody(w http.ResponseWriter, r *http.Request, dst []byte) ([]by
 // run calls f with its decoded arguments, turning a panic into an internal
 // error with the detail logged.
 func (a *App) run(ctx context.Context, f *Func, in any) (out any, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			a.logger.Error("mizan: panic in server function", "fn", f.meta.Name, "panic", v, "stack", string(debug.Stack()))
-			out, err = nil, errInternal
-		}
-	}()
+	defer a.recoverCall(f, &err)
 	return f.invoke(ctx, in)
+}
+
+// runJSON is run followed by the JSON encoding of the result, under the
+// same panic guard (a result's MarshalJSON may panic too).
+func (a *App) runJSON(ctx context.Context, f *Func, in any) (data []byte, err error) {
+	defer a.recoverCall(f, &err)
+	out, err := f.invoke(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if data, err = json.Marshal(out); err != nil {
+		return nil, fmt.Errorf("encoding the result of %s: %w", f.meta.Name, err)
+	}
+	return data, nil
+}
+
+// recoverCall, deferred, turns a panic of a server function into errInternal.
+func (a *App) recoverCall(f *Func, err *error) {
+	if v := recover(); v != nil {
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		a.logger.Error("mizan: panic in server function", "fn", f.meta.Name, "panic", v, "stack", string(debug.Stack()))
+		*err = errInternal
+	}
 }
 
 // check validates decoded arguments with their `validate` tags.
@@ -213,7 +230,8 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := f.newIn()
-	if merr := f.args.decodeJSON(req.Args, reflectElem(in)); merr != nil {
+	given, merr := f.args.decodeJSON(req.Args, reflectElem(in))
+	if merr != nil {
 		writeError(w, r, a.logger, merr)
 		return
 	}
@@ -223,17 +241,12 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 	}
 	ci := &callInfo{r: r, caller: caller}
 	ctx := withCall(r.Context(), ci)
-	out, err := a.run(ctx, f, in)
+	result, err := a.runJSON(ctx, f, in)
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
 	}
-	result, err := json.Marshal(out)
-	if err != nil {
-		writeError(w, r, a.logger, fmt.Errorf("encoding the result of %s: %w", f.meta.Name, err))
-		return
-	}
-	targets := f.targets(in)
+	targets := f.targets(in, given)
 	rbuf := getBuf()
 	defer putBuf(rbuf)
 	resp := append(rbuf.b[:0], `{"result":`...)

@@ -48,7 +48,9 @@ func NewError(code Code, message string) *Error {
 }
 
 // Errorf is [NewError] with a formatted message. A %w verb records the wrapped
-// error as the cause ([Error.Unwrap]); only the formatted text is sent.
+// error as the cause ([Error.Unwrap]). The whole formatted text, the wrapped
+// error's included, is sent to the caller: to keep a cause private, use
+// [NewError] with [Error.WithCause].
 func Errorf(code Code, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
 	return &Error{code: code, status: code.Status(), message: err.Error(), cause: errors.Unwrap(err)}

@@ -2,8 +2,6 @@ package mizan
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -110,7 +108,7 @@ func (a *App) decodeContext(r *http.Request, caller *Identity, cp *contextPlan, 
 			return nil, merr
 		}
 		ins[i] = f.newIn()
-		merr := f.args.decodeStrings(src, reflectElem(ins[i]))
+		_, merr := f.args.decodeStrings(src, reflectElem(ins[i]))
 		if merr == nil {
 			merr = a.check(f, ins[i])
 		}
@@ -184,15 +182,7 @@ func (a *App) runContext(ctx context.Context, r *http.Request, caller *Identity,
 	runOne := func(i int) {
 		res := &results[i]
 		res.ci = callInfo{r: r, caller: caller}
-		out, err := a.run(withCall(ctx, &res.ci), cp.fetch[i], ins[i])
-		if err != nil {
-			res.err = err
-			return
-		}
-		res.data, res.err = json.Marshal(out)
-		if res.err != nil {
-			res.err = fmt.Errorf("encoding the result of %s: %w", cp.fetch[i].meta.Name, res.err)
-		}
+		res.data, res.err = a.runJSON(withCall(ctx, &res.ci), cp.fetch[i], ins[i])
 	}
 	if len(cp.fetch) > 1 {
 		var wg sync.WaitGroup

@@ -85,6 +85,7 @@ type affectPlan struct {
 type scopeArg struct {
 	name  string
 	param *param
+	index int // in the mutation's argSchema.params
 }
 
 // resolveAffects checks f's declared targets against the plan and computes
@@ -124,7 +125,7 @@ func (p *plan) resolveAffects(f *Func) error {
 				if !prm.scalar {
 					return fmt.Errorf("function %s: argument %q scopes %s but its type %s is not a string, boolean or integer", f.meta.Name, prm.name, aff.Context, prm.typ)
 				}
-				ap.scope = append(ap.scope, scopeArg{name: prm.name, param: prm})
+				ap.scope = append(ap.scope, scopeArg{name: prm.name, param: prm, index: j})
 			}
 		}
 		slices.SortFunc(ap.scope, func(x, y scopeArg) int {
@@ -143,8 +144,9 @@ func (p *plan) resolveAffects(f *Func) error {
 }
 
 // targets computes the invalidation targets of one run of mutation f whose
-// decoded arguments are in (a *In).
-func (f *Func) targets(in any) []Target {
+// decoded arguments are in (a *In); an argument the request did not give
+// does not scope (the target is broader, never wrong).
+func (f *Func) targets(in any, given presence) []Target {
 	if len(f.affects) == 0 {
 		return nil
 	}
@@ -153,6 +155,9 @@ func (f *Func) targets(in any) []Target {
 	for _, ap := range f.affects {
 		t := Target{Context: ap.context, Function: ap.function}
 		for _, s := range ap.scope {
+			if !given.has(s.index) {
+				continue
+			}
 			val, ok := s.param.value(v)
 			if !ok {
 				continue

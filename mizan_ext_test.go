@@ -631,3 +631,73 @@ func TestUnknownPathFallsBack(t *testing.T) {
 		t.Errorf("fallback not used: %q", w.Body)
 	}
 }
+
+type panicky struct{}
+
+func (panicky) MarshalJSON() ([]byte, error) { panic("marshal exploded") }
+
+// TestResultEncodingPanicIsInternal: a result whose MarshalJSON panics, in a
+// context fetched concurrently, is an internal error, not a dead server.
+func TestResultEncodingPanicIsInternal(t *testing.T) {
+	app := mizan.New(mizan.Config{Logger: slog.New(slog.DiscardHandler)})
+	mizan.Query(app, func(context.Context, struct{}) (int, error) { return 1, nil }, mizan.Name("a"), mizan.In("p"))
+	mizan.Query(app, func(context.Context, struct{}) (panicky, error) { return panicky{}, nil }, mizan.Name("b"), mizan.In("p"))
+	mizan.Mutation(app, func(context.Context, struct{}) (panicky, error) { return panicky{}, nil }, mizan.Name("m"))
+	for _, req := range []*http.Request{
+		httptest.NewRequest("GET", "/api/mizan/ctx/p/", nil),
+		httptest.NewRequest("POST", "/api/mizan/call/", strings.NewReader(`{"fn":"m"}`)),
+	} {
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, req)
+		if w.Code != 500 || !strings.Contains(w.Body.String(), `"internal"`) {
+			t.Errorf("%s: %d %s", req.URL, w.Code, w.Body)
+		}
+	}
+}
+
+type address struct {
+	City string `json:"city" validate:"required"`
+}
+
+type signupArgs struct {
+	Address address `json:"address"`
+}
+
+// TestNestedValidateTags: validate tags on nested structs are enforced.
+func TestNestedValidateTags(t *testing.T) {
+	app := mizan.New(mizan.Config{})
+	mizan.Mutation(app, func(context.Context, signupArgs) (ok, error) { return ok{true}, nil }, mizan.Name("signup"))
+	req := httptest.NewRequest("POST", "/api/mizan/call/", strings.NewReader(`{"fn":"signup","args":{"address":{}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	app.ServeHTTP(w, req)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), `"address.city"`) {
+		t.Errorf("nested validate tag ignored: %d %s", w.Code, w.Body)
+	}
+}
+
+type noteArgs struct {
+	UserID int    `json:"user_id,omitempty"`
+	Text   string `json:"text"`
+}
+
+// TestAbsentOptionalArgumentDoesNotScope: an omitempty argument the call did
+// not give leaves the target broad instead of scoping it to a zero value.
+func TestAbsentOptionalArgumentDoesNotScope(t *testing.T) {
+	app := mizan.New(mizan.Config{})
+	mizan.Query(app, userOrders, mizan.In(User))
+	mizan.Mutation(app, func(context.Context, noteArgs) (ok, error) { return ok{true}, nil }, mizan.Name("note"), mizan.Affects(User))
+	for body, want := range map[string]string{
+		`{"fn":"note","args":{"text":"x"}}`:             "user",
+		`{"fn":"note","args":{"text":"x","user_id":0}}`: "user;user_id=0",
+	} {
+		req := httptest.NewRequest("POST", "/api/mizan/call/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, req)
+		if got := w.Header().Get("X-Mizan-Invalidate"); got != want {
+			t.Errorf("%s: header %q, want %q", body, got, want)
+		}
+	}
+}

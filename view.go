@@ -73,7 +73,8 @@ func (a *App) serveView(w http.ResponseWriter, r *http.Request, f *Func) {
 		return vs, ok
 	}
 	in := f.newIn()
-	if merr := f.args.decodeStrings(src, reflectElem(in)); merr != nil {
+	given, merr := f.args.decodeStrings(src, reflectElem(in))
+	if merr != nil {
 		writeError(w, r, a.logger, merr)
 		return
 	}
@@ -89,7 +90,7 @@ func (a *App) serveView(w http.ResponseWriter, r *http.Request, f *Func) {
 		return
 	}
 	mergeHeader(w.Header(), ci.header)
-	if targets := f.targets(in); len(targets) > 0 {
+	if targets := f.targets(in, given); len(targets) > 0 {
 		hv, err := protocol.FormatHeader(targets)
 		if err != nil {
 			writeError(w, r, a.logger, err)
