@@ -1,0 +1,53 @@
+/**
+ * MizanError is the error envelope `{"error": {code, message, fields?}}`
+ * (PROTOCOL.md §5) as an exception. Failures that never reached a server
+ * response have code `"network"` and status 0.
+ */
+export class MizanError extends Error {
+  /** The error code: `"invalid_args"`, `"not_found"`, `"network"`, ... */
+  readonly code: string;
+  /** The HTTP status, 0 when there was no response. */
+  readonly status: number;
+  /** Per-argument (or form field) messages, where they apply. */
+  readonly fields?: Record<string, string>;
+
+  constructor(code: string, message: string, status = 0, fields?: Record<string, string>) {
+    super(message);
+    this.name = 'MizanError';
+    this.code = code;
+    this.status = status;
+    if (fields) this.fields = fields;
+  }
+}
+
+/** The codes given to a non-2xx response without a JSON error envelope. */
+const statusCodes: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  502: 'unavailable',
+  503: 'unavailable',
+  504: 'unavailable',
+};
+
+/** codeForStatus names the error of a response that carried no envelope. */
+export function codeForStatus(status: number): string {
+  return statusCodes[status] ?? (status >= 500 ? 'internal' : 'bad_request');
+}
+
+/**
+ * toMizanError returns e itself when it is a MizanError and wraps anything
+ * else a transport threw as code `"unknown"`.
+ */
+export function toMizanError(e: unknown): MizanError {
+  return e instanceof MizanError ? e : new MizanError('unknown', e instanceof Error ? e.message : String(e));
+}
+
+/** retryable reports whether a failed read is worth trying again. */
+export function retryable(e: MizanError): boolean {
+  return e.code === 'network' || e.code === 'unavailable';
+}

@@ -1,0 +1,80 @@
+// @mizan/react: thin React bindings over @mizan/base (docs/kernel-api.md).
+// Every state machine lives in the kernel; these hooks only bind its
+// observers to useSyncExternalStore.
+import {
+  getClient,
+  observe,
+  observeMutation,
+  settled,
+  type MizanClient,
+  type MizanError,
+  type Params,
+  type Status,
+} from '@mizan/base';
+import { createContext, createElement, useContext, useMemo, useSyncExternalStore, type JSX, type ReactNode } from 'react';
+
+const ClientContext = /* @__PURE__ */ createContext<MizanClient | undefined>(undefined);
+
+/** MizanProvider makes client (default: getClient()) the one its subtree's hooks use. */
+export function MizanProvider(props: { client?: MizanClient; children?: ReactNode }): JSX.Element {
+  return createElement(ClientContext, { value: props.client ?? getClient() }, props.children);
+}
+
+/** useMizan returns the client of the nearest MizanProvider, or the default client. */
+export function useMizan(): MizanClient {
+  return useContext(ClientContext) ?? getClient();
+}
+
+/** The state of a context, or of one of its functions. */
+export interface QueryState<T> {
+  data: T | undefined;
+  status: Status;
+  error: MizanError | undefined;
+  /** Whether there is no data yet and no error. */
+  isLoading: boolean;
+  refetch: () => Promise<void>;
+}
+
+/** Options of the query hooks. */
+export interface QueryOptions {
+  /** Suspend (throw the fetch promise) until data is there; throw the error when the first fetch fails. */
+  suspense?: boolean;
+}
+
+function useQuery<T>(context: string, params: Params | undefined, fn: string | undefined, opts?: QueryOptions): QueryState<T> {
+  const inst = useMizan().instance<unknown>(context, params);
+  const obs = useMemo(() => observe<T>(inst, fn), [inst, fn]);
+  const state = useSyncExternalStore(obs.subscribe, obs.getSnapshot, obs.getSnapshot);
+  if (opts?.suspense && state.data === undefined) throw state.error ?? settled(inst);
+  return state;
+}
+
+/** useContextQuery returns the whole bundle of a context instance. */
+export function useContextQuery<T>(context: string, params?: Params, options?: QueryOptions): QueryState<T> {
+  return useQuery<T>(context, params, undefined, options);
+}
+
+/** useContextFunction returns one function of a context bundle; it re-renders only when that function's data (or the status) changes. */
+export function useContextFunction<T, K extends keyof T & string>(
+  context: string,
+  params: Params | undefined,
+  fn: K,
+  options?: QueryOptions,
+): QueryState<T[K]> {
+  return useQuery<T[K]>(context, params, fn, options);
+}
+
+/** The state of a mutation. mutate rejects with a MizanError, which error also holds. */
+export interface MutationState<A, R> {
+  mutate: (args: A) => Promise<R>;
+  isPending: boolean;
+  error: MizanError | undefined;
+  reset: () => void;
+}
+
+/** useMutation calls function fn through the client, which applies the targets it returns. */
+export function useMutation<A, R>(fn: string): MutationState<A, R> {
+  const client = useMizan();
+  const obs = useMemo(() => observeMutation<A, R>(client, fn), [client, fn]);
+  return useSyncExternalStore(obs.subscribe, obs.getSnapshot, obs.getSnapshot);
+}
