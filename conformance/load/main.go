@@ -1,0 +1,432 @@
+// Command load is a loopback load run of the fixture's context fetch,
+// GET /api/mizan/ctx/user/?user_id=1, against a bare net/http handler that
+// serves the same bytes with the same work: route the path, parse and check
+// user_id, call user_profile and user_orders (copies of the fixture's, on the
+// same data), encode the bundle with encoding/json.
+//
+//	go run ./conformance/load                  # both servers in this process
+//	go run ./conformance/load -serve           # only serve both, for wrk
+//	go run ./conformance/load -mizan http://127.0.0.1:8766  # a running fixture
+//
+// The Mizan target is conformance.NewFixture, served here, unless -mizan
+// names the base URL of a fixture started with go run ./conformance/fixture.
+// Both targets are real listeners on 127.0.0.1, loaded one after the other in
+// alternating rounds by C keep-alive clients, each round bounded by a request
+// count and a time limit. It prints requests/s and p50/p90/p99 latency per
+// target, and refuses to measure when the two answer different bytes.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/conformance"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	clients  int
+	requests int
+	limit    time.Duration
+	warmup   int
+	rounds   int
+	path     string
+	mizanURL string
+	serve    bool
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.IntVar(&o.clients, "c", 32, "concurrent keep-alive clients")
+	fs.IntVar(&o.requests, "n", 50000, "requests per target per round")
+	fs.DurationVar(&o.limit, "d", 10*time.Second, "time limit per target per round")
+	fs.IntVar(&o.warmup, "warmup", 2000, "unmeasured requests per target before the rounds")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; targets alternate their order each round")
+	fs.StringVar(&o.path, "path", "/api/mizan/ctx/user/?user_id=1", "path and query fetched on both targets")
+	fs.StringVar(&o.mizanURL, "mizan", "", "base URL of a running Mizan fixture on loopback (default: serve one here)")
+	fs.BoolVar(&o.serve, "serve", false, "only start both servers, print their URLs and wait (for wrk)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.clients < 1 || o.requests < 1 || o.rounds < 1 || o.limit <= 0 {
+		return errors.New("-c, -n, -rounds and -d must be positive")
+	}
+	if !strings.HasPrefix(o.path, "/") {
+		return errors.New("-path must start with /")
+	}
+
+	app := conformance.NewFixture(conformance.FixtureConfig{App: mizan.Config{Logger: slog.New(slog.DiscardHandler)}})
+	if err := app.Build(); err != nil {
+		return err
+	}
+	var servers []*http.Server
+	defer func() {
+		for _, s := range servers {
+			_ = s.Close()
+		}
+	}()
+	start := func(h http.Handler) (string, error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		s := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		servers = append(servers, s)
+		go func() { _ = s.Serve(ln) }()
+		return "http://" + ln.Addr().String(), nil
+	}
+	bareURL, err := start(bareHandler(newStore()))
+	if err != nil {
+		return err
+	}
+	mizanURL := o.mizanURL
+	if mizanURL == "" {
+		if mizanURL, err = start(app); err != nil {
+			return err
+		}
+	} else if err := checkLoopback(mizanURL); err != nil {
+		return err
+	}
+
+	if o.serve {
+		fmt.Fprintf(stdout, "mizan %s%s\nbare  %s%s\n", mizanURL, o.path, bareURL, o.path)
+		<-ctx.Done()
+		return nil
+	}
+
+	targets := []*target{
+		{name: "mizan", url: strings.TrimSuffix(mizanURL, "/") + o.path},
+		{name: "bare", url: bareURL + o.path},
+	}
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        2 * o.clients,
+		MaxIdleConnsPerHost: o.clients,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+
+	want, err := sameBody(ctx, client, targets)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "GOMAXPROCS %d, %d clients, up to %d requests or %s per target per round, %d rounds\n",
+		runtime.GOMAXPROCS(0), o.clients, o.requests, o.limit, o.rounds)
+	fmt.Fprintf(stdout, "body (%d bytes): %s\n", len(want), want)
+	for _, t := range targets {
+		if _, err := load(ctx, client, t.url, want, o.clients, o.warmup, o.limit); err != nil {
+			return fmt.Errorf("warming up %s: %w", t.name, err)
+		}
+	}
+	for round := range o.rounds {
+		order := targets
+		if round%2 == 1 {
+			order = []*target{targets[1], targets[0]}
+		}
+		for _, t := range order {
+			runtime.GC()
+			res, err := load(ctx, client, t.url, want, o.clients, o.requests, o.limit)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			t.add(res)
+			fmt.Fprintf(stdout, "round %d %-5s %s\n", round+1, t.name, res)
+		}
+	}
+	fmt.Fprintln(stdout, "total")
+	for _, t := range targets {
+		fmt.Fprintf(stdout, "      %-5s %s\n", t.name, t.total)
+	}
+	m, b := targets[0].total, targets[1].total
+	fmt.Fprintf(stdout, "mizan/bare: throughput %.3f, p50 %.3f, p99 %.3f\n",
+		m.rps()/b.rps(), float64(m.pct(50))/float64(b.pct(50)), float64(m.pct(99))/float64(b.pct(99)))
+	return nil
+}
+
+// checkLoopback refuses a target that is not on this machine's loopback.
+func checkLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("-mizan: %w", err)
+	}
+	ip := net.ParseIP(u.Hostname())
+	if u.Scheme != "http" || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-mizan must be http://127.0.0.1:PORT (loopback only), not %q", raw)
+	}
+	return nil
+}
+
+// sameBody fetches once from every target and returns the body they share.
+func sameBody(ctx context.Context, client *http.Client, targets []*target) ([]byte, error) {
+	var want []byte
+	for _, t := range targets {
+		status, body, hdr, err := get(ctx, client, t.url)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+		if status != http.StatusOK || hdr.Get("Cache-Control") != "no-store" || hdr.Get("Content-Type") != "application/json" {
+			return nil, fmt.Errorf("%s answered %d (Cache-Control %q, Content-Type %q): %s",
+				t.name, status, hdr.Get("Cache-Control"), hdr.Get("Content-Type"), body)
+		}
+		if want == nil {
+			want = body
+		} else if !bytes.Equal(body, want) {
+			return nil, fmt.Errorf("the targets answer different bytes; nothing to compare:\n%s %s\n%s %s",
+				targets[0].name, want, t.name, body)
+		}
+	}
+	return want, nil
+}
+
+func get(ctx context.Context, client *http.Client, u string) (int, []byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, resp.Header, err
+}
+
+// target is one server under load and its accumulated result.
+type target struct {
+	name  string
+	url   string
+	total result
+}
+
+func (t *target) add(r result) {
+	t.total.requests += r.requests
+	t.total.elapsed += r.elapsed
+	t.total.lat = append(t.total.lat, r.lat...)
+	slices.Sort(t.total.lat)
+}
+
+// result is the outcome of one bounded run against one target.
+type result struct {
+	requests int
+	elapsed  time.Duration
+	lat      []time.Duration // sorted
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(float64(len(r.lat))*p/100+0.5) - 1
+	return r.lat[max(0, min(i, len(r.lat)-1))]
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%7d req in %6.2fs = %8.0f req/s   p50 %7s  p90 %7s  p99 %7s  max %7s",
+		r.requests, r.elapsed.Seconds(), r.rps(),
+		r.pct(50).Round(time.Microsecond), r.pct(90).Round(time.Microsecond),
+		r.pct(99).Round(time.Microsecond), r.pct(100).Round(time.Microsecond))
+}
+
+// load sends up to n GET requests to u from c clients, stopping at limit,
+// and checks every answer is 200 with the body want.
+func load(ctx context.Context, client *http.Client, u string, want []byte, c, n int, limit time.Duration) (result, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var (
+		issued  atomic.Int64
+		mu      sync.Mutex
+		all     []time.Duration
+		firstEr error
+		wg      sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstEr == nil {
+			firstEr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	begin := time.Now()
+	for range c {
+		wg.Go(func() {
+			lat := make([]time.Duration, 0, n/c+1)
+			buf := bytes.NewBuffer(make([]byte, 0, 2*len(want)))
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				fail(err)
+				return
+			}
+			for ctx.Err() == nil && issued.Add(1) <= int64(n) {
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						fail(err)
+					}
+					break
+				}
+				buf.Reset()
+				_, err = buf.ReadFrom(resp.Body)
+				resp.Body.Close()
+				d := time.Since(t0)
+				if err != nil {
+					if ctx.Err() == nil {
+						fail(err)
+					}
+					break
+				}
+				if resp.StatusCode != http.StatusOK || !bytes.Equal(buf.Bytes(), want) {
+					fail(fmt.Errorf("answer %d: %s", resp.StatusCode, buf.Bytes()))
+					break
+				}
+				lat = append(lat, d)
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	if firstEr != nil {
+		return result{}, firstEr
+	}
+	slices.Sort(all)
+	return result{requests: len(all), elapsed: elapsed, lat: all}, nil
+}
+
+// The fixture's user context (PROTOCOL.md §7 and package conformance),
+// copied for the bare handler: the same data, locking and allocations.
+
+type profile struct {
+	ID    int    `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+type order struct {
+	ID    int `json:"id"`
+	Total int `json:"total"`
+}
+
+type userArgs struct {
+	UserID int `json:"user_id"`
+}
+
+type store struct {
+	mu     sync.RWMutex
+	users  map[int]profile
+	orders map[int][]order
+}
+
+func newStore() *store {
+	s := &store{users: map[int]profile{}, orders: map[int][]order{}}
+	for i, name := range []string{"Ada", "Grace", "Lin"} {
+		id := i + 1
+		s.users[id] = profile{ID: id, Name: name, Email: strings.ToLower(name) + "@example.com"}
+		s.orders[id] = []order{{ID: id*100 + 1, Total: 1200}, {ID: id*100 + 2, Total: 4550}}
+	}
+	return s
+}
+
+var errNoUser = errors.New("no such user")
+
+func (s *store) userProfile(_ context.Context, in userArgs) (profile, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.users[in.UserID]
+	if !ok {
+		return profile{}, errNoUser
+	}
+	return p, nil
+}
+
+func (s *store) userOrders(_ context.Context, in userArgs) ([]order, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, ok := s.users[in.UserID]; !ok {
+		return nil, errNoUser
+	}
+	out := make([]order, 0, len(s.orders[in.UserID]))
+	return append(out, s.orders[in.UserID]...), nil
+}
+
+// bareHandler is GET /api/mizan/ctx/user/?user_id=N written by hand.
+func bareHandler(s *store) http.Handler {
+	type bundle struct {
+		UserOrders  []order `json:"user_orders"`
+		UserProfile profile `json:"user_profile"`
+	}
+	fail := func(w http.ResponseWriter, status int, code, msg string) {
+		b, _ := json.Marshal(map[string]map[string]string{"error": {"code": code, "message": msg}})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/mizan/ctx/user/{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		raw := r.URL.Query().Get("user_id")
+		if raw == "" {
+			fail(w, http.StatusBadRequest, "invalid_args", "user_id is required")
+			return
+		}
+		id, err := strconv.Atoi(raw)
+		if err != nil {
+			fail(w, http.StatusBadRequest, "invalid_args", "user_id must be an integer")
+			return
+		}
+		in := userArgs{UserID: id}
+		p, err := s.userProfile(r.Context(), in)
+		if err != nil {
+			fail(w, http.StatusNotFound, "not_found", "no such user")
+			return
+		}
+		o, err := s.userOrders(r.Context(), in)
+		if err != nil {
+			fail(w, http.StatusInternalServerError, "internal", "internal error")
+			return
+		}
+		b, err := json.Marshal(bundle{UserOrders: o, UserProfile: p})
+		if err != nil {
+			fail(w, http.StatusInternalServerError, "internal", "internal error")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	})
+	return mux
+}
