@@ -103,6 +103,9 @@ func (m *Memory) put(key string, value []byte, expires time.Time) {
 	if el, ok := m.items[key]; ok {
 		m.remove(el)
 	}
+	if int64(len(key)+len(value)) > m.maxBytes {
+		return // larger than the whole cache: not stored, nothing evicted
+	}
 	m.items[key] = m.lru.PushFront(&memItem{key: key, value: value, expires: expires})
 	m.bytes += int64(len(key) + len(value))
 	for m.lru.Len() > m.maxEntries || m.bytes > m.maxBytes {
