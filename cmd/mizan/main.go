@@ -40,6 +40,9 @@ type command struct {
 // A new subcommand is one more entry here and a file of its own.
 func commands() []command {
 	return []command{
+		{name: "cache-key", summary: "print the origin-cache key of a context instance", run: runCacheKey},
+		{name: "generate", summary: "write typed clients (ts, react, go) from an app's IR", run: runGenerate},
+		{name: "ir", summary: "print an app's IR, or check an IR file", run: runIR},
 		{name: "version", summary: "print the mizan version", run: runVersion},
 	}
 }

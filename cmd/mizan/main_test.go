@@ -71,7 +71,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
 		for _, c := range commands() {
-			if !strings.Contains(out, c.name+"  "+c.summary) {
+			if !regexp.MustCompile(`\t` + regexp.QuoteMeta(c.name) + ` {2,}` + regexp.QuoteMeta(c.summary) + `\n`).MatchString(out) {
 				t.Errorf("%v: %q is not listed with its summary in\n%s", args, c.name, out)
 			}
 		}

@@ -1,0 +1,332 @@
+package codegen
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/mizan-afi/mizan/ir"
+)
+
+// TypeScript returns the files of the ts target: types.ts and client.ts.
+func TypeScript(ctx context.Context, doc *ir.Document) ([]File, error) {
+	if err := check(ctx, doc); err != nil {
+		return nil, err
+	}
+	m := newTSModel(doc)
+	return m.files("types.ts", "client.ts")
+}
+
+// React returns the files of the react target: the ts target's files and
+// hooks.ts, which imports ./types.
+func React(ctx context.Context, doc *ir.Document) ([]File, error) {
+	if err := check(ctx, doc); err != nil {
+		return nil, err
+	}
+	m := newTSModel(doc)
+	return m.files("types.ts", "client.ts", "hooks.ts")
+}
+
+// tsModel is what the TypeScript templates render.
+type tsModel struct {
+	Header    string
+	Types     []tsDecl // the IR's named types
+	Derived   []tsDecl // arguments, results, parameters and bundles
+	Contexts  []*tsContext
+	Callables []*tsCallable
+	Global    *tsContext // the context named global, when its params may be omitted
+	// Imports are the names client.ts and hooks.ts import from ./types.
+	ClientImports []string
+	HookImports   []string
+	GlobalMount   string // the name of the component mounting global
+}
+
+// tsDecl is one exported type: an interface with Fields, or an alias of
+// Expr.
+type tsDecl struct {
+	Doc       string
+	Name      string
+	Interface bool
+	Fields    []tsField
+	Expr      string
+}
+
+type tsField struct {
+	Key      string // the property name, quoted when not an identifier
+	Optional bool
+	Type     string
+}
+
+type tsContext struct {
+	Wire          string // the context's name
+	Fetch         string // fetchUser
+	Hook          string // useUser
+	Params        string // UserParams
+	Bundle        string // UserBundle
+	ParamsDefault bool   // every parameter may be omitted: params = {}
+	Functions     []*tsFetched
+}
+
+type tsFetched struct {
+	Wire   string // the function's name
+	Hook   string // useUserProfile
+	Result string // UserProfileResult
+}
+
+type tsCallable struct {
+	Wire        string
+	Kind        string
+	Call        string // callUpdateProfile
+	Hook        string // useUpdateProfile
+	Args        string // UpdateProfileArgs
+	Result      string // UpdateProfileResult
+	ArgsDefault bool   // no required argument: args = {}
+}
+
+// tsReservedTypes are names the generated type declarations must not take:
+// TypeScript's global types and the names the files import or declare.
+var tsReservedTypes = []string{
+	"Array", "Awaited", "BigInt", "Boolean", "Date", "Error", "Exclude", "Extract", "Function",
+	"Iterable", "JSON", "Map", "Math", "NonNullable", "Number", "Object", "Omit", "Parameters",
+	"Partial", "Pick", "Promise", "PromiseLike", "Readonly", "ReadonlyArray", "Record", "Required",
+	"ReturnType", "Set", "String", "Symbol", "Uint8Array",
+	"CallResult", "ErrorCode", "MizanClient", "MizanContext", "MizanError", "MizanGlobal", "MizanProvider",
+	"MutationState", "QueryState", "ReactElement", "ReactNode",
+}
+
+// tsReservedValues are the values client.ts and hooks.ts import or declare.
+var tsReservedValues = []string{
+	"createElement", "fieldErrors", "getClient", "isMizanError", "MizanContext", "MizanError",
+	"MizanGlobal", "MizanProvider", "useContextFunction", "useContextQuery", "useMutation",
+}
+
+func newTSModel(doc *ir.Document) *tsModel {
+	m := &tsModel{Header: Header}
+	types := namer{}
+	types.reserve(tsReservedTypes...)
+	names := map[string]string{} // IR type name → TS name
+	for _, t := range doc.Types {
+		names[t.Name] = types.claim(t.Name)
+	}
+	for _, t := range doc.Types {
+		d := tsDecl{Name: names[t.Name]}
+		switch {
+		case t.Underlying != nil:
+			d.Expr = tsExpr(*t.Underlying, names)
+		case len(t.Fields) == 0:
+			d.Expr = "Record<string, never>"
+		default:
+			d.Interface = true
+			d.Fields = tsFields(t.Fields, names)
+		}
+		m.Types = append(m.Types, d)
+	}
+
+	values := namer{}
+	values.reserve(tsReservedValues...)
+	hooks := namer{}
+	hooks.reserve(tsReservedValues...)
+
+	// Results of every function that returns data; named is set when the
+	// result is a named type already called <Function>Result.
+	results := map[string]string{}
+	named := map[string]bool{}
+	for i := range doc.Functions {
+		f := &doc.Functions[i]
+		if f.View {
+			continue
+		}
+		want := ident(f.Name) + "Result"
+		if f.Result.Kind == ir.Ref && !f.Result.Nullable && names[f.Result.Name] == want {
+			results[f.Name] = want
+			named[f.Name] = true
+			continue
+		}
+		results[f.Name] = types.claim(want)
+	}
+
+	for _, c := range doc.Contexts() {
+		tc := &tsContext{
+			Wire:   c.Name,
+			Fetch:  values.claim("fetch" + ident(c.Name)),
+			Hook:   hooks.claim("use" + ident(c.Name)),
+			Params: types.claim(ident(c.Name) + "Params"),
+			Bundle: types.claim(ident(c.Name) + "Bundle"),
+		}
+		tc.ParamsDefault = allOptional(c.Params)
+		m.Derived = append(m.Derived, tsDecl{
+			Doc:  "The parameters of context " + c.Name + ".",
+			Name: tc.Params, Expr: tsObject(tsFields(c.Params, names)),
+		})
+		bundle := tsDecl{Doc: "The bundle of context " + c.Name + ": every function's result, by function name.", Name: tc.Bundle, Interface: true}
+		for _, f := range c.Functions {
+			bundle.Fields = append(bundle.Fields, tsField{Key: tsKey(f.Name), Type: results[f.Name]})
+			tc.Functions = append(tc.Functions, &tsFetched{Wire: f.Name, Result: results[f.Name]})
+		}
+		m.Derived = append(m.Derived, bundle)
+		m.Contexts = append(m.Contexts, tc)
+		if c.Name == "global" && tc.ParamsDefault {
+			m.Global = tc
+		}
+	}
+	for _, tc := range m.Contexts {
+		for _, f := range tc.Functions {
+			f.Hook = hooks.claim("use" + ident(f.Wire))
+		}
+	}
+
+	for i := range doc.Functions {
+		f := &doc.Functions[i]
+		if f.View {
+			continue
+		}
+		if f.IsFetched() {
+			if named[f.Name] {
+				continue
+			}
+			m.Derived = append(m.Derived, tsDecl{
+				Doc: "The result of " + f.Name + ", in the bundle of context " + f.Context + ".", Name: results[f.Name],
+				Expr: tsExpr(*f.Result, names),
+			})
+			continue
+		}
+		tc := &tsCallable{
+			Wire: f.Name, Kind: f.Kind,
+			Call:        values.claim("call" + ident(f.Name)),
+			Hook:        hooks.claim("use" + ident(f.Name)),
+			Args:        types.claim(ident(f.Name) + "Args"),
+			Result:      results[f.Name],
+			ArgsDefault: allOptional(f.Params),
+		}
+		m.Derived = append(m.Derived, tsDecl{Doc: "The arguments of " + f.Name + ".", Name: tc.Args, Expr: tsObject(tsFields(f.Params, names))})
+		if !named[f.Name] {
+			m.Derived = append(m.Derived, tsDecl{Doc: "The result of " + f.Name + ".", Name: tc.Result, Expr: tsExpr(*f.Result, names)})
+		}
+		m.Callables = append(m.Callables, tc)
+	}
+	m.GlobalMount = "MizanGlobal"
+	m.imports()
+	return m
+}
+
+// imports lists the type names client.ts and hooks.ts use.
+func (m *tsModel) imports() {
+	client := map[string]bool{}
+	hooks := map[string]bool{}
+	for _, c := range m.Contexts {
+		client[c.Params], client[c.Bundle] = true, true
+		hooks[c.Params], hooks[c.Bundle] = true, true
+		for _, f := range c.Functions {
+			hooks[f.Result] = true
+		}
+	}
+	for _, f := range m.Callables {
+		client[f.Args], client[f.Result] = true, true
+		hooks[f.Args], hooks[f.Result] = true, true
+	}
+	m.ClientImports = sortedKeys(client)
+	m.HookImports = sortedKeys(hooks)
+}
+
+func sortedKeys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func allOptional(fs []ir.Field) bool {
+	for _, f := range fs {
+		if !f.Optional {
+			return false
+		}
+	}
+	return true
+}
+
+func tsFields(fs []ir.Field, names map[string]string) []tsField {
+	out := make([]tsField, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, tsField{Key: tsKey(f.Name), Optional: f.Optional, Type: tsExpr(f.Type, names)})
+	}
+	return out
+}
+
+// tsObject writes fields as an object type literal on one line.
+func tsObject(fs []tsField) string {
+	if len(fs) == 0 {
+		return "Record<string, never>"
+	}
+	var b strings.Builder
+	b.WriteString("{ ")
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Key)
+		if f.Optional {
+			b.WriteByte('?')
+		}
+		b.WriteString(": ")
+		b.WriteString(f.Type)
+	}
+	b.WriteString(" }")
+	return b.String()
+}
+
+var jsIdent = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+
+// tsKey returns a property name for a JSON field name.
+func tsKey(name string) string {
+	if jsIdent.MatchString(name) {
+		return name
+	}
+	b, _ := json.Marshal(name)
+	return string(b)
+}
+
+// tsExpr returns the TypeScript type of t.
+func tsExpr(t ir.TypeRef, names map[string]string) string {
+	var s string
+	switch t.Kind {
+	case ir.Bool:
+		s = "boolean"
+	case ir.String, ir.Bytes, ir.Time:
+		s = "string"
+	case ir.Any:
+		return "unknown"
+	case ir.List:
+		e := tsExpr(*t.Elem, names)
+		if strings.Contains(e, " | ") {
+			e = "(" + e + ")"
+		}
+		s = e + "[]"
+	case ir.Record:
+		s = "Record<string, " + tsExpr(*t.Elem, names) + ">"
+	case ir.Ref:
+		s = names[t.Name]
+	default:
+		s = "number" // every numeric kind
+	}
+	if t.Nullable {
+		s += " | null"
+	}
+	return s
+}
+
+// files renders the named templates (each "<name>.tmpl").
+func (m *tsModel) files(names ...string) ([]File, error) {
+	var out []File
+	for _, n := range names {
+		b, err := render(n+".tmpl", m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, File{Path: n, Content: b})
+	}
+	return out, nil
+}

@@ -1,0 +1,288 @@
+package ir
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// loc locates a problem in a document: a function or a type (the other
+// index is -1) and, within it, one child node (kind "" for the node
+// itself).
+type loc struct {
+	fn, typ int
+	kind    string // "", "param", "field", "result", "affects", "route", "methods"
+	child   int
+}
+
+// locator returns the source line of a location, or 0 when unknown.
+type locator func(loc) int
+
+// maxProblems bounds how many problems one error lists.
+const maxProblems = 20
+
+// checker collects the problems of a document.
+type checker struct {
+	d     *Document
+	line  locator
+	probs []error
+	extra int
+}
+
+func (c *checker) add(l loc, format string, args ...any) {
+	if len(c.probs) == maxProblems {
+		c.extra++
+		return
+	}
+	var where strings.Builder
+	where.WriteString("ir: ")
+	if c.line != nil {
+		if n := c.line(l); n > 0 {
+			fmt.Fprintf(&where, "line %d: ", n)
+		}
+	}
+	switch {
+	case l.fn >= 0:
+		fmt.Fprintf(&where, "function %q: ", c.d.Functions[l.fn].Name)
+	case l.typ >= 0:
+		fmt.Fprintf(&where, "type %q: ", c.d.Types[l.typ].Name)
+	}
+	c.probs = append(c.probs, errors.New(where.String()+fmt.Sprintf(format, args...)))
+}
+
+func (c *checker) err() error {
+	if c.extra > 0 {
+		c.probs = append(c.probs, fmt.Errorf("ir: and %d more problems", c.extra))
+	}
+	return errors.Join(c.probs...)
+}
+
+// Validate reports whether d is a document the generators can use: the
+// supported version, valid and unique names, functions and types sorted by
+// name, every type reference resolved, and each function's options
+// consistent with its kind. The error lists every problem found (up to
+// 20), one per line.
+func (d *Document) Validate() error { return d.validate(nil) }
+
+func (d *Document) validate(line locator) error {
+	c := &checker{d: d, line: line}
+	if d.Version != Version {
+		c.add(loc{fn: -1, typ: -1}, "version %d is not supported; this mizan reads version %d", d.Version, Version)
+	}
+	if d.Prefix != "" && (!strings.HasPrefix(d.Prefix, "/") || !strings.HasSuffix(d.Prefix, "/")) {
+		c.add(loc{fn: -1, typ: -1}, "prefix %q must start and end with /", d.Prefix)
+	}
+	for i := range d.Types {
+		c.typeDef(i)
+	}
+	for i := range d.Functions {
+		c.function(i)
+	}
+	c.cycles()
+	return c.err()
+}
+
+func (c *checker) function(i int) {
+	f := &c.d.Functions[i]
+	at := loc{fn: i, typ: -1}
+	if !validIdent(f.Name) {
+		c.add(at, "name must be an ASCII identifier")
+	}
+	if i > 0 {
+		switch prev := c.d.Functions[i-1].Name; {
+		case prev == f.Name:
+			c.add(at, "declared twice")
+		case prev > f.Name:
+			c.add(at, "functions must be sorted by name (after %q)", prev)
+		}
+	}
+	switch f.Kind {
+	case KindQuery, KindMutation:
+	default:
+		c.add(at, "kind %q must be %q or %q", f.Kind, KindQuery, KindMutation)
+	}
+	if f.Context != "" {
+		if !validContextName(f.Context) {
+			c.add(at, "context %q must be made of letters, digits, '_', '-' and '.'", f.Context)
+		}
+		if f.Kind == KindMutation {
+			c.add(at, "a mutation cannot belong to a context; it affects one")
+		}
+	}
+	switch f.Auth {
+	case "", AuthRequired, AuthStaff, AuthSuperuser, AuthPredicate:
+	default:
+		c.add(at, "auth %q must be one of %s, %s, %s, %s", f.Auth, AuthRequired, AuthStaff, AuthSuperuser, AuthPredicate)
+	}
+	if f.Rev < 0 {
+		c.add(at, "rev must not be negative")
+	}
+	if f.Cache.TTL < 0 || f.Cache.Off && f.Cache.TTL != 0 {
+		c.add(at, "cache must be off or a positive number of seconds")
+	}
+	switch {
+	case f.Form.Name == "" && f.Form.Role != "":
+		c.add(at, "form-role needs a form")
+	case f.Form.Name != "":
+		switch f.Form.Role {
+		case FormSchema, FormValidate, FormSubmit:
+		default:
+			c.add(at, "form-role %q must be %s, %s or %s", f.Form.Role, FormSchema, FormValidate, FormSubmit)
+		}
+	}
+	if f.View {
+		if f.Route == "" {
+			c.add(at, "a view needs a route")
+		}
+		if f.Result != nil {
+			c.add(loc{fn: i, typ: -1, kind: "result"}, "a view answers with its own HTTP response and has no result")
+		}
+	} else {
+		if f.Route != "" {
+			c.add(loc{fn: i, typ: -1, kind: "route"}, "only a view has a route")
+		}
+		if len(f.Methods) > 0 {
+			c.add(loc{fn: i, typ: -1, kind: "methods"}, "only a view has methods")
+		}
+		if f.Result == nil {
+			c.add(at, "needs a result")
+		}
+	}
+	for _, m := range f.Methods {
+		if m == "" || strings.ToUpper(m) != m || strings.ContainsAny(m, " \t") {
+			c.add(loc{fn: i, typ: -1, kind: "methods"}, "method %q must be an upper-case HTTP method", m)
+		}
+	}
+	seen := map[string]bool{}
+	for j, p := range f.Params {
+		pl := loc{fn: i, typ: -1, kind: "param", child: j}
+		if p.Name == "" {
+			c.add(pl, "a parameter needs a name")
+		} else if seen[p.Name] {
+			c.add(pl, "parameter %q declared twice", p.Name)
+		}
+		seen[p.Name] = true
+		c.typeRef(pl, p.Type)
+	}
+	if f.Result != nil {
+		c.typeRef(loc{fn: i, typ: -1, kind: "result"}, *f.Result)
+	}
+	if len(f.Affects) > 0 && f.Kind != KindMutation {
+		c.add(at, "only a mutation affects contexts")
+	}
+	for j, a := range f.Affects {
+		al := loc{fn: i, typ: -1, kind: "affects", child: j}
+		if !validContextName(a.Context) {
+			c.add(al, "affects needs a context made of letters, digits, '_', '-' and '.', not %q", a.Context)
+		}
+		if a.Function != "" && !validIdent(a.Function) {
+			c.add(al, "affected function %q must be an ASCII identifier", a.Function)
+		}
+		if !slices.IsSorted(a.ScopedBy) {
+			c.add(al, "scoped-by must be sorted")
+		}
+		for k, s := range a.ScopedBy {
+			if !seen[s] {
+				c.add(al, "scoped-by %q is not a parameter of the function", s)
+			}
+			if k > 0 && a.ScopedBy[k-1] == s {
+				c.add(al, "scoped-by %q given twice", s)
+			}
+		}
+	}
+}
+
+func (c *checker) typeDef(i int) {
+	t := &c.d.Types[i]
+	at := loc{fn: -1, typ: i}
+	if !ValidTypeName(t.Name) {
+		c.add(at, "name must be an ASCII identifier starting with an upper-case letter")
+	}
+	if i > 0 {
+		switch prev := c.d.Types[i-1].Name; {
+		case prev == t.Name:
+			c.add(at, "declared twice")
+		case prev > t.Name:
+			c.add(at, "types must be sorted by name (after %q)", prev)
+		}
+	}
+	if t.Underlying != nil {
+		if len(t.Fields) > 0 {
+			c.add(at, "a type has either fields or an underlying type")
+		}
+		c.typeRef(at, *t.Underlying)
+		return
+	}
+	seen := map[string]bool{}
+	for j, f := range t.Fields {
+		fl := loc{fn: -1, typ: i, kind: "field", child: j}
+		if f.Name == "" {
+			c.add(fl, "a field needs a name")
+		} else if seen[f.Name] {
+			c.add(fl, "field %q declared twice", f.Name)
+		}
+		seen[f.Name] = true
+		c.typeRef(fl, f.Type)
+	}
+}
+
+func (c *checker) typeRef(at loc, t TypeRef) {
+	switch t.Kind {
+	case List, Record:
+		if t.Elem == nil {
+			c.add(at, "%s needs an element type", t.Kind)
+			return
+		}
+		if t.Kind == List && t.Len < -1 || t.Kind == Record && t.Len != 0 {
+			c.add(at, "bad length %d", t.Len)
+		}
+		c.typeRef(at, *t.Elem)
+	case Ref:
+		if _, ok := c.d.Type(t.Name); !ok {
+			c.add(at, "unknown type %q", t.Name)
+		}
+	default:
+		if !t.Kind.IsScalar() {
+			c.add(at, "unknown type kind %q", t.Kind)
+		}
+	}
+	if t.Kind != Ref && t.Name != "" || t.Kind != List && t.Kind != Record && t.Elem != nil {
+		c.add(at, "malformed type expression %s", t)
+	}
+}
+
+// cycles reports named types defined as one another (type A B, type B A),
+// which no language can declare.
+func (c *checker) cycles() {
+	for i := range c.d.Types {
+		seen := map[string]bool{}
+		t := &c.d.Types[i]
+		for t.Underlying != nil && t.Underlying.Kind == Ref {
+			if seen[t.Name] {
+				c.add(loc{fn: -1, typ: i}, "is defined in terms of itself")
+				break
+			}
+			seen[t.Name] = true
+			next, ok := c.d.Type(t.Underlying.Name)
+			if !ok {
+				break
+			}
+			t = next
+		}
+	}
+}
+
+// validContextName reports whether s can name a context: letters, digits,
+// '_', '-' and '.', as the X-Mizan-Invalidate header allows.
+func validContextName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		if !isIdentByte(s[i], true) && s[i] != '-' && s[i] != '.' {
+			return false
+		}
+	}
+	return true
+}
