@@ -53,7 +53,21 @@ type Config struct {
 	// Fallback serves requests that match no Mizan endpoint or route (a
 	// single-page app's files, for example). Nil means a 404 error envelope.
 	Fallback http.Handler
+	// ConcurrencyThreshold decides when a context fetch runs its functions
+	// concurrently. Mizan keeps a moving average of each function's running
+	// time; the functions of a context run concurrently when overlapping
+	// them would save more than this (the sum of the averages minus the
+	// largest), and one after another on the request's goroutine otherwise,
+	// since a goroutine costs a few microseconds. A function not yet measured
+	// counts as slow. Zero means [DefaultConcurrencyThreshold]; a negative
+	// value makes every context with several functions always concurrent.
+	ConcurrencyThreshold time.Duration
 }
+
+// DefaultConcurrencyThreshold is the default of
+// [Config.ConcurrencyThreshold]: about four times what starting and joining
+// a goroutine costs.
+const DefaultConcurrencyThreshold = 10 * time.Microsecond
 
 // DefaultPrefix is the conventional mount point of the protocol endpoints.
 const DefaultPrefix = "/api/mizan/"
@@ -92,6 +106,9 @@ func New(cfg Config) *App {
 	}
 	if cfg.CSRFHeaderName == "" {
 		cfg.CSRFHeaderName = "X-CSRFToken"
+	}
+	if cfg.ConcurrencyThreshold == 0 {
+		cfg.ConcurrencyThreshold = DefaultConcurrencyThreshold
 	}
 	logger := cfg.Logger
 	if logger == nil {

@@ -121,18 +121,52 @@ func (a *App) run(ctx context.Context, f *Func, in any) (out any, err error) {
 	return f.invoke(ctx, in)
 }
 
-// runJSON is run followed by the JSON encoding of the result, under the
-// same panic guard (a result's MarshalJSON may panic too).
-func (a *App) runJSON(ctx context.Context, f *Func, in any) (data []byte, err error) {
+// runJSON runs f and appends the JSON encoding of its result to dst, under
+// the panic guard. On error dst is returned unchanged.
+func (a *App) runJSON(ctx context.Context, f *Func, in any, dst []byte) (data []byte, err error) {
 	defer a.recoverCall(f, &err)
 	out, err := f.invoke(ctx, in)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	if data, err = json.Marshal(out); err != nil {
-		return nil, fmt.Errorf("encoding the result of %s: %w", f.meta.Name, err)
+	if data, err = appendJSON(dst, out); err != nil {
+		return dst, fmt.Errorf("encoding the result of %s: %w", f.meta.Name, err)
 	}
 	return data, nil
+}
+
+// jsonAppender is a json.Encoder writing into a byte slice, pooled so that
+// encoding a result costs neither an Encoder nor a copy of its output.
+type jsonAppender struct {
+	b   []byte
+	enc *json.Encoder
+}
+
+// Write appends p; it never fails, so the Encoder never keeps an error.
+func (j *jsonAppender) Write(p []byte) (int, error) {
+	j.b = append(j.b, p...)
+	return len(p), nil
+}
+
+var jsonPool = sync.Pool{New: func() any {
+	j := &jsonAppender{}
+	j.enc = json.NewEncoder(j)
+	return j
+}}
+
+// appendJSON appends the encoding/json encoding of v to dst: the bytes
+// json.Marshal returns, HTML escaping included.
+func appendJSON(dst []byte, v any) ([]byte, error) {
+	j := jsonPool.Get().(*jsonAppender)
+	j.b = dst
+	err := j.enc.Encode(v)
+	out := j.b
+	j.b = nil
+	jsonPool.Put(j)
+	if err != nil {
+		return dst, err
+	}
+	return out[:len(out)-1], nil // Encode ends the value with a newline
 }
 
 // recoverCall, deferred, turns a panic of a server function into errInternal.
@@ -241,16 +275,14 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 	}
 	ci := &callInfo{r: r, caller: caller}
 	ctx := withCall(r.Context(), ci)
-	result, err := a.runJSON(ctx, f, in)
+	rbuf := getBuf()
+	defer putBuf(rbuf)
+	resp, err := a.runJSON(ctx, f, in, append(rbuf.b[:0], `{"result":`...))
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
 	}
 	targets := f.targets(in, given)
-	rbuf := getBuf()
-	defer putBuf(rbuf)
-	resp := append(rbuf.b[:0], `{"result":`...)
-	resp = append(resp, result...)
 	resp = append(resp, `,"invalidate":`...)
 	resp, err = appendTargets(resp, targets)
 	if err != nil {

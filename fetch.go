@@ -170,9 +170,64 @@ func (a *App) writeBundle(w http.ResponseWriter, r *http.Request, b bundle) {
 	_, _ = w.Write(b.body)
 }
 
-// runContext runs every fetch function of cp (the first on this goroutine,
-// the others concurrently) and encodes the bundle into dst.
+// concurrent reports whether the functions of cp should run concurrently:
+// when there are several and overlapping them is expected to save more than
+// the threshold (see [Config.ConcurrencyThreshold]).
+func (cp *contextPlan) concurrent(threshold time.Duration) bool {
+	if len(cp.fetch) < 2 {
+		return false
+	}
+	if threshold < 0 {
+		return true
+	}
+	var sum, largest int64
+	for _, f := range cp.fetch {
+		c := f.cost.Load()
+		if c == 0 {
+			return true // not measured yet: assume it is slow
+		}
+		sum += c
+		largest = max(largest, c)
+	}
+	return sum-largest > int64(threshold)
+}
+
+// runContext runs every fetch function of cp and encodes the bundle into
+// dst: one after another on this goroutine, or concurrently when that pays
+// (the first here, the others on goroutines of their own).
 func (a *App) runContext(ctx context.Context, r *http.Request, caller *Identity, cp *contextPlan, ins []any, dst []byte) bundle {
+	if cp.concurrent(a.cfg.ConcurrencyThreshold) {
+		return a.runConcurrently(ctx, r, caller, cp, ins, dst)
+	}
+	b := append(dst, '{')
+	var header http.Header
+	for i, f := range cp.fetch {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendMember(b, f.meta.Name)
+		ci := callInfo{r: r, caller: caller}
+		measure := f.sample()
+		var start time.Time
+		if measure {
+			start = time.Now()
+		}
+		var err error
+		b, err = a.runJSON(withCall(ctx, &ci), f, ins[i], b)
+		if measure {
+			f.observe(time.Since(start))
+		}
+		if err != nil {
+			return bundle{err: err, body: dst}
+		}
+		header = addHeader(header, ci.header)
+	}
+	return bundle{body: append(b, '}'), header: header}
+}
+
+// runConcurrently is runContext on goroutines: each function's result is
+// encoded on its own, then the bundle is put together in order.
+func (a *App) runConcurrently(ctx context.Context, r *http.Request, caller *Identity, cp *contextPlan, ins []any, dst []byte) bundle {
 	type result struct {
 		data []byte
 		err  error
@@ -182,18 +237,17 @@ func (a *App) runContext(ctx context.Context, r *http.Request, caller *Identity,
 	runOne := func(i int) {
 		res := &results[i]
 		res.ci = callInfo{r: r, caller: caller}
-		res.data, res.err = a.runJSON(withCall(ctx, &res.ci), cp.fetch[i], ins[i])
+		f := cp.fetch[i]
+		start := time.Now()
+		res.data, res.err = a.runJSON(withCall(ctx, &res.ci), f, ins[i], nil)
+		f.observe(time.Since(start))
 	}
-	if len(cp.fetch) > 1 {
-		var wg sync.WaitGroup
-		for i := 1; i < len(cp.fetch); i++ {
-			wg.Go(func() { runOne(i) })
-		}
-		runOne(0)
-		wg.Wait()
-	} else {
-		runOne(0)
+	var wg sync.WaitGroup
+	for i := 1; i < len(cp.fetch); i++ {
+		wg.Go(func() { runOne(i) })
 	}
+	runOne(0)
+	wg.Wait()
 	b := append(dst, '{')
 	var header http.Header
 	for i := range results {
@@ -203,16 +257,30 @@ func (a *App) runContext(ctx context.Context, r *http.Request, caller *Identity,
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '"')
-		b = append(b, cp.fetch[i].meta.Name...)
-		b = append(b, `":`...)
+		b = appendMember(b, cp.fetch[i].meta.Name)
 		b = append(b, results[i].data...)
-		if hd := results[i].ci.header; hd != nil {
-			if header == nil {
-				header = make(http.Header)
-			}
-			mergeHeader(header, hd)
-		}
+		header = addHeader(header, results[i].ci.header)
 	}
 	return bundle{body: append(b, '}'), header: header}
+}
+
+// appendMember appends `"name":` (function names are identifiers: no
+// escaping needed).
+func appendMember(b []byte, name string) []byte {
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, `":`...)
+}
+
+// addHeader merges the headers a function added into dst, allocating dst
+// on first use.
+func addHeader(dst, add http.Header) http.Header {
+	if add == nil {
+		return dst
+	}
+	if dst == nil {
+		dst = make(http.Header)
+	}
+	mergeHeader(dst, add)
+	return dst
 }

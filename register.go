@@ -3,11 +3,14 @@ package mizan
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"reflect"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode"
 )
 
@@ -69,6 +72,30 @@ type Func struct {
 	invoke func(ctx context.Context, in any) (any, error) // in is *In
 	// affects is the resolved invalidation plan of a mutation (set by Build).
 	affects []affectPlan
+	// cost is a moving average of the function's running time in
+	// nanoseconds as a context fetch sees it; 0 until first measured.
+	cost atomic.Int64
+}
+
+// sample reports whether this run of f should be timed: always until it
+// has been measured, then one run in eight (the clock costs more than a
+// fast function's bookkeeping deserves).
+func (f *Func) sample() bool {
+	return f.cost.Load() == 0 || rand.Uint32()&7 == 0
+}
+
+// observe folds one running time into f.cost (an exponentially weighted
+// moving average, weight 1/8). Concurrent updates may lose one another's
+// sample, which an average can afford.
+func (f *Func) observe(d time.Duration) {
+	n := max(int64(d), 1)
+	old := f.cost.Load()
+	if old != 0 {
+		n = old + (n-old)/8
+	}
+	if n != old {
+		f.cost.Store(n)
+	}
 }
 
 // Meta returns the function's metadata.

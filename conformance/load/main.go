@@ -61,6 +61,7 @@ type options struct {
 	path     string
 	mizanURL string
 	serve    bool
+	mutate   time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -74,7 +75,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.path, "path", "/api/mizan/ctx/user/?user_id=1", "path and query fetched on both targets")
 	fs.StringVar(&o.mizanURL, "mizan", "", "base URL of a running Mizan fixture on loopback (default: serve one here)")
 	fs.BoolVar(&o.serve, "serve", false, "only start both servers, print their URLs and wait (for wrk)")
+	fs.DurationVar(&o.mutate, "mutate", 0, "while loading Mizan, call update_profile (user 1, same name: the body stays the same, the cache entry is purged) every `D`; 0: never")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if o.clients < 1 || o.requests < 1 || o.rounds < 1 || o.limit <= 0 {
@@ -84,7 +89,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("-path must start with /")
 	}
 
-	app := conformance.NewFixture(conformance.FixtureConfig{App: mizan.Config{Logger: slog.New(slog.DiscardHandler)}})
+	// MIZAN_CACHE_SECRET and MIZAN_CACHE_REDIS_URL turn the origin cache on
+	// in the fixture served here, as in the fixture command.
+	cfg, err := mizan.ConfigFromEnv(slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	if cfg.Cache != nil {
+		defer cfg.Cache.Close()
+	}
+	app := conformance.NewFixture(conformance.FixtureConfig{App: cfg})
 	if err := app.Build(); err != nil {
 		return err
 	}
@@ -154,7 +168,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		for _, t := range order {
 			runtime.GC()
+			stop := func() int { return 0 }
+			if t.name == "mizan" && o.mutate > 0 {
+				stop = mutate(ctx, client, strings.TrimSuffix(mizanURL, "/"), o.mutate)
+			}
 			res, err := load(ctx, client, t.url, want, o.clients, o.requests, o.limit)
+			if n := stop(); n > 0 {
+				fmt.Fprintf(stdout, "round %d mizan: %d mutations\n", round+1, n)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -170,6 +191,46 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "mizan/bare: throughput %.3f, p50 %.3f, p99 %.3f\n",
 		m.rps()/b.rps(), float64(m.pct(50))/float64(b.pct(50)), float64(m.pct(99))/float64(b.pct(99)))
 	return nil
+}
+
+// mutate calls update_profile for user 1 with the name the fixture gave it
+// every interval until the returned stop is called, which reports how many
+// calls succeeded. The name does not change, so the bundle's bytes stay the
+// same, but each call purges the cached bundle of user 1 as any mutation
+// would.
+func mutate(ctx context.Context, client *http.Client, base string, every time.Duration) (stop func() int) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan int)
+	go func() {
+		n := 0
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				done <- n
+				return
+			case <-t.C:
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/mizan/call/",
+				strings.NewReader(`{"fn":"update_profile","args":{"user_id":1,"name":"Ada"}}`))
+			if err != nil {
+				continue
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(conformance.HeaderTestUser, "1")
+			resp, err := client.Do(req)
+			if err != nil {
+				continue
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				n++
+			}
+		}
+	}()
+	return func() int { cancel(); return <-done }
 }
 
 // checkLoopback refuses a target that is not on this machine's loopback.
@@ -233,6 +294,12 @@ func (t *target) add(r result) {
 	t.total.elapsed += r.elapsed
 	t.total.lat = append(t.total.lat, r.lat...)
 	slices.Sort(t.total.lat)
+	for k, v := range r.cache {
+		if t.total.cache == nil {
+			t.total.cache = map[string]int{}
+		}
+		t.total.cache[k] += v
+	}
 }
 
 // result is the outcome of one bounded run against one target.
@@ -240,6 +307,9 @@ type result struct {
 	requests int
 	elapsed  time.Duration
 	lat      []time.Duration // sorted
+	// cache counts the answers by their X-Mizan-Cache header (hit, miss,
+	// bypass); answers without one are not counted.
+	cache map[string]int
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -253,10 +323,15 @@ func (r result) pct(p float64) time.Duration {
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("%7d req in %6.2fs = %8.0f req/s   p50 %7s  p90 %7s  p99 %7s  max %7s",
+	s := fmt.Sprintf("%7d req in %6.2fs = %8.0f req/s   p50 %7s  p90 %7s  p99 %7s  max %7s",
 		r.requests, r.elapsed.Seconds(), r.rps(),
 		r.pct(50).Round(time.Microsecond), r.pct(90).Round(time.Microsecond),
 		r.pct(99).Round(time.Microsecond), r.pct(100).Round(time.Microsecond))
+	if n := r.cache["hit"] + r.cache["miss"] + r.cache["bypass"]; n > 0 {
+		s += fmt.Sprintf("   cache hit %d miss %d bypass %d (hit ratio %.4f)",
+			r.cache["hit"], r.cache["miss"], r.cache["bypass"], float64(r.cache["hit"])/float64(n))
+	}
+	return s
 }
 
 // load sends up to n GET requests to u from c clients, stopping at limit,
@@ -268,6 +343,7 @@ func load(ctx context.Context, client *http.Client, u string, want []byte, c, n 
 		issued  atomic.Int64
 		mu      sync.Mutex
 		all     []time.Duration
+		cached  = map[string]int{}
 		firstEr error
 		wg      sync.WaitGroup
 	)
@@ -283,6 +359,7 @@ func load(ctx context.Context, client *http.Client, u string, want []byte, c, n 
 	for range c {
 		wg.Go(func() {
 			lat := make([]time.Duration, 0, n/c+1)
+			var hit, miss, bypass int
 			buf := bytes.NewBuffer(make([]byte, 0, 2*len(want)))
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 			if err != nil {
@@ -312,10 +389,21 @@ func load(ctx context.Context, client *http.Client, u string, want []byte, c, n 
 					fail(fmt.Errorf("answer %d: %s", resp.StatusCode, buf.Bytes()))
 					break
 				}
+				switch resp.Header.Get("X-Mizan-Cache") {
+				case "hit":
+					hit++
+				case "miss":
+					miss++
+				case "bypass":
+					bypass++
+				}
 				lat = append(lat, d)
 			}
 			mu.Lock()
 			all = append(all, lat...)
+			cached["hit"] += hit
+			cached["miss"] += miss
+			cached["bypass"] += bypass
 			mu.Unlock()
 		})
 	}
@@ -325,7 +413,7 @@ func load(ctx context.Context, client *http.Client, u string, want []byte, c, n 
 		return result{}, firstEr
 	}
 	slices.Sort(all)
-	return result{requests: len(all), elapsed: elapsed, lat: all}, nil
+	return result{requests: len(all), elapsed: elapsed, lat: all, cache: cached}, nil
 }
 
 // The fixture's user context (PROTOCOL.md §7 and package conformance),
