@@ -33,8 +33,9 @@
 //   - GET session/ sets the CSRF cookie and returns {"csrf_token": ...}.
 //   - POST call/ with {"fn": "update_profile", "args": {...}} runs a mutation
 //     or a standalone read and returns {"result": ..., "invalidate": [...]}.
-//   - GET ctx/<name>/?p=v runs every function of a context concurrently and
-//     returns {"<function>": <result>, ...}.
+//   - GET ctx/<name>/?p=v runs every function of a context (concurrently
+//     when that saves time, see [Config.ConcurrencyThreshold]) and returns
+//     {"<function>": <result>, ...}.
 //
 // Views ([View]) answer on routes of their own with an http.Handler.
 //
