@@ -1,5 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  test: { include: ['test/**/*.test.ts'], environment: 'node' },
+  test: {
+    include: ['test/**/*.test.ts'],
+    environment: 'node',
+    // Builds and serves the Go fixture for test/live.test.ts.
+    globalSetup: ['test/fixture-server.ts'],
+  },
 });

@@ -2,6 +2,12 @@
 // with esbuild and gzipped, and fails when one exceeds its limit in
 // size-budget.json. `node scripts/size.mjs --write` records the measured
 // sizes in that file (limits are edited by hand).
+//
+// For comparison (no limit, never failing) it measures the same way the
+// whole export surface of @tanstack/query-core + @tanstack/react-query and
+// of swr, installed as dev dependencies for this purpose only, and prints a
+// Markdown table of all rows with the installed versions (the table of
+// docs/performance.md, "Client bundle size").
 import { build } from 'esbuild';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -10,12 +16,54 @@ const root = new URL('../', import.meta.url);
 const budgetFile = new URL('size-budget.json', root);
 const budget = JSON.parse(readFileSync(budgetFile, 'utf8'));
 
+/** version returns the installed version of a package of the workspace or of node_modules. */
+function version(pkg) {
+  const local = { '@mizan/base': 'base/', '@mizan/react': 'react/' }[pkg];
+  const file = new URL((local ?? `node_modules/${pkg}/`) + 'package.json', root);
+  return JSON.parse(readFileSync(file, 'utf8')).version;
+}
+
+// The budgeted entries: the Mizan packages from source.
 const entries = {
-  '@mizan/base': { contents: "export * from './base/src/index.ts';", external: [] },
-  '@mizan/react': { contents: "export * from './react/src/index.ts';", external: ['react', '@mizan/base'] },
+  '@mizan/base': { contents: "export * from './base/src/index.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/react': {
+    contents: "export * from './react/src/index.ts';",
+    external: ['react', '@mizan/base'],
+    packages: ['@mizan/react'],
+  },
   '@mizan/base + @mizan/react': {
     contents: "export * from './base/src/index.ts'; export * from './react/src/index.ts';",
     external: ['react'],
+    packages: ['@mizan/base', '@mizan/react'],
+  },
+};
+
+// The comparison entries: every export of each public entry point, default
+// exports included (export * leaves them out), react and react-dom external
+// (an external package also covers its subpaths: react/jsx-runtime).
+const swrEntries = ['infinite', 'immutable', 'mutation', 'subscription'];
+const comparisons = {
+  '@tanstack/query-core': {
+    contents: "export * from '@tanstack/query-core';",
+    external: ['react', 'react-dom'],
+    packages: ['@tanstack/query-core'],
+  },
+  '@tanstack/query-core + @tanstack/react-query': {
+    contents: "export * from '@tanstack/query-core'; export * from '@tanstack/react-query';",
+    external: ['react', 'react-dom'],
+    packages: ['@tanstack/query-core', '@tanstack/react-query'],
+  },
+  swr: {
+    contents: "export * from 'swr'; export { default } from 'swr';",
+    external: ['react', 'react-dom'],
+    packages: ['swr'],
+  },
+  [`swr, every entry point (., ${swrEntries.join(', ')})`]: {
+    contents:
+      "export * from 'swr'; export { default } from 'swr';" +
+      swrEntries.map((e, i) => ` export * as e${i} from 'swr/${e}'; export { default as d${i} } from 'swr/${e}';`).join(''),
+    external: ['react', 'react-dom'],
+    packages: ['swr'],
   },
 };
 
@@ -36,15 +84,29 @@ async function measure({ contents, external }) {
   return { minified: code.length, gzip: gzipSync(code, { level: 9 }).length };
 }
 
+const rows = [];
 let failed = false;
 const measured = {};
 for (const [name, entry] of Object.entries(entries)) {
   const m = await measure(entry);
   measured[name] = m;
+  rows.push({ name, entry, m });
   const limit = budget.limits[name];
   const ok = limit !== undefined && m.gzip <= limit;
   if (!ok) failed = true;
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${m.minified} B minified, ${m.gzip} B gzip (limit ${limit ?? 'none'} B gzip)`);
+}
+for (const [name, entry] of Object.entries(comparisons)) {
+  rows.push({ name, entry, m: await measure(entry) });
+}
+
+const kb = (n) => (n / 1024).toFixed(1);
+console.log('\nesbuild --bundle --minify --format=esm --platform=browser --target=es2022, react external; gzip -9\n');
+console.log('| bundle (all exports) | version | minified | gzip |');
+console.log('|---|---|---:|---:|');
+for (const { name, entry, m } of rows) {
+  const versions = [...new Set(entry.packages.map(version))].join(', ');
+  console.log(`| ${name} | ${versions} | ${m.minified} B | ${m.gzip} B (${kb(m.gzip)} KB) |`);
 }
 
 if (process.argv.includes('--write')) {

@@ -8,8 +8,12 @@ export class MizanError extends Error {
   readonly code: string;
   /** The HTTP status, 0 when there was no response. */
   readonly status: number;
-  /** Per-argument (or form field) messages, where they apply. */
-  readonly fields?: Record<string, string>;
+  /**
+   * Per-argument (or form field) messages, where they apply; absent (not an
+   * own property) otherwise. Declared only, so that no class field defines
+   * it as undefined.
+   */
+  declare readonly fields?: Record<string, string>;
 
   constructor(code: string, message: string, status = 0, fields?: Record<string, string>) {
     super(message);

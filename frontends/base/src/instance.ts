@@ -125,7 +125,9 @@ export class Instance<T> implements ContextInstance<T> {
     if (!ctl) return;
     this.ctl = undefined;
     ctl.abort();
-    if (this.snap.status === 'loading') this.set({ status: 'idle' });
+    // Without data the instance is back to never fetched (an invalidation
+    // during that first fetch left nothing stale to show).
+    if (this.snap.status === 'loading') this.set({ status: 'idle', stale: false });
     this.settle();
   }
 

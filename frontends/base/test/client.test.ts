@@ -174,6 +174,13 @@ describe('invalidation targets', () => {
     expect(u1.getSnapshot()).toBe(before);
   });
 
+  it('several targets hitting one instance refetch it once', async () => {
+    const { client, transport } = await three();
+    client.invalidate(['user', { context: 'user', params: { user_id: 1 } }, { context: 'user', function: 'user_orders' }]);
+    await tick();
+    expect(fetched(transport)).toEqual(['user:1', 'user:2']);
+  });
+
   it('skips target entries of no known form', async () => {
     const { client, transport } = await three();
     client.invalidate([null, 5, { params: {} }, 'orders'] as unknown as TargetInput[]);
@@ -235,6 +242,29 @@ describe('unwatched instances', () => {
     await tick();
     expect(transport.count()).toBe(2);
     expect(inst.getSnapshot()).toMatchObject({ stale: false, data: { user_profile: { name: 'Ada L.' } } });
+  });
+
+  it('a failed refetch after an invalidation keeps the old data, stale; the next success clears both', async () => {
+    const { client, transport, server } = setup();
+    const inst = client.instance<UserBundle>('user', { user_id: 1 });
+    watch(inst);
+    await tick();
+    const onContext = transport.onContext;
+    transport.onContext = () => {
+      throw new MizanError('internal', 'boom', 500);
+    };
+    client.invalidate(['user']);
+    await tick();
+    expect(inst.getSnapshot()).toMatchObject({
+      status: 'error',
+      stale: true,
+      error: { code: 'internal' },
+      data: { user_profile: { name: 'Ada' } },
+    });
+    transport.onContext = onContext;
+    server.users['1']!.name = 'Ada L.';
+    await inst.refetch();
+    expect(inst.getSnapshot()).toMatchObject({ status: 'success', stale: false, error: undefined, data: { user_profile: { name: 'Ada L.' } } });
   });
 
   it('an idle instance is not fetched by an invalidation', async () => {
@@ -315,6 +345,61 @@ describe('abort', () => {
     expect(inst.getSnapshot().status).toBe('loading');
   });
 
+  it('resolves the refetch promise of a fetch aborted by the last unsubscribe', async () => {
+    const { client, transport } = setup();
+    transport.manual = true;
+    const inst = client.instance('user', { user_id: 1 });
+    const w = watch(inst);
+    let done = false;
+    void inst.refetch().then(() => (done = true));
+    w.unsubscribe();
+    await tick();
+    expect(transport.pending[0]!.signal!.aborted).toBe(true);
+    expect(done).toBe(true);
+    expect(inst.getSnapshot()).toStrictEqual({ data: undefined, status: 'idle', error: undefined, stale: false });
+  });
+
+  it('an instance invalidated during its first fetch and then abandoned is idle, not stale', async () => {
+    const { client, transport } = setup();
+    transport.manual = true;
+    const inst = client.instance('user', { user_id: 1 });
+    const w = watch(inst);
+    client.invalidate(['user']);
+    expect(transport.pending).toHaveLength(2);
+    expect(inst.getSnapshot()).toMatchObject({ status: 'loading', stale: true });
+    w.unsubscribe();
+    await tick();
+    expect(transport.pending[1]!.signal!.aborted).toBe(true);
+    expect(inst.getSnapshot()).toStrictEqual({ data: undefined, status: 'idle', error: undefined, stale: false });
+  });
+
+  it('an abort of a stale refetch keeps the data and the stale mark', async () => {
+    const { client, transport } = setup();
+    const inst = client.instance<UserBundle>('user', { user_id: 1 });
+    const w = watch(inst);
+    await tick();
+    transport.manual = true;
+    client.invalidate(['user']);
+    w.unsubscribe();
+    await tick();
+    expect(transport.pending[0]!.signal!.aborted).toBe(true);
+    expect(inst.getSnapshot()).toMatchObject({ status: 'success', stale: true, data: { user_profile: { name: 'Ada' } } });
+  });
+
+  it('client.fetchContext rejects with the signal reason when aborted, without retrying', async () => {
+    const { transport } = setup();
+    transport.manual = true;
+    const ctl = new AbortController();
+    const client = new MizanClient({ transport, retry: { attempts: 3, delay: 1 } });
+    const p = client.fetchContext('user', { user_id: 1 }, ctl.signal).catch((e: unknown) => e);
+    ctl.abort();
+    const err = await p;
+    expect(err).not.toBeInstanceOf(MizanError);
+    expect(err).toMatchObject({ name: 'AbortError' });
+    await tick();
+    expect(transport.count()).toBe(1);
+  });
+
   it('keeps the fetch when a subscriber comes back at once (StrictMode)', async () => {
     const { client, transport } = setup();
     transport.manual = true;
@@ -354,6 +439,31 @@ describe('retry', () => {
     await vi.advanceTimersByTimeAsync(1000);
     await expect(p).resolves.toStrictEqual({ ok: true });
     expect(times).toEqual([0, 100, 300, 700]);
+  });
+
+  it('defaults to 3 retries after 300, 600 and 1200 ms', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const { transport, times } = failing(['network', 'network', 'network', 'network']);
+    const client = new MizanClient({ transport });
+    const p = client.fetchContext('user', {}).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(await p).toMatchObject({ code: 'network' });
+    expect(times).toEqual([0, 300, 900, 2100]);
+  });
+
+  it('an instance retries in the background and stays loading until a retry succeeds', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const { transport } = failing(['unavailable', 'network']);
+    const client = new MizanClient({ transport, retry: { attempts: 3, delay: 100 } });
+    const inst = client.instance('user', {});
+    const seen: string[] = [];
+    inst.subscribe(() => seen.push(inst.getSnapshot().status));
+    await vi.advanceTimersByTimeAsync(150);
+    expect(inst.getSnapshot()).toMatchObject({ status: 'loading', error: undefined });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(inst.getSnapshot()).toMatchObject({ status: 'success', data: { ok: true } });
+    expect(seen).toEqual(['loading', 'success']);
+    expect(transport.count()).toBe(3);
   });
 
   it('gives up after the bounded attempts with the last error', async () => {
@@ -419,6 +529,26 @@ describe('hydration', () => {
     await tick();
     expect(transport.count()).toBe(1);
     expect(inst.getSnapshot().data?.user_profile.name).toBe('Ada');
+  });
+});
+
+describe('hydration of unwatched instances', () => {
+  it('an invalidation marks a hydrated instance stale; it is fetched when subscribed', async () => {
+    const server = fixtureServer();
+    const transport = new FakeTransport(server.onContext, server.onCall);
+    const client = new MizanClient({
+      transport,
+      initialData: { [instanceKey('user', { user_id: 1 })]: { user_profile: { name: 'SSR' } } },
+    });
+    const inst = client.instance<UserBundle>('user', { user_id: 1 });
+    await client.call('update_profile', { user_id: 1, name: 'Ada L.' });
+    await tick();
+    expect(transport.count()).toBe(0);
+    expect(inst.getSnapshot()).toMatchObject({ status: 'success', stale: true, data: { user_profile: { name: 'SSR' } } });
+    watch(inst);
+    await tick();
+    expect(transport.count()).toBe(1);
+    expect(inst.getSnapshot()).toMatchObject({ stale: false, data: { user_profile: { name: 'Ada L.' } } });
   });
 });
 

@@ -155,6 +155,15 @@ describe('httpTransport', () => {
     await expect(httpTransport({ fetch: f }).fetchContext('user', {})).rejects.toMatchObject({ code, status });
   });
 
+  it('an envelope without fields gives a MizanError without fields', async () => {
+    const { f } = fakeFetch(() => Response.json({ error: { code: 'not_found', message: 'no function named "x"' } }, { status: 404 }));
+    const err = await httpTransport({ fetch: f })
+      .call('x', {})
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'not_found', status: 404, message: 'no function named "x"' });
+    expect(Object.prototype.hasOwnProperty.call(err, 'fields')).toBe(false);
+  });
+
   it('a 200 that is not JSON is a bad_response', async () => {
     const { f } = fakeFetch(() => new Response('<html>', { status: 200 }));
     await expect(httpTransport({ fetch: f }).fetchContext('user', {})).rejects.toMatchObject({ code: 'bad_response' });
@@ -180,6 +189,24 @@ describe('httpTransport', () => {
     const err = await p;
     expect(err).not.toBeInstanceOf(MizanError);
     expect(err).toMatchObject({ name: 'AbortError' });
+  });
+
+  it('a client retries a network failure of the transport, then has the data', async () => {
+    let down = 2;
+    const { f, seen } = fakeFetch((url) => {
+      if (url.includes('/ctx/') && down-- > 0) throw new TypeError('fetch failed');
+      return undefined;
+    });
+    const client = new MizanClient({ transport: httpTransport({ fetch: f }), retry: { attempts: 3, delay: 1 } });
+    await expect(client.fetchContext('user', { user_id: 1 })).resolves.toStrictEqual({ user_profile: { name: 'Ada' } });
+    expect(seen).toHaveLength(3);
+  });
+
+  it('a client does not retry a typed error of the transport', async () => {
+    const { f, seen } = fakeFetch(() => Response.json({ error: { code: 'not_found', message: 'no' } }, { status: 404 }));
+    const client = new MizanClient({ transport: httpTransport({ fetch: f }), retry: { attempts: 3, delay: 1 } });
+    await expect(client.fetchContext('user', { user_id: 9 })).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    expect(seen).toHaveLength(1);
   });
 
   it('drives a client end to end: fetch, call, body targets, refetch', async () => {

@@ -2,6 +2,7 @@ import {
   MizanClient,
   MizanError,
   configure,
+  instanceKey,
   type CallResult,
   type Params,
   type TargetInput,
@@ -159,6 +160,68 @@ describe('useContextQuery', () => {
     expect(text()).toBe('user Adauser Ada');
     expect(server.count('user')).toBe(1);
     expect(server.fetches[0]?.signal?.aborted).toBe(false);
+  });
+
+  it('renders hydrated data at once, without a loading state or a fetch', async () => {
+    const server = new FakeServer();
+    const client = new MizanClient({
+      transport: server,
+      initialData: { [instanceKey('user', { user_id: 1 })]: { user_profile: { id: 1, name: 'SSR Ada' }, user_orders: [] } },
+    });
+    const seen: string[] = [];
+    function Probe() {
+      const { data, isLoading, status } = useContextQuery<UserBundle>('user', { user_id: 1 });
+      seen.push(`${status} ${String(isLoading)} ${data?.user_profile.name ?? ''}`);
+      return <p>user {data?.user_profile.name}</p>;
+    }
+    await render(
+      <MizanProvider client={client}>
+        <Probe />
+      </MizanProvider>,
+    );
+    await settle();
+    expect(text()).toBe('user SSR Ada');
+    expect(seen[0]).toBe('success false SSR Ada');
+    expect(seen.every((s) => s === seen[0])).toBe(true);
+    expect(server.count('user')).toBe(0);
+  });
+
+  it('keeps showing the old data while an invalidated instance refetches, then the new', async () => {
+    const { server, client } = setup();
+    await render(
+      <MizanProvider client={client}>
+        <User id={1} />
+      </MizanProvider>,
+    );
+    await settle();
+    server.hold = true;
+    server.users['1']!.name = 'Ada L.';
+    await act(async () => client.invalidate([{ context: 'user', params: { user_id: 1 } }]));
+    expect(server.held).toHaveLength(1);
+    expect(text()).toBe('user Ada'); // not "loading"
+    await act(async () => server.held.forEach((go) => go()));
+    expect(text()).toBe('user Ada L.');
+  });
+
+  it('refetch from the hook fetches again and renders the new data', async () => {
+    const { server, client } = setup();
+    let refetch: (() => Promise<void>) | undefined;
+    function Refetching() {
+      const q = useContextQuery<UserBundle>('user', { user_id: 2 });
+      refetch = q.refetch;
+      return <p>{q.data?.user_profile.name ?? '…'}</p>;
+    }
+    await render(
+      <MizanProvider client={client}>
+        <Refetching />
+      </MizanProvider>,
+    );
+    await settle();
+    expect(text()).toBe('Grace');
+    server.users['2']!.name = 'Grace H.';
+    await act(async () => refetch!());
+    expect(text()).toBe('Grace H.');
+    expect(server.count('user')).toBe(2);
   });
 
   it('switches instance when params change', async () => {
