@@ -1,0 +1,174 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/cache"
+)
+
+// The contexts of the taskboard. Every read belongs to one; a client fetches
+// all the functions of a context in one request (GET ctx/<name>/?params) and
+// refetches them when a mutation names the context in its targets.
+const (
+	// BoardContext holds what every page shows: the projects and the team.
+	// It has no parameters, so every target naming it is broad.
+	BoardContext mizan.Context = "board"
+	// ProjectContext holds one project's page: its name, tasks and numbers.
+	// Its parameter is project_id, so a mutation with a project_id argument
+	// invalidates that one project only.
+	ProjectContext mizan.Context = "project"
+	// TaskContext holds one task with its comments, scoped by task_id.
+	TaskContext mizan.Context = "task"
+)
+
+// Status is where a task stands: todo, doing or done.
+type Status string
+
+// The statuses of a task, in board order.
+const (
+	StatusTodo  Status = "todo"
+	StatusDoing Status = "doing"
+	StatusDone  Status = "done"
+)
+
+// User is a member of the team.
+type User struct {
+	ID    int    `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Staff bool   `json:"staff"`
+}
+
+// Person is a user as other records refer to one.
+type Person struct {
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+}
+
+// Project is a project's name and description.
+type Project struct {
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// TaskCard is a task as a project's board shows it.
+type TaskCard struct {
+	ID       int     `json:"id"`
+	Title    string  `json:"title"`
+	Status   Status  `json:"status"`
+	Assignee *Person `json:"assignee"`
+	Comments int     `json:"comments"`
+}
+
+// Stats counts a project's tasks by status.
+type Stats struct {
+	Todo  int `json:"todo"`
+	Doing int `json:"doing"`
+	Done  int `json:"done"`
+	Total int `json:"total"`
+}
+
+// TaskDetail is one task with everything its page shows.
+type TaskDetail struct {
+	ID          int       `json:"id"`
+	ProjectID   int       `json:"project_id"`
+	ProjectName string    `json:"project_name"`
+	Title       string    `json:"title"`
+	Status      Status    `json:"status"`
+	Assignee    *Person   `json:"assignee"`
+	CreatedBy   Person    `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// TaskComment is a comment on a task.
+type TaskComment struct {
+	ID        int       `json:"id"`
+	Author    Person    `json:"author"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// OK is the result of a mutation with nothing else to say.
+type OK struct {
+	OK bool `json:"ok"`
+}
+
+// store is the taskboard's data, in SQLite. Its methods are the server
+// functions; they are safe for concurrent use (database/sql pools the
+// connections, and SQLite serialises the writers).
+type store struct {
+	db       *sql.DB
+	sessions *sessions
+	now      func() time.Time
+}
+
+// appConfig is what newApp needs besides the store.
+type appConfig struct {
+	cache  *cache.Cache // nil: no origin cache
+	ui     http.Handler // serves every path Mizan does not; nil: 404
+	logger *slog.Logger
+}
+
+// newApp registers the taskboard's functions on a new app over s and builds
+// it. s may have a nil database when the app only writes its IR.
+func newApp(s *store, cfg appConfig) (*mizan.App, error) {
+	app := mizan.New(mizan.Config{
+		Authenticator: mizan.AuthenticatorFunc(s.authenticate),
+		Cache:         cfg.cache,
+		Fallback:      cfg.ui,
+		Logger:        cfg.logger,
+	})
+
+	// Reads. Shared: these functions never read the caller, so signed-in
+	// users share the origin cache's entries. current_user does read it.
+	mizan.Query(app, s.currentUser, mizan.In(mizan.Global))
+	mizan.Query(app, s.projects, mizan.In(BoardContext), mizan.Shared())
+	mizan.Query(app, s.team, mizan.In(BoardContext), mizan.Shared())
+	mizan.Query(app, s.projectInfo, mizan.In(ProjectContext), mizan.Shared())
+	mizan.Query(app, s.projectTasks, mizan.In(ProjectContext), mizan.Shared())
+	mizan.Query(app, s.projectStats, mizan.In(ProjectContext), mizan.Shared())
+	mizan.Query(app, s.taskDetail, mizan.In(TaskContext), mizan.Shared())
+	mizan.Query(app, s.taskComments, mizan.In(TaskContext), mizan.Shared())
+
+	// Signing in and out changes who the caller is: global only.
+	mizan.Mutation(app, s.signIn, mizan.Affects(mizan.Global))
+	mizan.Mutation(app, s.signOut, mizan.Affects(mizan.Global))
+
+	// Writes. Every one needs a signed-in caller; the comments say what
+	// each invalidates, as the X-Mizan-Invalidate header shows it.
+	auth := mizan.RequireAuth()
+	// project;project_id=N: scoped by the project_id argument.
+	mizan.Mutation(app, s.addTask, mizan.Affects(ProjectContext), auth)
+	// project;project_id=N, task;task_id=M
+	mizan.Mutation(app, s.moveTask, mizan.Affects(ProjectContext, TaskContext), auth)
+	mizan.Mutation(app, s.assignTask, mizan.Affects(ProjectContext, TaskContext), auth)
+	mizan.Mutation(app, s.deleteTask, mizan.Affects(ProjectContext, TaskContext), auth)
+	// task;task_id=M, and the function project_tasks of project N (its
+	// cards count comments): a function-level target.
+	mizan.Mutation(app, s.addComment, mizan.Affects(TaskContext), mizan.AffectsFunction("project_tasks"), auth)
+	// project_info of project N (function-level) and board (broad: the
+	// project list shows the name).
+	mizan.Mutation(app, s.renameProject, mizan.AffectsFunction("project_info"), mizan.Affects(BoardContext), auth)
+	// Staff only. board (broad); delete_project also project;project_id=N
+	// and task (broad: any task of the project may be open).
+	mizan.Mutation(app, s.createProject, mizan.Affects(BoardContext), mizan.RequireStaff())
+	mizan.Mutation(app, s.deleteProject, mizan.Affects(BoardContext, ProjectContext, TaskContext), mizan.RequireStaff())
+	// A name shows everywhere: global, board, project and task, all broad
+	// (none of them has a user_id parameter to scope by).
+	mizan.Mutation(app, s.renameUser, mizan.Affects(mizan.Global, BoardContext, ProjectContext, TaskContext), auth)
+
+	// A view-path page: plain server-rendered HTML on its own route, part
+	// of the project context's invalidation graph.
+	mizan.View(app, s.projectPrint, mizan.In(ProjectContext), mizan.Route("/projects/{project_id}/print/"))
+
+	if err := app.Build(); err != nil {
+		return nil, fmt.Errorf("building the taskboard app: %w", err)
+	}
+	return app, nil
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+)
+
+// schemaVersion is stored in PRAGMA user_version once the schema is created
+// and seeded; a database at this version is used as it is.
+const schemaVersion = 1
+
+// schema creates the tables of a new database.
+const schema = `
+CREATE TABLE users (
+	id    INTEGER PRIMARY KEY,
+	name  TEXT NOT NULL,
+	email TEXT NOT NULL UNIQUE,
+	staff INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE projects (
+	id          INTEGER PRIMARY KEY,
+	name        TEXT NOT NULL,
+	description TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE tasks (
+	id          INTEGER PRIMARY KEY,
+	project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+	title       TEXT NOT NULL,
+	status      TEXT NOT NULL DEFAULT 'todo' CHECK (status IN ('todo', 'doing', 'done')),
+	assignee_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+	created_by  INTEGER NOT NULL REFERENCES users(id),
+	created_at  INTEGER NOT NULL
+);
+CREATE INDEX tasks_by_project ON tasks(project_id);
+CREATE TABLE comments (
+	id         INTEGER PRIMARY KEY,
+	task_id    INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+	author_id  INTEGER NOT NULL REFERENCES users(id),
+	body       TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX comments_by_task ON comments(task_id);
+CREATE TABLE settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`
+
+// seedUser, seedProject, seedTask and seedComment are the demo data a new
+// database starts with.
+type (
+	seedUser struct {
+		name, email string
+		staff       bool
+	}
+	seedProject struct{ name, description string }
+	seedTask    struct {
+		project  int
+		title    string
+		status   Status
+		assignee int // 0: nobody
+		by       int
+		hoursAgo int
+	}
+	seedComment struct {
+		task, author int
+		body         string
+		hoursAgo     int
+	}
+)
+
+var (
+	seedUsers = []seedUser{
+		{"Ada Lovelace", "ada@example.com", true},
+		{"Grace Hopper", "grace@example.com", false},
+		{"Alan Turing", "alan@example.com", false},
+		{"Katherine Johnson", "katherine@example.com", false},
+	}
+	seedProjects = []seedProject{
+		{"Website relaunch", "The new marketing site, live before the spring campaign."},
+		{"Mobile app", "Version 2 of the iOS and Android app: offline mode and a new onboarding."},
+	}
+	seedTasks = []seedTask{
+		{1, "Draft the new home page copy", StatusDone, 2, 1, 72},
+		{1, "Pick a font pairing", StatusDone, 4, 1, 70},
+		{1, "Build the pricing page", StatusDoing, 3, 1, 48},
+		{1, "Set up redirects from the old URLs", StatusTodo, 0, 2, 30},
+		{1, "Run an accessibility audit", StatusTodo, 4, 1, 20},
+		{2, "Offline sync: design the conflict rules", StatusDoing, 2, 1, 60},
+		{2, "Onboarding screens in Figma", StatusDone, 4, 3, 50},
+		{2, "Crash on rotate in settings", StatusTodo, 3, 2, 10},
+		{2, "Write release notes for 2.0", StatusTodo, 0, 1, 5},
+	}
+	seedComments = []seedComment{
+		{1, 1, "Looks great. Ship it.", 40},
+		{3, 2, "Should the annual plan show the monthly price too?", 30},
+		{3, 3, "Yes, with the saving in brackets.", 28},
+		{6, 4, "Last write wins is not enough for notes; let's merge line by line.", 20},
+		{8, 2, "Only on Android 14, as far as I can tell.", 8},
+	}
+)
+
+// defaultDBPath returns where the database lives when -db is not given:
+// taskboard.db in a mizan-taskboard folder of the user's cache directory
+// ($XDG_CACHE_HOME or ~/.cache on Linux), or ./taskboard.db when there is
+// no such directory.
+func defaultDBPath() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "taskboard.db"
+	}
+	return filepath.Join(dir, "mizan-taskboard", "taskboard.db")
+}
+
+// openDB opens the SQLite database at path, creating its directory, the
+// schema and the demo data when it does not exist yet. It reports whether
+// it seeded a new database.
+func openDB(ctx context.Context, path string) (db *sql.DB, created bool, err error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, false, fmt.Errorf("opening the database: invalid path %q", path)
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, false, fmt.Errorf("opening the database: %w", err)
+		}
+	}
+	// WAL lets the functions of a context fetch read concurrently while a
+	// mutation writes; busy_timeout makes a writer wait for another instead
+	// of failing; immediate transactions take the write lock up front, so
+	// two read-then-write transactions cannot deadlock.
+	dsn := path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+	db, err = sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, false, fmt.Errorf("opening the database %s: %w", path, err)
+	}
+	created, err = migrate(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, false, fmt.Errorf("preparing the database %s: %w", path, err)
+	}
+	return db, created, nil
+}
+
+// migrate creates the schema and the demo data in a new database, in one
+// transaction, and reports whether it did.
+func migrate(ctx context.Context, db *sql.DB) (created bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("beginning: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return false, fmt.Errorf("reading the schema version: %w", err)
+	}
+	switch {
+	case version == schemaVersion:
+		return false, tx.Commit()
+	case version != 0:
+		return false, fmt.Errorf("schema version %d, want %d: delete the file or start with -reset", version, schemaVersion)
+	}
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return false, fmt.Errorf("creating the schema: %w", err)
+	}
+	if err := seed(ctx, tx, time.Now()); err != nil {
+		return false, fmt.Errorf("seeding: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return false, fmt.Errorf("setting the schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("committing: %w", err)
+	}
+	return true, nil
+}
+
+// seed inserts the demo data and a fresh cookie-signing secret.
+func seed(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	ago := func(hours int) int64 { return now.Add(-time.Duration(hours) * time.Hour).Unix() }
+	for _, u := range seedUsers {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO users (name, email, staff) VALUES (?, ?, ?)", u.name, u.email, u.staff); err != nil {
+			return fmt.Errorf("user %s: %w", u.email, err)
+		}
+	}
+	for _, p := range seedProjects {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO projects (name, description) VALUES (?, ?)", p.name, p.description); err != nil {
+			return fmt.Errorf("project %s: %w", p.name, err)
+		}
+	}
+	for _, t := range seedTasks {
+		var assignee any
+		if t.assignee != 0 {
+			assignee = t.assignee
+		}
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO tasks (project_id, title, status, assignee_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			t.project, t.title, t.status, assignee, t.by, ago(t.hoursAgo)); err != nil {
+			return fmt.Errorf("task %q: %w", t.title, err)
+		}
+	}
+	for _, c := range seedComments {
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO comments (task_id, author_id, body, created_at) VALUES (?, ?, ?, ?)",
+			c.task, c.author, c.body, ago(c.hoursAgo)); err != nil {
+			return fmt.Errorf("comment on task %d: %w", c.task, err)
+		}
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return fmt.Errorf("generating the cookie secret: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO settings (key, value) VALUES ('cookie_secret', ?)", hex.EncodeToString(secret)); err != nil {
+		return fmt.Errorf("storing the cookie secret: %w", err)
+	}
+	return nil
+}
+
+// cookieSecret returns the secret that signs session cookies, created with
+// the database so that sessions survive a restart.
+func cookieSecret(ctx context.Context, db *sql.DB) ([]byte, error) {
+	var s string
+	err := db.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = 'cookie_secret'").Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errors.New("reading the cookie secret: the database has none")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the cookie secret: %w", err)
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) < 32 {
+		return nil, errors.New("reading the cookie secret: malformed")
+	}
+	return b, nil
+}

@@ -1,0 +1,288 @@
+// End-to-end test of the taskboard example in headless Chromium, driven by
+// playwright-core through the UI a person uses:
+//
+//   npm run e2e          (from examples/taskboard/web, after npm run build)
+//   bash examples/taskboard/run.sh --test   (installs, generates, builds, runs this)
+//
+// It starts the Go server on a free port with a new database, signs in,
+// performs mutations through the UI, checks that the affected data
+// re-renders, and counts the requests the page makes to show that context
+// instances the mutation did not hit were not refetched. A screenshot goes
+// to test-results/ at the root of the repository.
+//
+// Environment: CHROMIUM_PATH (default /usr/bin/chromium); TASKBOARD_BIN, a
+// built server (default: go build ./examples/taskboard into a temporary
+// directory). Without Chromium the test is skipped, except under CI=true,
+// where it fails.
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const web = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = resolve(web, '../../..');
+const dist = join(web, 'dist');
+const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const ci = process.env.CI === 'true';
+const skip = !existsSync(chromiumPath) && !ci ? `no Chromium at ${chromiumPath} (apt-get install chromium)` : false;
+
+// Flags for Chromium on a CI machine without a display, GPU or network:
+// without the background-networking ones it stalls on refused connections.
+// playwright-core adds its own headless flags and a fresh --user-data-dir.
+const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const prefix = '/api/mizan/';
+let tmp, server, browser, page, base;
+/** Every request the page made, in order: { method, path, fn } where path is relative to the API prefix for API requests. */
+const requests = [];
+let inflight = 0;
+
+/** startServer runs the taskboard on a free port and resolves with its URL. */
+async function startServer(bin) {
+  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-db', join(tmp, 'taskboard.db'), '-ui', dist], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr.on('data', (b) => (stderr += b));
+  const url = await new Promise((resolveURL, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s:\n${out}${stderr}`)), 30_000);
+    proc.stdout.on('data', (b) => {
+      out += b;
+      const m = /listening on (http:\/\/\S+?)\/?$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveURL(m[1]);
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited with ${code}:\n${out}${stderr}`));
+    });
+  });
+  proc.removeAllListeners('exit');
+  return { proc, url };
+}
+
+before(async () => {
+  if (skip) return;
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`CI=true and there is no Chromium at ${chromiumPath}: .ci/run installs it with apt (apt-get install chromium)`);
+  }
+  if (!existsSync(join(dist, 'index.html'))) {
+    throw new Error(`${dist} has no index.html: build the UI first (npm run build, or bash examples/taskboard/run.sh --test)`);
+  }
+  tmp = mkdtempSync(join(tmpdir(), 'taskboard-e2e-'));
+  let bin = process.env.TASKBOARD_BIN;
+  if (!bin) {
+    bin = join(tmp, 'taskboard');
+    execFileSync('go', ['build', '-o', bin, './examples/taskboard'], { cwd: root, stdio: 'inherit' });
+  }
+  ({ proc: server, url: base } = await startServer(bin));
+
+  browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true, timeout: 60_000 });
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.setDefaultTimeout(15_000);
+  page.on('pageerror', (err) => console.error('page error:', err));
+  page.on('request', (r) => {
+    inflight++;
+    const u = new URL(r.url());
+    const path = u.pathname.startsWith(prefix) ? u.pathname.slice(prefix.length) + u.search : u.pathname + u.search;
+    let fn;
+    if (r.method() === 'POST' && path === 'call/') fn = JSON.parse(r.postData() ?? '{}').fn;
+    requests.push({ method: r.method(), path, fn });
+  });
+  const done = () => inflight--;
+  page.on('requestfinished', done);
+  page.on('requestfailed', done);
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** settle waits until the page has had no request in flight for 300 ms. */
+async function settle() {
+  let quietSince = Date.now();
+  const deadline = Date.now() + 10_000;
+  while (Date.now() - quietSince < 300) {
+    if (Date.now() > deadline) throw new Error(`requests still in flight after 10 s (${inflight})`);
+    await new Promise((r) => setTimeout(r, 50));
+    if (inflight > 0) quietSince = Date.now();
+  }
+}
+
+/** ctxFetchesSince returns the context fetches made after mark, as "project/?project_id=1", sorted. */
+function ctxFetchesSince(mark) {
+  return requests
+    .slice(mark)
+    .filter((r) => r.method === 'GET' && r.path.startsWith('ctx/'))
+    .map((r) => r.path.slice('ctx/'.length))
+    .sort();
+}
+
+/** callsSince returns the functions called after mark. */
+function callsSince(mark) {
+  return requests
+    .slice(mark)
+    .filter((r) => r.fn !== undefined)
+    .map((r) => r.fn);
+}
+
+/** mutate clicks what runs mutation fn and resolves with its response's JSON body and invalidation header. */
+async function mutate(fn, action) {
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === fn),
+    action(),
+  ]);
+  assert.equal(res.status(), 200, `${fn}: ${await res.text()}`);
+  return { body: await res.json(), header: res.headers()['x-mizan-invalidate'] };
+}
+
+const sidebarProgress = (id) => page.getByTestId(`sidebar-progress-${id}`);
+
+test('anonymous visitors can read but not write', { skip }, async () => {
+  await page.goto(`${base}/projects/1`);
+  await page.getByRole('heading', { name: 'Website relaunch' }).waitFor();
+  await sidebarProgress(1).getByText('2/5 done').waitFor();
+  await sidebarProgress(2).getByText('1/4 done').waitFor();
+  await settle();
+  // Both projects' context instances are mounted (the sidebar shows their
+  // numbers), so each would refetch at once if a target hit it.
+  const fetched = ctxFetchesSince(0);
+  for (const want of ['global/', 'board/', 'project/?project_id=1', 'project/?project_id=2']) {
+    assert.ok(fetched.includes(want), `no fetch of ${want} on load: ${fetched}`);
+  }
+  await page.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).waitFor();
+  assert.equal(await page.getByLabel('New task').count(), 0, 'the add-task form is shown to an anonymous visitor');
+  await page.getByText('to add tasks, move them and comment').waitFor();
+  // The server refuses too: add_comment is guarded by RequireAuth.
+  const refused = await page.evaluate(async () => {
+    const res = await fetch('/api/mizan/call/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ fn: 'add_comment', args: { project_id: 1, task_id: 3, body: 'anonymous' } }),
+    });
+    return { status: res.status, code: (await res.json()).error?.code, header: res.headers.get('x-mizan-invalidate') };
+  });
+  assert.deepEqual(refused, { status: 401, code: 'unauthorized', header: null });
+});
+
+test('signing in sets the session and refetches only the global context', { skip }, async () => {
+  await page.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).click();
+  await settle();
+  const mark = requests.length;
+  const { body, header } = await mutate('sign_in', () => page.getByRole('button', { name: /Ada Lovelace/ }).click());
+  assert.deepEqual(body.invalidate, ['global']);
+  assert.equal(header, 'global');
+  await page.getByTestId('whoami').getByText('Ada Lovelace').waitFor();
+  await settle();
+  assert.deepEqual(ctxFetchesSince(mark), ['global/']);
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'taskboard_session');
+  assert.ok(session?.httpOnly, `no HttpOnly session cookie: ${JSON.stringify(cookies)}`);
+});
+
+test('adding a task refetches that project only (scoped invalidation)', { skip }, async () => {
+  await page.getByTestId('project-link-1').click();
+  await page.getByLabel('New task').waitFor();
+  await settle();
+  const title = 'Write the launch checklist';
+  await page.getByLabel('New task').fill(title);
+  await page.getByLabel('Assignee', { exact: true }).selectOption({ label: 'Grace Hopper' });
+
+  const mark = requests.length;
+  const { body, header } = await mutate('add_task', () => page.getByRole('button', { name: 'Add task' }).click());
+  assert.deepEqual(body.invalidate, [{ context: 'project', params: { project_id: 1 } }]);
+  assert.equal(header, 'project;project_id=1');
+
+  // The new card comes from the refetched bundle, not from the call's result.
+  await page.getByTestId('column-todo').getByText(title).waitFor();
+  await page.getByTestId('column-todo').locator('.count', { hasText: /^3$/ }).waitFor();
+  await sidebarProgress(1).getByText('2/6 done').waitFor();
+  await page.getByTestId('stats').getByText('6', { exact: true }).waitFor();
+  await settle();
+
+  assert.deepEqual(callsSince(mark), ['add_task']);
+  // Project 2, the board and the signed-in user are mounted too, and were
+  // not refetched: the target named project 1 only.
+  assert.deepEqual(ctxFetchesSince(mark), ['project/?project_id=1']);
+  await sidebarProgress(2).getByText('1/4 done').waitFor();
+});
+
+test('a signed-in comment refetches the task and one function of its project (function-level)', { skip }, async () => {
+  await page.getByRole('link', { name: 'Build the pricing page' }).click();
+  const panel = page.getByTestId('task-panel');
+  await panel.getByText('Yes, with the saving in brackets.').waitFor();
+  await settle();
+
+  const mark = requests.length;
+  const text = 'Pricing copy is final; ready for review.';
+  await panel.getByLabel('Comment', { exact: true }).fill(text);
+  const { body, header } = await mutate('add_comment', () => panel.getByRole('button', { name: 'Comment' }).click());
+  assert.deepEqual(body.invalidate, [
+    { context: 'task', params: { task_id: 3 } },
+    { context: 'project', function: 'project_tasks', params: { project_id: 1 } },
+  ]);
+  assert.equal(header, 'task;task_id=3, project;project_id=1');
+
+  await panel.getByText(text).waitFor();
+  await page.getByTestId('comments-3').getByText('3').waitFor(); // the card's count, from project_tasks
+  await settle();
+  assert.deepEqual(ctxFetchesSince(mark), ['project/?project_id=1', 'task/?task_id=3']);
+
+  mkdirSync(join(root, 'test-results'), { recursive: true });
+  await page.screenshot({ path: join(root, 'test-results', 'taskboard.png'), fullPage: true });
+});
+
+test('renaming a user refetches every mounted project (broad invalidation)', { skip }, async () => {
+  await page.getByRole('link', { name: 'Team' }).click();
+  const me = page.getByTestId('member-1');
+  await me.getByRole('button', { name: 'Rename' }).click();
+  await me.getByLabel('New name for Ada Lovelace').fill('Ada King');
+  await settle();
+
+  const mark = requests.length;
+  const { body, header } = await mutate('rename_user', () => me.getByRole('button', { name: 'Save' }).click());
+  assert.deepEqual(body.invalidate, ['global', 'board', 'project', 'task']);
+  assert.equal(header, 'global, board, project, task');
+
+  await page.getByTestId('whoami').getByText('Ada King').waitFor();
+  await me.getByText('Ada King').waitFor();
+  await settle();
+  // Every mounted instance of the four contexts: both projects this time.
+  // The task panel is closed, so task 3's instance is only marked stale.
+  assert.deepEqual(ctxFetchesSince(mark), ['board/', 'global/', 'project/?project_id=1', 'project/?project_id=2']);
+});
+
+test('the print page is a server-rendered view with the latest data', { skip }, async () => {
+  const res = await page.goto(`${base}/projects/1/print/`);
+  assert.equal(res?.status(), 200);
+  assert.match(res?.headers()['content-type'] ?? '', /^text\/html/);
+  assert.equal(await page.locator('script').count(), 0, 'the print page should be plain HTML');
+  await page.getByRole('heading', { name: 'Website relaunch' }).waitFor();
+  const html = await page.content();
+  for (const want of ['Write the launch checklist', 'Pricing copy is final; ready for review.', 'Ada King', '6 tasks']) {
+    assert.ok(html.includes(want), `the print page lacks ${JSON.stringify(want)}`);
+  }
+  await page.screenshot({ path: join(root, 'test-results', 'taskboard-print.png'), fullPage: true });
+});

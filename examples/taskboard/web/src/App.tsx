@@ -1,0 +1,138 @@
+// The taskboard's layout: a header with the signed-in user, a sidebar with
+// the projects and the team, the page of the current route, and the wire
+// log that shows what each mutation invalidated and what was refetched.
+import { useState, type FormEvent } from 'react';
+import { useCreateProject, useProjects, useSignOut } from './gen/hooks';
+import { HomePage } from './HomePage';
+import { ProjectPage } from './ProjectPage';
+import { SignInPage, TeamPage } from './people';
+import { Link, match, navigate, usePath } from './router';
+import { Avatar, ErrorNote, ignore, ProjectProgress, useMe } from './ui';
+import { useWireLog } from './wire';
+
+export function App() {
+  const route = match(usePath());
+  return (
+    <div className="layout">
+      <Header />
+      <Sidebar />
+      <main className="main">
+        {route.page === 'home' && <HomePage />}
+        {route.page === 'project' && <ProjectPage projectId={route.projectId} taskId={route.taskId} />}
+        {route.page === 'team' && <TeamPage />}
+        {route.page === 'signin' && <SignInPage />}
+        {route.page === 'not-found' && (
+          <section className="card">
+            <h1>Not found</h1>
+            <p>
+              There is nothing at this address. <Link to="/">Back to the projects</Link>.
+            </p>
+          </section>
+        )}
+      </main>
+      <WirePanel />
+    </div>
+  );
+}
+
+function Header() {
+  const me = useMe();
+  const signOut = useSignOut();
+  return (
+    <header className="header">
+      <Link to="/" className="brand">
+        <span className="brand-mark" aria-hidden="true">▦</span> Taskboard
+      </Link>
+      <div className="whoami" data-testid="whoami">
+        {me === undefined ? null : me === null ? (
+          <Link to="/signin" className="button">
+            Sign in
+          </Link>
+        ) : (
+          <>
+            <Avatar person={me} size="sm" />
+            <span className="whoami-name">{me.name}</span>
+            {me.staff && <span className="badge">staff</span>}
+            <button className="button ghost" disabled={signOut.isPending} onClick={() => signOut.mutate({}).catch(ignore)}>
+              Sign out
+            </button>
+          </>
+        )}
+      </div>
+    </header>
+  );
+}
+
+function Sidebar() {
+  const projects = useProjects();
+  const me = useMe();
+  return (
+    <nav className="sidebar" aria-label="Projects">
+      <h2 className="sidebar-title">Projects</h2>
+      <ErrorNote error={projects.error} />
+      <ul className="project-list">
+        {projects.data?.map((p) => (
+          <li key={p.id}>
+            <Link to={`/projects/${p.id}`} className="project-link" data-testid={`project-link-${p.id}`}>
+              <span className="project-link-name">{p.name}</span>
+              <ProjectProgress projectId={p.id} where="sidebar" />
+            </Link>
+          </li>
+        ))}
+      </ul>
+      {me?.staff && <NewProjectForm />}
+      <h2 className="sidebar-title">People</h2>
+      <ul className="project-list">
+        <li>
+          <Link to="/team" className="project-link">
+            Team
+          </Link>
+        </li>
+      </ul>
+    </nav>
+  );
+}
+
+function NewProjectForm() {
+  const [name, setName] = useState('');
+  const create = useCreateProject();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create
+      .mutate({ name: name.trim() })
+      .then((p) => {
+        setName('');
+        navigate(`/projects/${p.id}`);
+      })
+      .catch(ignore);
+  };
+  return (
+    <form className="new-project" onSubmit={submit}>
+      <input aria-label="New project name" placeholder="New project…" value={name} onChange={(e) => setName(e.target.value)} maxLength={80} />
+      <button className="button small" disabled={create.isPending || !name.trim()}>
+        Create
+      </button>
+      <ErrorNote error={create.error} />
+    </form>
+  );
+}
+
+function WirePanel() {
+  const events = useWireLog();
+  return (
+    <aside className="wire" aria-label="Wire log">
+      <h2 className="sidebar-title">On the wire</h2>
+      <p className="wire-help">
+        Each mutation names what it invalidates; the client refetches only the context instances on screen that those targets hit.
+      </p>
+      <ol className="wire-list" data-testid="wire-log">
+        {events.map((e) => (
+          <li key={e.id} className={`wire-${e.kind}`}>
+            <code>{e.text}</code>
+            {e.detail && <span className="wire-detail">{e.detail}</span>}
+          </li>
+        ))}
+      </ol>
+    </aside>
+  );
+}
