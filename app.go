@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/mizan-afi/mizan/auth"
 	"github.com/mizan-afi/mizan/cache"
 	"golang.org/x/sync/singleflight"
 )
@@ -53,6 +54,21 @@ type Config struct {
 	// Fallback serves requests that match no Mizan endpoint or route (a
 	// single-page app's files, for example). Nil means a 404 error envelope.
 	Fallback http.Handler
+	// PubSubRedisURL is the redis:// or rediss:// URL through which the
+	// live hub (package live) shares invalidations with the app's other
+	// server instances. It is read by package live only; empty means
+	// in-process fan-out. [ConfigFromEnv] sets it from
+	// MIZAN_PUBSUB_REDIS_URL, or else MIZAN_CACHE_REDIS_URL.
+	PubSubRedisURL string
+	// Auth turns on sign-in with JWTs and sessions (package auth, see
+	// docs/auth.md): the endpoints auth/token/, auth/refresh/,
+	// auth/logout/ and auth/mwt/ under the prefix, and, ahead of
+	// Authenticator, the caller named by an access token
+	// ("Authorization: Bearer") or a session cookie. A request carrying
+	// neither goes on to Authenticator. Nil means off. Set Auth.Credentials
+	// to the application's password check. Build reports a configuration
+	// auth.New refuses, and a secret shared with the cache.
+	Auth *auth.Config
 	// ConcurrencyThreshold decides when a context fetch runs its functions
 	// concurrently. Mizan keeps a moving average of each function's running
 	// time; the functions of a context run concurrently when overlapping
@@ -82,11 +98,14 @@ type App struct {
 	mu    sync.Mutex
 	funcs []*Func
 	errs  []error
+	extra []extraEndpoint // added by Handle
 	built bool
 
 	once     sync.Once
 	buildErr error
 	plan     *plan
+
+	auth *auth.Service // built from cfg.Auth by Build
 
 	invalidators atomic.Pointer[[]Invalidator]
 	validate     *validator.Validate
@@ -152,6 +171,9 @@ func (a *App) Build() error {
 		errs := a.errs
 		funcs := a.funcs
 		a.mu.Unlock()
+		if err := a.buildAuth(); err != nil {
+			errs = append(errs, err)
+		}
 		p, err := newPlan(a, funcs)
 		if err != nil {
 			errs = append(errs, err)

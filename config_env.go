@@ -3,9 +3,17 @@ package mizan
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/url"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/mizan-afi/mizan/auth"
+	"github.com/mizan-afi/mizan/auth/mwt"
+	"github.com/mizan-afi/mizan/auth/session"
 	"github.com/mizan-afi/mizan/cache"
 	"github.com/mizan-afi/mizan/cache/redis"
 )
@@ -14,6 +22,17 @@ import (
 const (
 	EnvCacheSecret   = "MIZAN_CACHE_SECRET"    // HMAC secret of cache keys, 32 bytes or more
 	EnvCacheRedisURL = "MIZAN_CACHE_REDIS_URL" // redis:// or rediss:// URL of the cache
+
+	EnvJWTPrivateKey      = "JWT_PRIVATE_KEY"              // JWT key: HS256 secret (32 bytes or more) or PEM private key; turns auth on
+	EnvJWTAlgorithm       = "JWT_ALGORITHM"                // HS256 (default), RS256 or EdDSA
+	EnvJWTAccessTTL       = "JWT_ACCESS_TOKEN_EXPIRES_IN"  // access token lifetime, seconds (300)
+	EnvJWTRefreshTTL      = "JWT_REFRESH_TOKEN_EXPIRES_IN" // refresh token and session lifetime, seconds (604800)
+	EnvJWTValidateSession = "JWT_VALIDATE_SESSION"         // check the session on every access token (true)
+	EnvJWTLeeway          = "JWT_LEEWAY"                   // clock skew tolerated, seconds (0)
+	EnvMWTSecret          = "MIZAN_MWT_SECRET"             // MWT secret, 32 bytes or more; turns auth/mwt/ on
+	EnvMWTTTL             = "MIZAN_MWT_TTL"                // MWT lifetime, seconds (300)
+	EnvSessionRedisURL    = "MIZAN_SESSION_REDIS_URL"      // Redis of the sessions (default: MIZAN_CACHE_REDIS_URL)
+	EnvPubSubRedisURL     = "MIZAN_PUBSUB_REDIS_URL"       // Redis pub/sub of the live hub (default: MIZAN_CACHE_REDIS_URL)
 )
 
 // ConfigFromEnv returns a Config built from the environment: the one place
@@ -22,37 +41,191 @@ const (
 // With both MIZAN_CACHE_SECRET and MIZAN_CACHE_REDIS_URL set, the origin
 // cache is on, in Redis; with either missing it is off and one warning is
 // logged (to logger, or slog.Default() when nil). A secret shorter than 32
-// bytes or a malformed URL is an error. Close the returned Config's Cache
-// when the server stops.
+// bytes or a malformed URL is an error.
+//
+// With JWT_PRIVATE_KEY set, Config.Auth is set (sign-in with JWTs,
+// docs/auth.md) from the JWT_* variables and MIZAN_MWT_SECRET and
+// MIZAN_MWT_TTL; its sessions are kept in Redis at MIZAN_SESSION_REDIS_URL
+// (or, without it, MIZAN_CACHE_REDIS_URL), else in memory with a warning.
+// The app still has to set Config.Auth.Credentials, its password check.
+//
+// Config.PubSubRedisURL, the Redis through which the live hub (package
+// live) shares invalidations between server instances, is
+// MIZAN_PUBSUB_REDIS_URL, or else MIZAN_CACHE_REDIS_URL; a URL whose
+// scheme is not redis or rediss is an error.
+//
+// The cache secret, the JWT key and the MWT secret must be three different
+// values: ConfigFromEnv refuses two that are equal and names them. Close
+// the returned Config ([Config.Close]) when the server stops.
 func ConfigFromEnv(logger *slog.Logger) (Config, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	cfg := Config{Logger: logger}
+	if err := distinctEnvSecrets(EnvCacheSecret, EnvJWTPrivateKey, EnvMWTSecret); err != nil {
+		return cfg, err
+	}
+	c, err := cacheFromEnv(logger)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Cache = c
+	if cfg.PubSubRedisURL, err = pubSubFromEnv(); err != nil {
+		return cfg, errors.Join(err, cfg.Close())
+	}
+	if cfg.Auth, err = authFromEnv(logger); err != nil {
+		return cfg, errors.Join(err, cfg.Close())
+	}
+	return cfg, nil
+}
+
+// Close releases what [ConfigFromEnv] opened: the cache's connections and
+// the session store's, when they are Redis.
+func (c Config) Close() error {
+	var errs []error
+	if c.Cache != nil {
+		errs = append(errs, c.Cache.Close())
+	}
+	if c.Auth != nil {
+		if cl, ok := c.Auth.Sessions.(io.Closer); ok {
+			errs = append(errs, cl.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// distinctEnvSecrets refuses two of the named variables that are set to
+// one value.
+func distinctEnvSecrets(names ...string) error {
+	for i, a := range names {
+		for _, b := range names[i+1:] {
+			va, vb := os.Getenv(a), os.Getenv(b)
+			if va != "" && va == vb {
+				return fmt.Errorf("mizan: %s and %s have the same value: the cache secret, the JWT key and the MWT secret must be distinct (docs/auth.md)", a, b)
+			}
+		}
+	}
+	return nil
+}
+
+// cacheFromEnv returns the origin cache that the environment configures,
+// or nil.
+func cacheFromEnv(logger *slog.Logger) (*cache.Cache, error) {
 	secret, url := os.Getenv(EnvCacheSecret), os.Getenv(EnvCacheRedisURL)
 	switch {
 	case secret == "" && url == "":
 		logger.Warn("mizan: origin cache off: set " + EnvCacheSecret + " and " + EnvCacheRedisURL + " to turn it on")
-		return cfg, nil
+		return nil, nil
 	case secret == "" || url == "":
 		missing := EnvCacheSecret
 		if url == "" {
 			missing = EnvCacheRedisURL
 		}
 		logger.Warn("mizan: origin cache off: " + missing + " is not set")
-		return cfg, nil
+		return nil, nil
 	}
 	if len(secret) < cache.MinSecretLen {
-		return cfg, fmt.Errorf("mizan: %s: %w (got %d)", EnvCacheSecret, cache.ErrShortSecret, len(secret))
+		return nil, fmt.Errorf("mizan: %s: %w (got %d)", EnvCacheSecret, cache.ErrShortSecret, len(secret))
 	}
 	backend, err := redis.New(redis.Options{URL: url})
 	if err != nil {
-		return cfg, fmt.Errorf("mizan: %s: %w", EnvCacheRedisURL, err)
+		return nil, fmt.Errorf("mizan: %s: %w", EnvCacheRedisURL, err)
 	}
 	c, err := cache.New(cache.Options{Backend: backend, Secret: []byte(secret), Logger: logger})
 	if err != nil {
-		return cfg, errors.Join(fmt.Errorf("mizan: cache: %w", err), backend.Close())
+		return nil, errors.Join(fmt.Errorf("mizan: cache: %w", err), backend.Close())
 	}
-	cfg.Cache = c
-	return cfg, nil
+	return c, nil
+}
+
+// pubSubFromEnv returns the Redis URL of the live hub's pub/sub, or "".
+func pubSubFromEnv() (string, error) {
+	v, from := os.Getenv(EnvPubSubRedisURL), EnvPubSubRedisURL
+	if v == "" {
+		v, from = os.Getenv(EnvCacheRedisURL), EnvCacheRedisURL
+	}
+	if v == "" {
+		return "", nil
+	}
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return "", fmt.Errorf("mizan: %s: want a redis:// or rediss:// URL with a host", from)
+	}
+	return v, nil
+}
+
+// authFromEnv returns the auth configuration that the environment
+// configures, or nil when JWT_PRIVATE_KEY is not set.
+func authFromEnv(logger *slog.Logger) (*auth.Config, error) {
+	key := os.Getenv(EnvJWTPrivateKey)
+	mwtSecret := os.Getenv(EnvMWTSecret)
+	if key == "" {
+		if mwtSecret != "" {
+			logger.Warn("mizan: " + EnvMWTSecret + " is set but " + EnvJWTPrivateKey + " is not: MWTs are issued to signed-in callers only, so auth/mwt/ is off")
+		}
+		return nil, nil
+	}
+	// A PEM key may come with its line breaks written as \n, for
+	// environments that cannot carry a multi-line value.
+	if strings.Contains(key, "-----BEGIN ") && !strings.Contains(key, "\n") {
+		key = strings.ReplaceAll(key, `\n`, "\n")
+	}
+	ac := &auth.Config{Algorithm: os.Getenv(EnvJWTAlgorithm), PrivateKey: []byte(key)}
+	var err error
+	if ac.AccessTTL, err = envSeconds(EnvJWTAccessTTL, false); err != nil {
+		return nil, err
+	}
+	if ac.RefreshTTL, err = envSeconds(EnvJWTRefreshTTL, false); err != nil {
+		return nil, err
+	}
+	if ac.Leeway, err = envSeconds(EnvJWTLeeway, true); err != nil {
+		return nil, err
+	}
+	if ac.MWTTTL, err = envSeconds(EnvMWTTTL, false); err != nil {
+		return nil, err
+	}
+	if v := os.Getenv(EnvJWTValidateSession); v != "" {
+		check, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("mizan: %s: want true or false, got %q", EnvJWTValidateSession, v)
+		}
+		ac.SkipSessionCheck = !check
+	}
+	if mwtSecret != "" {
+		if len(mwtSecret) < mwt.MinSecretLen {
+			return nil, fmt.Errorf("mizan: %s: %w (got %d)", EnvMWTSecret, mwt.ErrShortSecret, len(mwtSecret))
+		}
+		ac.MWTSecret = []byte(mwtSecret)
+	}
+	// Check the key and algorithm now, naming the variables.
+	if _, err := auth.New(*ac); err != nil {
+		return nil, fmt.Errorf("mizan: %s / %s: %w", EnvJWTPrivateKey, EnvJWTAlgorithm, err)
+	}
+	url, from := os.Getenv(EnvSessionRedisURL), EnvSessionRedisURL
+	if url == "" {
+		url, from = os.Getenv(EnvCacheRedisURL), EnvCacheRedisURL
+	}
+	if url == "" {
+		logger.Warn("mizan: sessions are kept in memory: lost on restart and not shared between processes; set " + EnvSessionRedisURL + " to keep them in Redis")
+		return ac, nil
+	}
+	store, err := session.OpenRedis(url)
+	if err != nil {
+		return nil, fmt.Errorf("mizan: %s: %w", from, err)
+	}
+	ac.Sessions = store
+	return ac, nil
+}
+
+// envSeconds reads a duration in whole seconds; unset means zero (the
+// default). Zero itself is accepted only when zeroOK.
+func envSeconds(name string, zeroOK bool) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || (n == 0 && !zeroOK) || n > 10*365*24*3600 {
+		return 0, fmt.Errorf("mizan: %s: want a positive whole number of seconds, got %q", name, v)
+	}
+	return time.Duration(n) * time.Second, nil
 }

@@ -82,8 +82,19 @@ func putBuf(b *byteBuf) {
 	}
 }
 
-// authenticate runs the configured Authenticator.
+// authenticate finds the caller: by an access token or session cookie when
+// Config.Auth is set, else (or when the request carries neither) by the
+// configured Authenticator.
 func (a *App) authenticate(r *http.Request) (*Identity, *Error) {
+	if a.auth != nil {
+		p, err := a.auth.Authenticate(r)
+		if err != nil {
+			return nil, a.authError(r, err)
+		}
+		if p != nil {
+			return &Identity{ID: p.ID, Staff: p.Staff, Superuser: p.Superuser, Bearer: p.Bearer}, nil
+		}
+	}
 	if a.cfg.Authenticator == nil {
 		return nil, nil
 	}
@@ -259,30 +270,15 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, NewError(CodeNotFound, "no function named "+quote(req.Fn)))
 		return
 	}
-	if merr := f.cfg.auth.check(r, caller); merr != nil {
-		writeError(w, r, a.logger, merr)
-		return
-	}
-	in := f.newIn()
-	given, merr := f.args.decodeJSON(req.Args, reflectElem(in))
-	if merr != nil {
-		writeError(w, r, a.logger, merr)
-		return
-	}
-	if merr := a.check(f, in); merr != nil {
-		writeError(w, r, a.logger, merr)
-		return
-	}
-	ci := &callInfo{r: r, caller: caller}
-	ctx := withCall(r.Context(), ci)
 	rbuf := getBuf()
 	defer putBuf(rbuf)
-	resp, err := a.runJSON(ctx, f, in, append(rbuf.b[:0], `{"result":`...))
+	ci := &callInfo{r: r, caller: caller}
+	ctx := withCall(r.Context(), ci)
+	resp, targets, err := a.runCall(ctx, f, req.Args, append(rbuf.b[:0], `{"result":`...))
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
 	}
-	targets := f.targets(in, given)
 	resp = append(resp, `,"invalidate":`...)
 	resp, err = appendTargets(resp, targets)
 	if err != nil {
@@ -304,6 +300,30 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 	a.fanOut(ctx, Invalidation{Source: f.meta.Name, Targets: targets, Caller: caller})
 	_, _ = w.Write(resp)
 	rbuf.b = resp
+}
+
+// runCall runs callable f for call/ or [App.Call]: its guard, the
+// decoding and validation of args, the function itself (ctx carries the
+// call's *callInfo), and the computation of its targets. It appends the
+// JSON of the result to dst. The caller fans the targets out.
+func (a *App) runCall(ctx context.Context, f *Func, args json.RawMessage, dst []byte) ([]byte, []Target, error) {
+	ci := callFrom(ctx)
+	if merr := f.cfg.auth.check(ci.r, ci.caller); merr != nil {
+		return dst, nil, merr
+	}
+	in := f.newIn()
+	given, merr := f.args.decodeJSON(args, reflectElem(in))
+	if merr != nil {
+		return dst, nil, merr
+	}
+	if merr := a.check(f, in); merr != nil {
+		return dst, nil, merr
+	}
+	out, err := a.runJSON(ctx, f, in, dst)
+	if err != nil {
+		return dst, nil, err
+	}
+	return out, f.targets(in, given), nil
 }
 
 // appendTargets appends the JSON array of targets.

@@ -57,5 +57,23 @@
 // An [Authenticator] finds the caller; [Caller], [Request] and
 // [ResponseHeader] reach the caller, the request and the response headers
 // from inside a function. [RequireAuth], [RequireStaff], [RequireSuperuser]
-// and [RequireFunc] guard functions.
+// and [RequireFunc] guard functions. [Config.Auth] adds sign-in with JWTs
+// and sessions (package auth): the endpoints auth/token/, auth/refresh/,
+// auth/logout/ and auth/mwt/, and callers named by an access token or a
+// session cookie.
+//
+// # Live updates
+//
+// Package live adds the WebSocket endpoint ws/ and pushes every
+// invalidation to the pages that show what it hits, across server
+// instances through Redis pub/sub. It plugs in through [App.Handle] (an
+// endpoint under the prefix), [App.OnInvalidate], and the methods that let
+// another transport authenticate, check and call as the HTTP endpoints do:
+// [App.Authenticate], [App.CheckContext] and [App.Call].
+//
+// # Edge manifest
+//
+// [App.Manifest] describes the app for an edge proxy (package manifest):
+// contexts with their endpoints, parameters and render strategy, and what
+// every mutation invalidates.
 package mizan

@@ -199,6 +199,16 @@ func (p *plan) routes(a *App) error {
 	handle(pre+"session/{$}", endpoint(a, []string{http.MethodGet, http.MethodHead}, a.serveSession))
 	handle(pre+"call/{$}", endpoint(a, []string{http.MethodPost}, a.serveCall))
 	handle(pre+"ctx/{context}/{$}", endpoint(a, []string{http.MethodGet, http.MethodHead}, a.serveContext))
+	if a.auth != nil {
+		post, get := []string{http.MethodPost}, []string{http.MethodGet, http.MethodHead}
+		handle(pre+"auth/token/{$}", endpoint(a, post, a.serveToken))
+		handle(pre+"auth/refresh/{$}", endpoint(a, post, a.serveRefresh))
+		handle(pre+"auth/logout/{$}", endpoint(a, post, a.serveLogout))
+		handle(pre+"auth/mwt/{$}", endpoint(a, get, a.serveMWT))
+	}
+	for _, e := range a.extra {
+		handle(pre+e.path+"{$}", e.h)
+	}
 	handle(pre, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		writeError(w, r, a.logger, NewError(CodeNotFound, "no such endpoint: "+r.URL.Path))

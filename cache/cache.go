@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -50,6 +52,8 @@ type Cache struct {
 
 	local bool // the backend is in-process (InProcess reports true)
 
+	secretSum [sha256.Size]byte // of the secret, for UsesSecret
+
 	cleanMu  sync.Mutex
 	cleaning map[string]bool // contexts with a prefix cleanup running
 }
@@ -73,12 +77,21 @@ func New(o Options) (*Cache, error) {
 		o.Logger = slog.Default()
 	}
 	c := &Cache{b: o.Backend, keyer: k, timeout: o.Timeout, probe: o.ProbeInterval, logger: o.Logger,
-		pending: map[string]struct{}{}, done: make(chan struct{}), cleaning: map[string]bool{}}
+		pending: map[string]struct{}{}, done: make(chan struct{}), cleaning: map[string]bool{},
+		secretSum: sha256.Sum256(o.Secret)}
 	if l, ok := o.Backend.(interface{ InProcess() bool }); ok {
 		c.local = l.InProcess()
 	}
 	c.up.Store(true)
 	return c, nil
+}
+
+// UsesSecret reports whether secret is the cache's secret, so that a
+// server can refuse to start with one secret used for two purposes (the
+// cache secret, the JWT key and the MWT secret must be distinct).
+func (c *Cache) UsesSecret(secret []byte) bool {
+	sum := sha256.Sum256(secret)
+	return subtle.ConstantTimeCompare(sum[:], c.secretSum[:]) == 1
 }
 
 // Instance names one context instance, the unit of caching.

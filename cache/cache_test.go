@@ -160,3 +160,18 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		t.Error("no backend accepted")
 	}
 }
+
+func TestUsesSecret(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	c, err := cache.New(cache.Options{Backend: cache.NewMemory(cache.MemoryOptions{}), Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !c.UsesSecret([]byte("0123456789abcdef0123456789abcdef")) {
+		t.Error("UsesSecret is false for the cache's own secret")
+	}
+	if c.UsesSecret([]byte("0123456789abcdef0123456789abcdeF")) || c.UsesSecret(nil) {
+		t.Error("UsesSecret is true for another secret")
+	}
+}

@@ -127,7 +127,16 @@ var listening = regexp.MustCompile(`^mizan fixture listening on (http://[^\s/]+)
 
 // startFixture starts bin with args and waits for its listening line.
 func startFixture(bin string, args ...string) (*fixtureProc, error) {
+	return startFixtureEnv(bin, nil, args...)
+}
+
+// startFixtureEnv is startFixture with env (NAME=value entries) added to
+// the environment.
+func startFixtureEnv(bin string, env []string, args ...string) (*fixtureProc, error) {
 	p := &fixtureProc{cmd: exec.Command(bin, args...), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stderr = p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {

@@ -10,9 +10,17 @@
 //	go run ./conformance/fixture -addr 127.0.0.1:8766
 //
 // and prints "mizan fixture listening on http://HOST:PORT" once it listens
-// (with -addr 127.0.0.1:0 the port is chosen by the system).
+// (with -addr 127.0.0.1:0 the port is chosen by the system). The command
+// also serves the WebSocket endpoint ws/ of package live (PROTOCOL.md §9),
+// sharing invalidations through the Redis of MIZAN_PUBSUB_REDIS_URL (or
+// MIZAN_CACHE_REDIS_URL) when one is set.
 //
-// Callers are identified by [TestAuthenticator]: the request header
+// Users sign in at auth/token/ (PROTOCOL.md §8) with the credentials of §7
+// ([CheckCredentials]) and send their access token as
+// "Authorization: Bearer <access>"; the fixture's JWT key and MWT secret
+// are drawn at random when it starts, unless JWT_PRIVATE_KEY and
+// MIZAN_MWT_SECRET set them. A request without a bearer token is
+// identified by [TestAuthenticator]: the request header
 // X-Test-User carries the caller's id and X-Test-Staff: 1 makes the caller
 // staff. Both are header credentials, which a browser never sends on its
 // own, so such callers are exempt from the CSRF check. The authenticator is
@@ -29,8 +37,12 @@
 //	3   lin       Lin    lin@example.com    no
 //
 // (Usernames and the staff column are those of §7, for the password login
-// of §8; through TestAuthenticator a caller is staff when it sends
-// X-Test-Staff: 1, whoever it claims to be.)
+// of §8: the password is the username followed by "-pw", and an access
+// token of ada is staff. Through TestAuthenticator a caller is staff when
+// it sends X-Test-Staff: 1, whoever it claims to be.)
+//
+// The fixture's edge manifest is checked in as testdata/manifest.json;
+// "go run ./conformance/fixture -manifest FILE" writes it.
 //
 // User N has two orders: {"id": N*100+1, "total": 1200} with status "open"
 // and {"id": N*100+2, "total": 4550} with status "shipped". user_orders

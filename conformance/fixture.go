@@ -3,6 +3,9 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io"
@@ -12,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/auth"
 )
 
 // The contexts of the fixture.
@@ -36,6 +40,10 @@ const ordersPerPage = 10
 type FixtureConfig struct {
 	// App is the configuration of the app (prefix, logger, cache...).
 	// When its Authenticator is nil, the fixture uses [TestAuthenticator].
+	// The fixture always signs users in (PROTOCOL.md §8): a JWT key or MWT
+	// secret that App.Auth leaves unset is drawn at random (its tokens do
+	// not outlive the process), and without Credentials the fixture's are
+	// used ([CheckCredentials]).
 	App mizan.Config
 }
 
@@ -49,6 +57,20 @@ func NewFixture(cfg FixtureConfig) *mizan.App {
 	if c.Authenticator == nil {
 		c.Authenticator = TestAuthenticator()
 	}
+	var ac auth.Config
+	if c.Auth != nil {
+		ac = *c.Auth
+	}
+	if len(ac.PrivateKey) == 0 {
+		ac.PrivateKey = randomSecret()
+	}
+	if ac.MWTSecret == nil {
+		ac.MWTSecret = randomSecret()
+	}
+	if ac.Credentials == nil {
+		ac.Credentials = CheckCredentials
+	}
+	c.Auth = &ac
 	app := mizan.New(c)
 	s := newStore()
 
@@ -89,6 +111,33 @@ func TestAuthenticator() mizan.Authenticator {
 		}
 		return &mizan.Identity{ID: id, Staff: r.Header.Get(HeaderTestStaff) == "1", Bearer: true}, nil
 	})
+}
+
+// randomSecret returns 32 random bytes in hex: a JWT key or MWT secret for
+// one run of the fixture.
+func randomSecret() []byte {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return []byte(hex.EncodeToString(b[:]))
+}
+
+// accounts are the fixture's sign-in credentials (PROTOCOL.md §7): the
+// password of each user is the username followed by "-pw"; ada is staff.
+var accounts = map[string]auth.User{
+	"ada":   {ID: "1", Staff: true},
+	"grace": {ID: "2"},
+	"lin":   {ID: "3"},
+}
+
+// CheckCredentials is the fixture's credential check for auth/token/:
+// users ada (staff), grace and lin, each with the password username + "-pw"
+// (PROTOCOL.md §7). It returns nil for anything else.
+func CheckCredentials(_ context.Context, username, password string) (*auth.User, error) {
+	u, ok := accounts[username]
+	if !ok || subtle.ConstantTimeCompare([]byte(password), []byte(username+"-pw")) != 1 {
+		return nil, nil
+	}
+	return &u, nil
 }
 
 // user is one fixture user.

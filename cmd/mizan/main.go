@@ -43,6 +43,7 @@ func commands() []command {
 		{name: "cache-key", summary: "print the origin-cache key of a context instance", run: runCacheKey},
 		{name: "generate", summary: "write typed clients (ts, react, go) from an app's IR", run: runGenerate},
 		{name: "ir", summary: "print an app's IR, or check an IR file", run: runIR},
+		{name: "manifest", summary: "print an app's edge manifest, or check a manifest file", run: runManifest},
 		{name: "version", summary: "print the mizan version", run: runVersion},
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/cache"
+	"github.com/mizan-afi/mizan/live"
 )
 
 // The contexts of the taskboard. Every read belongs to one; a client fetches
@@ -115,9 +116,12 @@ type appConfig struct {
 	logger *slog.Logger
 }
 
-// newApp registers the taskboard's functions on a new app over s and builds
-// it. s may have a nil database when the app only writes its IR.
-func newApp(s *store, cfg appConfig) (*mizan.App, error) {
+// newApp registers the taskboard's functions on a new app over s, adds the
+// live hub (the WebSocket endpoint ws/ that pushes every mutation's
+// invalidations to every open page) and builds the app. s may have a nil
+// database when the app only writes its IR. Close the hub when the server
+// stops.
+func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, error) {
 	app := mizan.New(mizan.Config{
 		Authenticator: mizan.AuthenticatorFunc(s.authenticate),
 		Cache:         cfg.cache,
@@ -167,8 +171,18 @@ func newApp(s *store, cfg appConfig) (*mizan.App, error) {
 	// of the project context's invalidation graph.
 	mizan.View(app, s.projectPrint, mizan.In(ProjectContext), mizan.Route("/projects/{project_id}/print/"))
 
-	if err := app.Build(); err != nil {
-		return nil, fmt.Errorf("building the taskboard app: %w", err)
+	// Live updates: every open page subscribes over a WebSocket to the
+	// context instances it shows, and is pushed the targets of every
+	// mutation that hits them, whoever made it. In one process the hub
+	// fans out in memory; with MIZAN_PUBSUB_REDIS_URL it would reach the
+	// pages connected to other instances too (docs/live.md).
+	hub, err := live.New(app, live.Options{Logger: cfg.logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the live hub: %w", err)
 	}
-	return app, nil
+	if err := app.Build(); err != nil {
+		_ = hub.Close()
+		return nil, nil, fmt.Errorf("building the taskboard app: %w", err)
+	}
+	return app, hub, nil
 }

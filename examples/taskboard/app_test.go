@@ -41,12 +41,15 @@ func newTestServer(t *testing.T, ui http.Handler) *httptest.Server {
 	}
 	t.Cleanup(func() { c.Close() })
 	s := &store{db: db, sessions: &sessions{secret: secret}, now: func() time.Time { return testNow }}
-	app, err := newApp(s, appConfig{cache: c, ui: ui, logger: logger})
+	app, hub, err := newApp(s, appConfig{cache: c, ui: ui, logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		_ = hub.Close()
+		srv.Close()
+	})
 	return srv
 }
 

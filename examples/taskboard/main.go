@@ -109,10 +109,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // writeIR writes the app's IR to path. The functions are registered but
 // never called, so no database is opened.
 func writeIR(path string) error {
-	app, err := newApp(&store{now: time.Now}, appConfig{})
+	app, hub, err := newApp(&store{now: time.Now}, appConfig{})
 	if err != nil {
 		return err
 	}
+	defer hub.Close()
 	return app.WriteIRFile(path)
 }
 
@@ -142,10 +143,11 @@ func serve(ctx context.Context, o options, stdout io.Writer, logger *slog.Logger
 		}
 		defer cfg.cache.Close()
 	}
-	app, err := newApp(&store{db: db, sessions: &sessions{secret: secret}, now: time.Now}, cfg)
+	app, hub, err := newApp(&store{db: db, sessions: &sessions{secret: secret}, now: time.Now}, cfg)
 	if err != nil {
 		return err
 	}
+	defer hub.Close()
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -156,6 +158,9 @@ func serve(ctx context.Context, o options, stdout io.Writer, logger *slog.Logger
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
+	// Shutdown does not wait for WebSockets (hijacked connections): the
+	// hub closes them.
+	srv.RegisterOnShutdown(func() { _ = hub.Close() })
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

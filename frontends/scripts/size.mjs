@@ -31,6 +31,12 @@ const entries = {
     external: ['react', '@mizan/base'],
     packages: ['@mizan/react'],
   },
+  '@mizan/base/ws': { contents: "export * from './base/src/ws.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/base + @mizan/base/ws': {
+    contents: "export * from './base/src/index.ts'; export * from './base/src/ws.ts';",
+    external: [],
+    packages: ['@mizan/base'],
+  },
   '@mizan/base + @mizan/react': {
     contents: "export * from './base/src/index.ts'; export * from './react/src/index.ts';",
     external: ['react'],

@@ -51,6 +51,7 @@ export class MizanClient {
     this.initialData = opts.initialData ?? {};
     this.attempts = opts.retry?.attempts ?? 3;
     this.delay = opts.retry?.delay ?? 300;
+    this.transport.connect?.((targets) => this.invalidate(targets));
   }
 
   /** instance returns the one instance for (context, params), created on first use. */
@@ -62,7 +63,14 @@ export class MizanClient {
       const init = Object.prototype.hasOwnProperty.call(this.initialData, key)
         ? { data: this.initialData[key] }
         : undefined;
-      inst = new Instance<unknown>(context, p, (signal) => this.fetchContext(context, p, signal), init);
+      const t = this.transport;
+      inst = new Instance<unknown>(
+        context,
+        p,
+        (signal) => this.fetchContext(context, p, signal),
+        init,
+        t.watch && ((on) => t.watch!(context, p, on)),
+      );
       this.instances.set(key, inst);
     }
     return inst as ContextInstance<unknown> as ContextInstance<T>;

@@ -8,5 +8,6 @@ export { httpTransport } from './transport.js';
 export type { Status, Snapshot, ContextInstance } from './instance.js';
 export type { ClientOptions, RetryOptions } from './client.js';
 export { MizanClient, configure, getClient } from './client.js';
+export { readInitialData } from './hydrate.js';
 export type { Observer, QueryView, MutationView } from './observe.js';
 export { observe, observeMutation, settled } from './observe.js';

@@ -49,12 +49,19 @@ export class Instance<T> implements ContextInstance<T> {
   private subs: Sub[] = [];
   private ctl: AbortController | undefined;
   private done: { promise: Promise<void>; resolve: () => void } | undefined;
+  private watched = false;
 
+  /**
+   * With watch, the instance reports when it gains its first subscriber
+   * (true) and has lost its last (false), and its data turns stale when
+   * unwatched: a pushing transport stops telling it about changes.
+   */
   constructor(
     readonly context: string,
     readonly params: Record<string, string>,
     private readonly load: Loader,
     initial?: { data: unknown },
+    private readonly watch?: (on: boolean) => void,
   ) {
     this.snap = initial
       ? { data: initial.data as T, status: 'success', error: undefined, stale: false }
@@ -68,6 +75,10 @@ export class Instance<T> implements ContextInstance<T> {
   subscribe(listener: () => void, fn?: string): () => void {
     const sub: Sub = { listener, fn, seen: this.seen(fn) };
     this.subs.push(sub);
+    if (this.watch && !this.watched) {
+      this.watched = true;
+      this.watch(true);
+    }
     const { status, stale } = this.snap;
     if (!this.ctl && (status === 'idle' || status === 'error' || stale)) void this.fetch();
     return () => {
@@ -76,7 +87,7 @@ export class Instance<T> implements ContextInstance<T> {
       this.subs.splice(i, 1);
       // Deferred, so that an unsubscribe followed at once by a subscribe
       // (React StrictMode, a re-keyed effect) keeps the fetch.
-      if (!this.subs.length) queueMicrotask(() => this.subs.length || this.abort());
+      if (!this.subs.length) queueMicrotask(() => this.subs.length || this.unwatch());
     };
   }
 
@@ -118,6 +129,16 @@ export class Instance<T> implements ContextInstance<T> {
       },
     );
     return promise;
+  }
+
+  /** unwatch runs when the last subscriber has gone: abort, and with watch, report it and turn stale. */
+  private unwatch(): void {
+    this.abort();
+    if (this.watched) {
+      this.watched = false;
+      this.watch!(false);
+      this.invalidate();
+    }
   }
 
   private abort(): void {

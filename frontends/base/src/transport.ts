@@ -16,6 +16,18 @@ export interface CallResult<R> {
 export interface Transport {
   fetchContext(context: string, params: Params, signal?: AbortSignal): Promise<unknown>;
   call(fn: string, args: unknown, signal?: AbortSignal): Promise<CallResult<unknown>>;
+  /**
+   * Optional, for a transport that pushes invalidations (wsTransport of
+   * `@mizan/base/ws`): a client calls it once, with the function that
+   * applies pushed targets to its instances.
+   */
+  connect?(push: (targets: TargetInput[]) => void): void;
+  /**
+   * Optional: a client calls it when one of its instances gains its first
+   * subscriber (on) and when it has lost its last (off), so that a pushing
+   * transport subscribes to what is on screen.
+   */
+  watch?(context: string, params: Record<string, string>, on: boolean): void;
 }
 
 /** Options of httpTransport; every field has a useful zero value. */

@@ -286,3 +286,73 @@ test('the print page is a server-rendered view with the latest data', { skip }, 
   }
   await page.screenshot({ path: join(root, 'test-results', 'taskboard-print.png'), fullPage: true });
 });
+
+test('a change made in one window appears in another without reload (live updates)', { skip }, async () => {
+  // A second window in a browser context of its own: another visitor,
+  // anonymous at first (reads need no sign-in).
+  const context2 = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const other = await context2.newPage();
+  other.setDefaultTimeout(15_000);
+  other.on('pageerror', (err) => console.error('page error (second window):', err));
+  const otherRequests = [];
+  let otherInflight = 0;
+  other.on('request', (r) => {
+    otherInflight++;
+    const u = new URL(r.url());
+    if (u.pathname.startsWith(prefix)) otherRequests.push(`${r.method()} ${u.pathname.slice(prefix.length)}${u.search}`);
+  });
+  other.on('requestfinished', () => otherInflight--);
+  other.on('requestfailed', () => otherInflight--);
+  const otherSettle = async () => {
+    let quietSince = Date.now();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() - quietSince < 300) {
+      if (Date.now() > deadline) throw new Error('the second window still has requests in flight after 10 s');
+      await new Promise((r) => setTimeout(r, 50));
+      if (otherInflight > 0) quietSince = Date.now();
+    }
+  };
+  const live = (p) => p.locator('[data-testid="live-state"][data-state="open"]').waitFor();
+
+  await other.goto(`${base}/projects/1`);
+  await other.getByTestId('project-name').getByText('Website relaunch').waitFor();
+  await live(other);
+  // A reload would lose this mark.
+  await other.evaluate(() => {
+    window.sameWindow = true;
+  });
+
+  // The first window, signed in as Ada, adds a task to project 1.
+  await page.goto(`${base}/projects/1`);
+  await page.getByLabel('New task').waitFor();
+  await live(page);
+  await settle();
+  await otherSettle();
+  const title = 'Seen live in the other window';
+  await page.getByLabel('New task').fill(title);
+  const mark = otherRequests.length;
+  await mutate('add_task', () => page.getByRole('button', { name: 'Add task' }).click());
+
+  // The second window shows it without a reload and without asking: the
+  // server pushed the target, and it refetched that project alone.
+  await other.getByTestId('column-todo').getByText(title).waitFor();
+  assert.equal(await other.evaluate(() => window.sameWindow), true, 'the second window was reloaded');
+  await other.getByTestId('wire-log').getByText('invalidates project;project_id=1').first().waitFor();
+  await otherSettle();
+  assert.deepEqual(otherRequests.slice(mark), ['GET ctx/project/?project_id=1']);
+
+  // And the other way: the second visitor signs in and moves the task; the
+  // first window sees the card change column.
+  await other.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).click();
+  await other.getByRole('button', { name: /Grace Hopper/ }).click();
+  await other.getByTestId('whoami').getByText('Grace Hopper').waitFor();
+  await other.getByTestId('project-link-1').click();
+  const card = other.getByTestId('column-todo').locator('.task-card', { hasText: title });
+  await card.getByRole('button', { name: 'Move to In progress' }).click();
+  await page.getByTestId('column-doing').getByText(title).waitFor();
+  assert.equal(await page.getByTestId('column-todo').getByText(title).count(), 0);
+
+  await page.screenshot({ path: join(root, 'test-results', 'taskboard-live-first.png'), fullPage: true });
+  await other.screenshot({ path: join(root, 'test-results', 'taskboard-live-second.png'), fullPage: true });
+  await context2.close();
+});

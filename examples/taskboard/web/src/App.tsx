@@ -7,6 +7,7 @@ import { HomePage } from './HomePage';
 import { ProjectPage } from './ProjectPage';
 import { SignInPage, TeamPage } from './people';
 import { Link, match, navigate, usePath } from './router';
+import { useLiveState } from './live';
 import { Avatar, ErrorNote, ignore, ProjectProgress, useMe } from './ui';
 import { useWireLog } from './wire';
 
@@ -40,9 +41,12 @@ function Header() {
   const signOut = useSignOut();
   return (
     <header className="header">
-      <Link to="/" className="brand">
-        <span className="brand-mark" aria-hidden="true">▦</span> Taskboard
-      </Link>
+      <div className="header-left">
+        <Link to="/" className="brand">
+          <span className="brand-mark" aria-hidden="true">▦</span> Taskboard
+        </Link>
+        <LiveBadge />
+      </div>
       <div className="whoami" data-testid="whoami">
         {me === undefined ? null : me === null ? (
           <Link to="/signin" className="button">
@@ -60,6 +64,22 @@ function Header() {
         )}
       </div>
     </header>
+  );
+}
+
+/** LiveBadge says whether the page receives other people's changes as they happen. */
+function LiveBadge() {
+  const state = useLiveState();
+  const live = state === 'open';
+  return (
+    <span
+      className={live ? 'live-badge on' : 'live-badge'}
+      data-testid="live-state"
+      data-state={state}
+      title={live ? 'Changes made by others appear here as they happen' : 'Reconnecting: changes by others appear after a refetch'}
+    >
+      {live ? 'live' : 'offline'}
+    </span>
   );
 }
 
@@ -124,6 +144,7 @@ function WirePanel() {
       <h2 className="sidebar-title">On the wire</h2>
       <p className="wire-help">
         Each mutation names what it invalidates; the client refetches only the context instances on screen that those targets hit.
+        Other people's mutations arrive pushed over a WebSocket, with the same targets.
       </p>
       <ol className="wire-list" data-testid="wire-log">
         {events.map((e) => (

@@ -7,7 +7,7 @@ import { useSyncExternalStore } from 'react';
 /** One line of the wire log. */
 export interface WireEvent {
   id: number;
-  kind: 'fetch' | 'call' | 'error';
+  kind: 'fetch' | 'call' | 'push' | 'error';
   text: string;
   detail?: string;
 }
@@ -38,9 +38,18 @@ export function targetText(t: TargetInput): string {
   return t.function ? `${t.function} of ${scope}` : scope;
 }
 
-/** wireLog returns a transport that records what inner does. */
+/** wireLog returns a transport that records what inner does, pushed invalidations included. */
 export function wireLog(inner: Transport): Transport {
   return {
+    connect(apply) {
+      inner.connect?.((targets) => {
+        push({ kind: 'push', text: 'pushed by the server', detail: `invalidates ${targets.map(targetText).join(', ')}` });
+        apply(targets);
+      });
+    },
+    watch(context, params, on) {
+      inner.watch?.(context, params, on);
+    },
     async fetchContext(context: string, params: Params, signal?: AbortSignal) {
       const text = `GET ctx/${context}/ ${paramText(params).slice(1).replaceAll(';', ' ')}`.trim();
       try {

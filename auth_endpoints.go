@@ -1,0 +1,210 @@
+package mizan
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+
+	"github.com/mizan-afi/mizan/auth"
+)
+
+// Auth returns the sign-in service built from [Config.Auth], or nil when
+// auth is off or the app has not been built. Use it to sign users in from
+// code (auth.Service.Issue, StartCookieSession) or to revoke a session.
+func (a *App) Auth() *auth.Service {
+	if a.Build() != nil {
+		return nil
+	}
+	return a.auth
+}
+
+// buildAuth builds the auth service of cfg.Auth and checks that no secret
+// is shared with the cache.
+func (a *App) buildAuth() error {
+	if a.cfg.Auth == nil {
+		return nil
+	}
+	svc, err := auth.New(*a.cfg.Auth)
+	if err != nil {
+		return err
+	}
+	if c := a.cfg.Cache; c != nil {
+		if c.UsesSecret(a.cfg.Auth.PrivateKey) {
+			return errors.New("the cache secret and the JWT key (Config.Auth.PrivateKey) are identical: each secret must be distinct")
+		}
+		if a.cfg.Auth.MWTSecret != nil && c.UsesSecret(a.cfg.Auth.MWTSecret) {
+			return errors.New("the cache secret and the MWT secret (Config.Auth.MWTSecret) are identical: each secret must be distinct")
+		}
+	}
+	a.auth = svc
+	return nil
+}
+
+// authError turns an error of package auth into the protocol's error.
+func (a *App) authError(r *http.Request, err error) *Error {
+	switch {
+	case errors.Is(err, auth.ErrBadCredentials):
+		return NewError(CodeUnauthorized, "wrong username or password")
+	case errors.Is(err, auth.ErrExpiredToken):
+		return NewError(CodeUnauthorized, "token expired: get a new access token from auth/refresh/")
+	case errors.Is(err, auth.ErrReused):
+		return NewError(CodeUnauthorized, "refresh token already used: the session is revoked; sign in again")
+	case errors.Is(err, auth.ErrRevoked):
+		return NewError(CodeUnauthorized, "session revoked: sign in again")
+	case errors.Is(err, auth.ErrInvalidToken):
+		return NewError(CodeUnauthorized, "invalid token")
+	case errors.Is(err, auth.ErrUnavailable):
+		a.logger.Warn("mizan: auth: session store unavailable", "path", r.URL.Path, "err", err)
+		return NewError(CodeUnavailable, "sign-in is unavailable; try again").WithCause(err)
+	}
+	if me, ok := asError(err); ok {
+		return me
+	}
+	a.logger.Error("mizan: auth: internal error", "path", r.URL.Path, "err", err)
+	return errInternal
+}
+
+// decodeAuthBody reads a JSON object of string members into dst, refusing
+// another content type, unknown members and trailing data; required
+// members that are missing or empty are reported by name.
+func (a *App) decodeAuthBody(w http.ResponseWriter, r *http.Request, dst any, shape string, required map[string]*string) error {
+	if err := a.plan.cop.Check(r); err != nil {
+		return NewError(CodeForbidden, "cross-origin request refused")
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return NewError(CodeBadRequest, "this endpoint accepts only Content-Type: application/json")
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	body, err := a.readBody(w, r, buf.b[:0])
+	if err != nil {
+		return err
+	}
+	buf.b = body
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil || dec.More() {
+		return NewError(CodeBadRequest, "body must be the JSON object "+shape)
+	}
+	fields := map[string]string{}
+	for name, v := range required {
+		if *v == "" {
+			fields[name] = "required"
+		}
+	}
+	if len(fields) > 0 {
+		return invalidArgs(fields)
+	}
+	return nil
+}
+
+// writeJSONResponse answers 200 with v as JSON.
+func (a *App) writeJSONResponse(w http.ResponseWriter, r *http.Request, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, r, a.logger, fmt.Errorf("encoding an auth response: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+// serveToken serves POST auth/token/: {"username", "password"} →
+// {"access", "refresh"}.
+func (a *App) serveToken(w http.ResponseWriter, r *http.Request) {
+	if !a.auth.CanLogin() {
+		writeError(w, r, a.logger, NewError(CodeNotFound, "auth/token/ is off: the app configures no credential check"))
+		return
+	}
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := a.decodeAuthBody(w, r, &in, `{"username": "...", "password": "..."}`, map[string]*string{"username": &in.Username, "password": &in.Password}); err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	pair, err := a.auth.Login(r.Context(), in.Username, in.Password)
+	if err != nil {
+		writeError(w, r, a.logger, a.authError(r, err))
+		return
+	}
+	a.writeJSONResponse(w, r, pair)
+}
+
+// serveRefresh serves POST auth/refresh/: {"refresh"} → a new
+// {"access", "refresh"}.
+func (a *App) serveRefresh(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Refresh string `json:"refresh"`
+	}
+	if err := a.decodeAuthBody(w, r, &in, `{"refresh": "..."}`, map[string]*string{"refresh": &in.Refresh}); err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	pair, err := a.auth.Refresh(r.Context(), in.Refresh)
+	if err != nil {
+		writeError(w, r, a.logger, a.authError(r, err))
+		return
+	}
+	a.writeJSONResponse(w, r, pair)
+}
+
+// serveLogout serves POST auth/logout/: it deletes the session of the
+// access token (or session cookie) the request carries, and clears the
+// cookie.
+func (a *App) serveLogout(w http.ResponseWriter, r *http.Request) {
+	if err := a.plan.cop.Check(r); err != nil {
+		writeError(w, r, a.logger, NewError(CodeForbidden, "cross-origin request refused"))
+		return
+	}
+	p, err := a.auth.Authenticate(r)
+	if err != nil {
+		writeError(w, r, a.logger, a.authError(r, err))
+		return
+	}
+	if p == nil {
+		writeError(w, r, a.logger, NewError(CodeUnauthorized, "no session to end: send Authorization: Bearer <access token>"))
+		return
+	}
+	if err := a.auth.Revoke(r.Context(), p.SessionID); err != nil {
+		writeError(w, r, a.logger, a.authError(r, err))
+		return
+	}
+	if !p.Bearer {
+		http.SetCookie(w, a.auth.ClearCookie())
+	}
+	a.writeJSONResponse(w, r, struct {
+		OK bool `json:"ok"`
+	}{true})
+}
+
+// serveMWT serves GET auth/mwt/: an MWT for the signed-in caller, as
+// {"token", "expires_at"} (Unix seconds).
+func (a *App) serveMWT(w http.ResponseWriter, r *http.Request) {
+	if !a.auth.CanIssueMWT() {
+		writeError(w, r, a.logger, NewError(CodeNotFound, "auth/mwt/ is off: the app configures no MWT secret"))
+		return
+	}
+	caller, merr := a.authenticate(r)
+	if merr != nil {
+		writeError(w, r, a.logger, merr)
+		return
+	}
+	if caller == nil {
+		writeError(w, r, a.logger, NewError(CodeUnauthorized, "authentication required: send Authorization: Bearer <access token>"))
+		return
+	}
+	tok, exp, err := a.auth.IssueMWT(auth.User{ID: caller.ID, Staff: caller.Staff, Superuser: caller.Superuser})
+	if err != nil {
+		writeError(w, r, a.logger, err)
+		return
+	}
+	a.writeJSONResponse(w, r, struct {
+		Token     string `json:"token"`
+		ExpiresAt int64  `json:"expires_at"`
+	}{tok, exp.Unix()})
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mizan-afi/mizan/manifest"
+)
+
+// runManifest implements "mizan manifest": it prints an app's edge
+// manifest, got from a program (--cmd) or checked from a file (--manifest).
+func runManifest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("manifest", "(--cmd COMMAND | --manifest FILE) [--out FILE]", stderr)
+	cmd := fs.String("cmd", "", "run `COMMAND` (with sh -c) with "+manifest.EnvWrite+" set, and read the manifest it writes;\nmain must call app.WriteManifestFromEnv() before serving")
+	file := fs.String("manifest", "", "check the manifest in `FILE` (- for standard input) and print it normalized")
+	timeout := fs.Duration("timeout", defaultCmdTimeout, "how long the --cmd program may take")
+	out := fs.String("out", "", "write the manifest to `FILE` instead of standard output")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mizan manifest: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	if (*cmd == "") == (*file == "") {
+		fmt.Fprintln(stderr, "mizan manifest: give either --cmd COMMAND or --manifest FILE")
+		fs.Usage()
+		return exitUsage
+	}
+	var src []byte
+	var err error
+	switch {
+	case *file == "-":
+		src, err = io.ReadAll(stdin)
+	case *file != "":
+		src, err = os.ReadFile(*file)
+	default:
+		src, err = manifestFromCommand(*cmd, *timeout, stderr)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "mizan manifest:", err)
+		return exitFail
+	}
+	m, err := manifest.Parse(src)
+	if err == nil {
+		src, err = manifest.Encode(m)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "mizan manifest:", err)
+		return exitFail
+	}
+	if *out == "" {
+		_, err = stdout.Write(src)
+	} else {
+		err = writeIfChanged(*out, src)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "mizan manifest:", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// manifestFromCommand runs command through the shell with
+// MIZAN_WRITE_MANIFEST naming a temporary file, and returns what the
+// program wrote there. The program's output goes to stderr.
+func manifestFromCommand(command string, timeout time.Duration, stderr io.Writer) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "mizan-manifest-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "manifest.json")
+
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := shellCommand(ctx, command)
+	cmd.Env = append(os.Environ(), manifest.EnvWrite+"="+path)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	cmd.WaitDelay = 5 * time.Second
+	killGroup(cmd)
+	err = cmd.Run()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%q did not exit within %s: does main call app.WriteManifestFromEnv() before serving?", command, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("running %q: %w", command, err)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil || len(src) == 0 {
+		return nil, fmt.Errorf("%q exited without writing its manifest: main must call app.WriteManifestFromEnv() (which honours %s) before serving", command, manifest.EnvWrite)
+	}
+	return src, nil
+}

@@ -1,0 +1,164 @@
+package mizan_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/auth/session"
+	"github.com/mizan-afi/mizan/internal/redistest"
+)
+
+// authEnvVars are every variable the auth part of ConfigFromEnv reads.
+var authEnvVars = []string{
+	mizan.EnvCacheSecret, mizan.EnvCacheRedisURL, mizan.EnvJWTPrivateKey, mizan.EnvJWTAlgorithm,
+	mizan.EnvJWTAccessTTL, mizan.EnvJWTRefreshTTL, mizan.EnvJWTValidateSession, mizan.EnvJWTLeeway,
+	mizan.EnvMWTSecret, mizan.EnvMWTTTL, mizan.EnvSessionRedisURL,
+}
+
+// setEnv clears the auth variables, then sets pairs of name, value.
+func setEnv(t *testing.T, pairs ...string) {
+	t.Helper()
+	for _, name := range authEnvVars {
+		t.Setenv(name, "")
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		t.Setenv(pairs[i], pairs[i+1])
+	}
+}
+
+func TestConfigFromEnvAuth(t *testing.T) {
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+
+	setEnv(t)
+	cfg, err := mizan.ConfigFromEnv(logger)
+	if err != nil || cfg.Auth != nil {
+		t.Fatalf("no JWT_PRIVATE_KEY: Auth %+v, %v", cfg.Auth, err)
+	}
+
+	setEnv(t, mizan.EnvJWTPrivateKey, string(jwtKey), mizan.EnvMWTSecret, string(mwtKey),
+		mizan.EnvJWTAccessTTL, "60", mizan.EnvJWTRefreshTTL, "3600", mizan.EnvJWTLeeway, "5",
+		mizan.EnvJWTValidateSession, "false", mizan.EnvMWTTTL, "120")
+	logs.Reset()
+	cfg, err = mizan.ConfigFromEnv(logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Auth
+	if a == nil || string(a.PrivateKey) != string(jwtKey) || string(a.MWTSecret) != string(mwtKey) ||
+		a.AccessTTL != time.Minute || a.RefreshTTL != time.Hour || a.Leeway != 5*time.Second ||
+		!a.SkipSessionCheck || a.MWTTTL != 2*time.Minute || a.Sessions != nil {
+		t.Errorf("Auth = %+v", a)
+	}
+	if !strings.Contains(logs.String(), "sessions are kept in memory") {
+		t.Errorf("no warning about in-memory sessions: %s", logs.String())
+	}
+	// The configuration works: an app signs in with it.
+	a.Credentials = checkPassword
+	app := mizan.New(cfg)
+	mizan.Mutation(app, secret, mizan.RequireAuth())
+	if err := app.Build(); err != nil {
+		t.Fatal(err)
+	}
+	if app.Auth().Algorithm() != "HS256" {
+		t.Errorf("algorithm %s", app.Auth().Algorithm())
+	}
+	if err := cfg.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestConfigFromEnvRefusesBadAuthSettings(t *testing.T) {
+	same := strings.Repeat("s", 40)
+	cases := []struct {
+		env  []string
+		want string
+	}{
+		{[]string{mizan.EnvCacheSecret, same, mizan.EnvJWTPrivateKey, same}, "MIZAN_CACHE_SECRET and JWT_PRIVATE_KEY have the same value"},
+		{[]string{mizan.EnvCacheSecret, same, mizan.EnvMWTSecret, same}, "MIZAN_CACHE_SECRET and MIZAN_MWT_SECRET have the same value"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvMWTSecret, same}, "JWT_PRIVATE_KEY and MIZAN_MWT_SECRET have the same value"},
+		{[]string{mizan.EnvJWTPrivateKey, "short"}, "JWT_PRIVATE_KEY / JWT_ALGORITHM: auth: the HS256 JWT key must be at least 32 bytes"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvJWTAlgorithm, "none"}, `unsupported JWT algorithm "none"`},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvMWTSecret, "short"}, "MIZAN_MWT_SECRET: mwt: secret must be at least 32 bytes"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvJWTAccessTTL, "5m"}, "JWT_ACCESS_TOKEN_EXPIRES_IN: want a positive whole number of seconds"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvJWTRefreshTTL, "0"}, "JWT_REFRESH_TOKEN_EXPIRES_IN"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvJWTLeeway, "-1"}, "JWT_LEEWAY"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvMWTTTL, "x"}, "MIZAN_MWT_TTL"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvJWTValidateSession, "maybe"}, "JWT_VALIDATE_SESSION: want true or false"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvSessionRedisURL, "http://nope"}, "MIZAN_SESSION_REDIS_URL"},
+	}
+	for _, c := range cases {
+		setEnv(t, c.env...)
+		if _, err := mizan.ConfigFromEnv(slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err %v, want %q", c.env, err, c.want)
+		}
+	}
+}
+
+func TestConfigFromEnvEdDSAKeyOnOneLine(t *testing.T) {
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	oneLine := strings.ReplaceAll(pemKey, "\n", `\n`)
+	setEnv(t, mizan.EnvJWTPrivateKey, oneLine, mizan.EnvJWTAlgorithm, "EdDSA")
+	cfg, err := mizan.ConfigFromEnv(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(cfg.Auth.PrivateKey) != pemKey {
+		t.Errorf("key %q, want the PEM with its line breaks", cfg.Auth.PrivateKey)
+	}
+	// MWT secret without a JWT key: a warning, no auth.
+	var logs strings.Builder
+	setEnv(t, mizan.EnvMWTSecret, string(mwtKey))
+	cfg, err = mizan.ConfigFromEnv(slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil || cfg.Auth != nil || !strings.Contains(logs.String(), "auth/mwt/ is off") {
+		t.Errorf("MWT alone: %+v, %v, logs %s", cfg.Auth, err, logs.String())
+	}
+}
+
+func TestConfigFromEnvSessionsInRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, v := range []string{mizan.EnvSessionRedisURL, mizan.EnvCacheRedisURL} {
+		setEnv(t, mizan.EnvJWTPrivateKey, string(jwtKey), v, srv.URL())
+		cfg, err := mizan.ConfigFromEnv(slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := cfg.Auth.Sessions.(*session.Redis); !ok {
+			t.Fatalf("with %s: sessions in %T, want Redis", v, cfg.Auth.Sessions)
+		}
+		cfg.Auth.Credentials = checkPassword
+		app := mizan.New(cfg)
+		mizan.Mutation(app, secret, mizan.RequireAuth())
+		if err := app.Build(); err != nil {
+			t.Fatal(err)
+		}
+		pair, err := app.Auth().Login(t.Context(), "ada", "ada-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The session is in Redis.
+		keys, err := redistest.Do(srv.Addr, "KEYS", session.DefaultRedisPrefix+"*")
+		if err != nil || keys == "" {
+			t.Errorf("no session key in Redis: %q, %v", keys, err)
+		}
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+pair.Access)
+		if p, err := app.Auth().Authenticate(r); err != nil || p == nil || p.ID != "1" {
+			t.Errorf("Authenticate = %+v, %v", p, err)
+		}
+		if err := cfg.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		_, _ = redistest.Do(srv.Addr, "FLUSHALL")
+	}
+}

@@ -1,0 +1,16 @@
+// The page's transport: HTTP for fetches and calls, and a WebSocket beside
+// it on which the server pushes the invalidations of every mutation that
+// hits what this page shows, whoever made it (docs/live.md). useLiveState
+// drives the "live" badge in the header.
+import { wsTransport, type WsState } from '@mizan/base/ws';
+import { useSyncExternalStore } from 'react';
+
+export const transport = wsTransport();
+
+const subscribe = (listener: () => void): (() => void) => transport.onState(listener);
+const snapshot = (): WsState => transport.state;
+
+/** useLiveState returns the WebSocket's state: connecting, open or closed. */
+export function useLiveState(): WsState {
+  return useSyncExternalStore(subscribe, snapshot, snapshot);
+}

@@ -1,0 +1,63 @@
+// Package live is the WebSocket transport of a Mizan app and the fan-out
+// of its invalidations to every connected client, across server instances
+// (PROTOCOL.md §9, docs/live.md).
+//
+// [New] mounts the endpoint ws/ under the app's prefix and makes the hub
+// one more consumer of the app's invalidations:
+//
+//	cfg, err := mizan.ConfigFromEnv(nil) // MIZAN_PUBSUB_REDIS_URL, or MIZAN_CACHE_REDIS_URL
+//	app := mizan.New(cfg)
+//	// ... register functions ...
+//	hub, err := live.New(app, live.Options{})
+//	if err != nil { ... }
+//	defer hub.Close()
+//	if err := app.Build(); err != nil { ... }
+//
+// # Messages
+//
+// JSON text messages. A client subscribes to context instances and calls
+// functions registered with [mizan.WebSocket]:
+//
+//	→ {"id": 1, "type": "subscribe", "context": "user", "params": {"user_id": "1"}}
+//	← {"id": 1, "type": "ok"}
+//	→ {"id": 2, "type": "call", "fn": "update_profile", "args": {"user_id": 1, "name": "Ada"}}
+//	← {"id": 2, "type": "result", "result": {"ok": true}, "invalidate": [{"context": "user", "params": {"user_id": 1}}]}
+//
+// and is pushed, for every mutation anywhere whose targets match one of
+// its subscriptions (over HTTP or WebSocket, on this instance or another),
+// the targets that match:
+//
+//	← {"type": "invalidate", "targets": [{"context": "user", "params": {"user_id": 1}}]}
+//
+// A failure is {"id": N, "type": "error", "error": {"code", "message",
+// "fields"?}}, with the codes and messages of the HTTP endpoints, plus
+// rate_limited and too_many_subscriptions.
+//
+// # Authentication and origins
+//
+// The upgrade request is authenticated as the HTTP endpoints authenticate
+// a request (a session cookie, the app's Authenticator). A browser, which
+// cannot set headers on a WebSocket, may instead send a token as the first
+// message: {"id": 0, "type": "auth", "token": "<access token>"}, checked
+// as "Authorization: Bearer <token>" would be. The upgrade is refused (403)
+// for a page whose origin is neither the request's host nor one of
+// [Options.OriginPatterns] (by default the app's Config.TrustedOrigins):
+// together with cookies, that is what keeps another site from using a
+// visitor's session.
+//
+// # Across instances
+//
+// With a Redis URL ([Options.RedisURL], by default the app's
+// Config.PubSubRedisURL) every instance publishes its invalidations on one
+// channel and pushes the others' to its own clients; without one, the
+// fan-out stays in the process. Invalidations published while Redis is
+// unreachable are lost: when the hub subscribes again, it tells every
+// connected client to refetch everything it watches, with one invalidate
+// message naming each subscribed context broadly.
+//
+// # Limits
+//
+// Each connection has a bound on message size, on subscriptions and on its
+// message rate ([Options]); a client that does not read its messages fast
+// enough is disconnected (status 1008) without delaying anyone else.
+package live

@@ -1,0 +1,499 @@
+package live
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/protocol"
+)
+
+// Defaults of [Options].
+const (
+	DefaultPath               = "ws/"
+	DefaultChannel            = "mizan:invalidate"
+	DefaultMaxMessageBytes    = 64 << 10
+	DefaultMaxSubscriptions   = 100
+	DefaultMessageRate        = 50
+	DefaultMessageBurst       = 100
+	DefaultMaxConcurrentCalls = 8
+	DefaultSendQueue          = 256
+	DefaultPingInterval       = 30 * time.Second
+	DefaultWriteTimeout       = 10 * time.Second
+)
+
+// HeaderClient is the request header in which a client names itself on its
+// HTTP calls, with the id it gave in the client query parameter of ws/: the
+// hub does not push the invalidations of a client's own calls back to it
+// (it has applied them from the response).
+const HeaderClient = "X-Mizan-Client"
+
+// The error codes of this package, beside those of PROTOCOL.md §5.
+const (
+	// CodeRateLimited refuses a message sent faster than
+	// Options.MessageRate allows.
+	CodeRateLimited mizan.Code = "rate_limited"
+	// CodeTooManySubscriptions refuses a subscribe beyond
+	// Options.MaxSubscriptions.
+	CodeTooManySubscriptions mizan.Code = "too_many_subscriptions"
+)
+
+// The close codes the hub closes connections with (RFC 6455 §7.4).
+const (
+	// CloseSlowConsumer closes a connection whose queue of outgoing
+	// messages is full (StatusPolicyViolation, 1008).
+	CloseSlowConsumer = websocket.StatusPolicyViolation
+	// CloseShutdown closes every connection when the hub closes
+	// (StatusGoingAway, 1001).
+	CloseShutdown = websocket.StatusGoingAway
+)
+
+// Options configures a [Hub]. The zero value is usable; each zero field
+// means the default named in its comment.
+type Options struct {
+	// Path is where the endpoint is served under the app's prefix.
+	// Default "ws/".
+	Path string
+	// RedisURL is the Redis through which the hub shares invalidations with
+	// the app's other instances. Empty means the app's
+	// Config.PubSubRedisURL (MIZAN_PUBSUB_REDIS_URL, or else
+	// MIZAN_CACHE_REDIS_URL, with mizan.ConfigFromEnv); when that is empty
+	// too, invalidations reach this process's connections only.
+	RedisURL string
+	// Channel is the Redis channel the instances of one app share. Default
+	// "mizan:invalidate"; apps that share a Redis need one each.
+	Channel string
+	// OriginPatterns lists the origins, besides the request's own host,
+	// whose pages may open a connection, as patterns of
+	// github.com/coder/websocket ("app.example.com", "*.example.com", or
+	// "https://app.example.com" to match the scheme too). Default: the
+	// app's Config.TrustedOrigins.
+	OriginPatterns []string
+	// MaxMessageBytes bounds one client message; a larger one closes the
+	// connection with status 1009 (message too big). Default 64 KiB.
+	MaxMessageBytes int64
+	// MaxSubscriptions bounds the subscriptions of one connection; a
+	// subscribe beyond it is refused with too_many_subscriptions.
+	// Default 100.
+	MaxSubscriptions int
+	// MessageRate is how many messages per second a connection may send
+	// on average; a message beyond that is refused with rate_limited.
+	// Default 50.
+	MessageRate float64
+	// MessageBurst is how many messages a connection may send at once
+	// above MessageRate. Default 100.
+	MessageBurst int
+	// MaxConcurrentCalls bounds the calls of one connection that run at
+	// once; further calls wait, and the connection's messages wait behind
+	// them. Default 8.
+	MaxConcurrentCalls int
+	// SendQueue is how many outgoing messages may wait for one connection;
+	// a connection whose queue is full is a slow consumer and is closed
+	// with status 1008, without delaying the others. Default 256.
+	SendQueue int
+	// PingInterval is how often the hub pings each connection; one that
+	// does not answer within WriteTimeout is closed. Default 30s; negative
+	// turns pings off.
+	PingInterval time.Duration
+	// WriteTimeout bounds the writing of one message and the wait for a
+	// pong. Default 10s.
+	WriteTimeout time.Duration
+	// Logger receives the hub's warnings and errors. Default the app's.
+	Logger *slog.Logger
+}
+
+// Hub is the app's WebSocket endpoint and live invalidation fan-out. It
+// serves ws/ under the app's prefix (calls, subscriptions to context
+// instances, pushed invalidations), consumes every invalidation of the app
+// as an [mizan.Invalidator], and, with Redis, shares them with the app's
+// other instances. Create it with [New] before the app is built; Close it
+// when the server stops.
+type Hub struct {
+	app     *mizan.App
+	opts    Options
+	logger  *slog.Logger
+	origins []string
+	id      string // this instance, in pub/sub messages
+
+	ctx    context.Context // done when the hub closes
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // connections being served
+
+	mu     sync.RWMutex
+	subs   map[string]map[*subscription]struct{} // by context
+	conns  map[*conn]struct{}
+	closed bool
+
+	broker *broker // nil without Redis
+
+	// Local deliveries are made by one goroutine, in order, off the
+	// mutation's request: queue holds them; a full queue loses the
+	// delivery and owes every client a resync instead.
+	queue     chan delivery
+	owed      atomic.Bool
+	delivered chan struct{} // closed when the delivery goroutine ends
+
+	pushed, dropped, resyncs atomic.Uint64
+}
+
+var _ mizan.Invalidator = (*Hub)(nil)
+var _ http.Handler = (*Hub)(nil)
+
+// New creates the hub of app: it mounts the endpoint under the app's
+// prefix ([mizan.App.Handle]), registers the hub as a consumer of the
+// app's invalidations ([mizan.App.OnInvalidate]) and, with a Redis URL,
+// starts sharing invalidations through Redis pub/sub (Redis need not be
+// up: the hub connects, and reconnects, in the background). Call it before
+// the app is built.
+func New(app *mizan.App, opts Options) (*Hub, error) {
+	cfg := app.Config()
+	if opts.Path == "" {
+		opts.Path = DefaultPath
+	}
+	if opts.RedisURL == "" {
+		opts.RedisURL = cfg.PubSubRedisURL
+	}
+	if opts.Channel == "" {
+		opts.Channel = DefaultChannel
+	}
+	if opts.OriginPatterns == nil {
+		opts.OriginPatterns = cfg.TrustedOrigins
+	}
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if opts.MaxSubscriptions <= 0 {
+		opts.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if opts.MessageRate <= 0 {
+		opts.MessageRate = DefaultMessageRate
+	}
+	if opts.MessageBurst <= 0 {
+		opts.MessageBurst = DefaultMessageBurst
+	}
+	if opts.MaxConcurrentCalls <= 0 {
+		opts.MaxConcurrentCalls = DefaultMaxConcurrentCalls
+	}
+	if opts.SendQueue <= 0 {
+		opts.SendQueue = DefaultSendQueue
+	}
+	if opts.PingInterval == 0 {
+		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = cfg.Logger
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var raw [8]byte
+	_, _ = rand.Read(raw[:])
+	h := &Hub{
+		app: app, opts: opts, logger: logger, origins: opts.OriginPatterns,
+		id:    hex.EncodeToString(raw[:]),
+		subs:  map[string]map[*subscription]struct{}{},
+		conns: map[*conn]struct{}{},
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.queue = make(chan delivery, deliveryQueue)
+	h.delivered = make(chan struct{})
+	if err := app.Handle(opts.Path, h); err != nil {
+		h.cancel()
+		return nil, fmt.Errorf("live: mounting the endpoint: %w", err)
+	}
+	if opts.RedisURL != "" {
+		b, err := newBroker(h, opts.RedisURL, opts.Channel)
+		if err != nil {
+			h.cancel()
+			return nil, err
+		}
+		h.broker = b
+	}
+	go h.deliverLoop()
+	app.OnInvalidate(h)
+	return h, nil
+}
+
+// deliveryQueue bounds the invalidations waiting for local delivery.
+const deliveryQueue = 4096
+
+// delivery is one invalidation waiting for local delivery.
+type delivery struct {
+	targets []target
+	skip    string
+}
+
+// enqueue queues a local delivery without waiting; when the queue is full
+// the delivery is lost and every client will be told to refetch.
+func (h *Hub) enqueue(ts []target, skip string) {
+	select {
+	case h.queue <- delivery{ts, skip}:
+	default:
+		h.owed.Store(true)
+	}
+}
+
+// deliverLoop makes the local deliveries until the hub closes.
+func (h *Hub) deliverLoop() {
+	defer close(h.delivered)
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case d := <-h.queue:
+			h.deliver(d.targets, d.skip)
+			if h.owed.Swap(false) {
+				h.logger.Warn("live: invalidations came faster than they could be pushed; telling every client to refetch")
+				h.resyncAll()
+			}
+		}
+	}
+}
+
+// Stats are the hub's counters: gauges of now, and totals since New.
+type Stats struct {
+	Connections   int // open connections
+	Subscriptions int // subscriptions of those connections
+	// Pushed counts invalidate messages queued to connections.
+	Pushed uint64
+	// Dropped counts connections closed as slow consumers.
+	Dropped uint64
+	// Resyncs counts the times every connection was told to refetch what
+	// it watches after invalidations may have been lost (a pub/sub
+	// reconnect, or another instance's failed publish).
+	Resyncs uint64
+	// PubSub reports whether the hub uses Redis, and PubSubUp whether it is
+	// subscribed to it now.
+	PubSub, PubSubUp bool
+	// Published counts invalidations published to Redis; Received those
+	// received from other instances; Lost those that could not be
+	// published (Redis down, or the publish queue full).
+	Published, Received, Lost uint64
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() Stats {
+	h.mu.RLock()
+	s := Stats{Connections: len(h.conns)}
+	for _, m := range h.subs {
+		s.Subscriptions += len(m)
+	}
+	h.mu.RUnlock()
+	s.Pushed, s.Dropped, s.Resyncs = h.pushed.Load(), h.dropped.Load(), h.resyncs.Load()
+	if b := h.broker; b != nil {
+		s.PubSub, s.PubSubUp = true, b.up.Load()
+		s.Published, s.Received, s.Lost = b.published.Load(), b.received.Load(), b.lost.Load()
+	}
+	return s
+}
+
+// Close closes every connection (status 1001, going away), stops the
+// pub/sub and waits for the connections' goroutines. New connections are
+// refused with 503 from then on. It is safe to call more than once.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(CloseShutdown, "server shutting down")
+	}
+	h.wg.Wait() // each close handshake is bounded by the library (5s)
+	h.cancel()
+	<-h.delivered
+	if h.broker != nil {
+		return h.broker.close()
+	}
+	return nil
+}
+
+// skipKey is the context key of the client whose call is running: the
+// hub pushes that call's invalidations to every connection but the
+// client's own.
+type skipKey struct{}
+
+// Invalidate is the hub's part of the app's fan-out: it queues the
+// targets for this process's matching connections and for the other
+// instances, and returns; the pushes are made by goroutines of the hub, so
+// a mutation's response never waits for them, for a slow connection or
+// for Redis.
+func (h *Hub) Invalidate(ctx context.Context, inv mizan.Invalidation) {
+	skip, _ := ctx.Value(skipKey{}).(string)
+	if skip == "" {
+		if r := mizan.Request(ctx); r != nil {
+			if id := r.Header.Get(HeaderClient); validClientID(id) {
+				skip = id
+			}
+		}
+	}
+	h.enqueue(normalize(inv.Targets), skip)
+	if h.broker != nil {
+		h.broker.publish(inv.Targets, skip)
+	}
+}
+
+// target is an invalidation target with its params as wire strings.
+type target struct {
+	t      mizan.Target
+	params map[string]string
+}
+
+// normalize stringifies the targets' params. A param that has no wire
+// string (which a mutation never produces) is left out: the target is
+// broader, never narrower.
+func normalize(ts []mizan.Target) []target {
+	out := make([]target, len(ts))
+	for i, t := range ts {
+		out[i].t = t
+		if len(t.Params) == 0 {
+			continue
+		}
+		out[i].params = make(map[string]string, len(t.Params))
+		for k, v := range t.Params {
+			if s, err := protocol.Stringify(v); err == nil {
+				out[i].params[k] = s
+			}
+		}
+	}
+	return out
+}
+
+// matches reports whether a target with these params applies to a
+// subscription with those: every target param the subscription names has
+// the same value. A subscription that leaves a target param out matches
+// (an instance without a filter shows the affected rows too), as the
+// client kernel does.
+func matches(target, sub map[string]string) bool {
+	for k, v := range target {
+		if sv, ok := sub[k]; ok && sv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// deliver pushes the targets to the connections with a matching
+// subscription, each receiving one message with the targets that match its
+// subscriptions, except the connections of client skip.
+func (h *Hub) deliver(ts []target, skip string) {
+	if len(ts) == 0 {
+		return
+	}
+	var hits map[*conn]uint64 // bit i: target i matches (bit 63: i >= 63)
+	h.mu.RLock()
+	for i, t := range ts {
+		bit := uint64(1) << min(i, 63)
+		for s := range h.subs[t.t.Context] {
+			if skip != "" && s.c.key == skip {
+				continue
+			}
+			if matches(t.params, s.params) {
+				if hits == nil {
+					hits = map[*conn]uint64{}
+				}
+				hits[s.c] |= bit
+			}
+		}
+	}
+	h.mu.RUnlock()
+	msgs := map[uint64][]byte{}
+	for c, mask := range hits {
+		msg, ok := msgs[mask]
+		if !ok {
+			sel := make([]mizan.Target, 0, len(ts))
+			for i, t := range ts {
+				if mask&(uint64(1)<<min(i, 63)) != 0 {
+					sel = append(sel, t.t)
+				}
+			}
+			var err error
+			if msg, err = appendInvalidate(nil, sel); err != nil {
+				h.logger.Error("live: encoding an invalidation", "err", err)
+				return
+			}
+			msgs[mask] = msg
+		}
+		if c.send(msg) {
+			h.pushed.Add(1)
+		}
+	}
+}
+
+// resyncAll tells every connection to refetch everything it watches: one
+// invalidate message with a broad target for each context it subscribes to.
+func (h *Hub) resyncAll() {
+	h.resyncs.Add(1)
+	h.mu.RLock()
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.RUnlock()
+	for _, c := range conns {
+		c.resync()
+	}
+}
+
+// register adds c, unless the hub is closed, and counts it in h.wg (under
+// h.mu, so that no Add can follow Close's Wait).
+func (h *Hub) register(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+// unregister removes c and its subscriptions.
+func (h *Hub) unregister(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, c)
+	c.mu.Lock()
+	for _, s := range c.subs {
+		h.removeSub(s)
+	}
+	c.subs = nil
+	c.mu.Unlock()
+}
+
+// addSub indexes s; removeSub un-indexes it. h.mu must be held.
+func (h *Hub) addSub(s *subscription) {
+	m := h.subs[s.context]
+	if m == nil {
+		m = map[*subscription]struct{}{}
+		h.subs[s.context] = m
+	}
+	m[s] = struct{}{}
+}
+
+func (h *Hub) removeSub(s *subscription) {
+	if m := h.subs[s.context]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(h.subs, s.context)
+		}
+	}
+}

@@ -1,0 +1,339 @@
+package live
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/protocol"
+)
+
+// The types of the messages a client sends (PROTOCOL.md §9, and "auth",
+// this implementation's way to carry a token).
+const (
+	typeSubscribe   = "subscribe"
+	typeUnsubscribe = "unsubscribe"
+	typeCall        = "call"
+	typeAuth        = "auth"
+)
+
+// Bounds of the parts of a message.
+const (
+	maxIDLen    = 64 // bytes of a string id as sent, quotes included
+	maxIDDigits = 16 // digits of a numeric id (JavaScript integers are exact up to 2^53)
+)
+
+// request is one message from a client, checked for shape: the members its
+// type needs are there, the others are not.
+type request struct {
+	// ID is the id as sent, a JSON integer or string, echoed in replies;
+	// nil when the message has none (or it could not be read).
+	ID json.RawMessage
+	// Type is subscribe, unsubscribe, call or auth.
+	Type string
+	// Context and Params name the instance of a subscribe or unsubscribe;
+	// Params holds the wire strings of the values (PROTOCOL.md §4).
+	Context string
+	Params  map[string]string
+	// Fn and Args are the function and arguments of a call.
+	Fn   string
+	Args json.RawMessage
+	// Token is the credential of an auth message.
+	Token string
+}
+
+// wireRequest is a message as decoded, every member raw so that presence
+// can be told from absence.
+type wireRequest struct {
+	ID      json.RawMessage `json:"id"`
+	Type    json.RawMessage `json:"type"`
+	Context json.RawMessage `json:"context"`
+	Params  json.RawMessage `json:"params"`
+	Fn      json.RawMessage `json:"fn"`
+	Args    json.RawMessage `json:"args"`
+	Token   json.RawMessage `json:"token"`
+}
+
+// badRequest is the error of a message of the wrong shape.
+func badRequest(format string, args ...any) *mizan.Error {
+	return mizan.NewError(mizan.CodeBadRequest, fmt.Sprintf(format, args...))
+}
+
+// parseRequest reads one client message. On an error the returned request
+// still carries the message's id when one could be read, for the reply.
+func parseRequest(b []byte) (request, *mizan.Error) {
+	var req request
+	var w wireRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil || dec.More() {
+		return req, badRequest(`a message must be one JSON object such as {"id": 1, "type": "subscribe", "context": "user", "params": {"user_id": "1"}}`)
+	}
+	if len(w.ID) > 0 && string(w.ID) != "null" {
+		if !validID(w.ID) {
+			return req, badRequest(`"id" must be an integer of at most %d digits or a string of at most %d bytes`, maxIDDigits, maxIDLen-2)
+		}
+		req.ID = w.ID
+	}
+	if err := stringMember(w.Type, "type", &req.Type); err != nil {
+		return req, err
+	}
+	allowed := []string{"id", "type"}
+	switch req.Type {
+	case typeSubscribe, typeUnsubscribe:
+		allowed = append(allowed, "context", "params")
+		if err := stringMember(w.Context, "context", &req.Context); err != nil {
+			return req, err
+		}
+		if !validName(req.Context) {
+			return req, badRequest(`"context" must be a context name (letters, digits, '_', '-' and '.')`)
+		}
+		params, err := parseParams(w.Params)
+		if err != nil {
+			return req, err
+		}
+		req.Params = params
+	case typeCall:
+		allowed = append(allowed, "fn", "args")
+		if err := stringMember(w.Fn, "fn", &req.Fn); err != nil {
+			return req, err
+		}
+		if len(w.Args) > 0 && w.Args[0] != '{' && string(w.Args) != "null" {
+			return req, badRequest(`"args" must be a JSON object`)
+		}
+		req.Args = w.Args
+	case typeAuth:
+		allowed = append(allowed, "token")
+		if err := stringMember(w.Token, "token", &req.Token); err != nil {
+			return req, err
+		}
+	case "":
+		return req, badRequest(`the message has no "type"; want subscribe, unsubscribe, call or auth`)
+	default:
+		return req, badRequest(`unknown message type %s; want subscribe, unsubscribe, call or auth`, quote(req.Type))
+	}
+	if req.ID == nil {
+		return req, badRequest(`a %s message needs an "id" (an integer or a string) for its reply`, req.Type)
+	}
+	members := []struct {
+		name string
+		raw  json.RawMessage
+	}{{"context", w.Context}, {"params", w.Params}, {"fn", w.Fn}, {"args", w.Args}, {"token", w.Token}}
+	for _, m := range members {
+		if len(m.raw) > 0 && !slices.Contains(allowed, m.name) {
+			return req, badRequest(`a %s message has no member %q`, req.Type, m.name)
+		}
+	}
+	return req, nil
+}
+
+// stringMember decodes a member that must be a non-empty JSON string.
+func stringMember(raw json.RawMessage, name string, dst *string) *mizan.Error {
+	if len(raw) == 0 || string(raw) == "null" {
+		*dst = ""
+		if name == "type" {
+			return nil // reported with the list of types
+		}
+		return badRequest("the message is missing %q", name)
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return badRequest("%q must be a string", name)
+	}
+	if *dst == "" {
+		return badRequest("%q must not be empty", name)
+	}
+	return nil
+}
+
+// validID reports whether an id as sent is a JSON integer of at most
+// maxIDDigits digits or a JSON string of at most maxIDLen bytes.
+func validID(raw json.RawMessage) bool {
+	if raw[0] == '"' {
+		var s string
+		return len(raw) <= maxIDLen && json.Unmarshal(raw, &s) == nil
+	}
+	digits := strings.TrimPrefix(string(raw), "-")
+	if digits == "" || len(digits) > maxIDDigits || (len(digits) > 1 && digits[0] == '0') {
+		return false
+	}
+	for i := range len(digits) {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseParams decodes the params of a subscription: a JSON object (or null,
+// or absent) whose values are strings, booleans or integers, returned as
+// their wire strings.
+func parseParams(raw json.RawMessage) (map[string]string, *mizan.Error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, badRequest(`"params" must be a JSON object of strings, booleans and integers`)
+	}
+	out := make(map[string]string, len(m))
+	fields := map[string]string{}
+	for k, v := range m {
+		if !validName(k) {
+			fields[k] = "not a parameter name"
+			continue
+		}
+		s, ok := paramString(v)
+		if !ok {
+			fields[k] = "must be a string, a boolean or an integer"
+			continue
+		}
+		out[k] = s
+	}
+	if len(fields) > 0 {
+		return nil, mizan.NewError(mizan.CodeInvalidArgs, "invalid subscription parameters").WithFields(fields)
+	}
+	return out, nil
+}
+
+// paramString returns the wire string of one parameter value.
+func paramString(v json.RawMessage) (string, bool) {
+	switch {
+	case len(v) == 0:
+		return "", false
+	case v[0] == '"':
+		var s string
+		err := json.Unmarshal(v, &s)
+		return s, err == nil
+	case string(v) == "true" || string(v) == "false":
+		return string(v), true
+	}
+	if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+		return strconv.FormatInt(n, 10), true
+	}
+	if n, err := strconv.ParseUint(string(v), 10, 64); err == nil {
+		return strconv.FormatUint(n, 10), true
+	}
+	return "", false
+}
+
+// validName reports whether s is a context or parameter name: letters,
+// digits, '_', '-' and '.'.
+func validName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// instanceKey names the instance of context with params: the context, then
+// the params sorted by name as a query string.
+func instanceKey(context string, params map[string]string) string {
+	if len(params) == 0 {
+		return context
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString(context)
+	for i, k := range keys {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(k))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(params[k]))
+	}
+	return b.String()
+}
+
+// quote returns s as a JSON string, shortened, for messages naming input.
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// appendHead appends {"id":<id>,"type":"<typ>" (no id when id is nil).
+func appendHead(dst []byte, id json.RawMessage, typ string) []byte {
+	dst = append(dst, '{')
+	if id != nil {
+		dst = append(dst, `"id":`...)
+		dst = append(dst, id...)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"type":"`...)
+	dst = append(dst, typ...)
+	return append(dst, '"')
+}
+
+// appendOK appends {"id":<id>,"type":"ok"}.
+func appendOK(dst []byte, id json.RawMessage) []byte {
+	return append(appendHead(dst, id, "ok"), '}')
+}
+
+// appendError appends {"id":<id>,"type":"error","error":{...}}: the error
+// envelope of PROTOCOL.md §5 with the id and type in front.
+func appendError(dst []byte, id json.RawMessage, e *mizan.Error) []byte {
+	dst = append(appendHead(dst, id, "error"), ',')
+	env := protocol.AppendEnvelope(nil, e.Code(), e.Message(), e.Fields())
+	return append(dst, env[1:]...) // "error":{...}}
+}
+
+// appendResult appends {"id":<id>,"type":"result","result":...,"invalidate":[...]}.
+func appendResult(dst []byte, id json.RawMessage, result json.RawMessage, targets []mizan.Target) ([]byte, error) {
+	dst = append(appendHead(dst, id, "result"), `,"result":`...)
+	if len(result) == 0 {
+		result = json.RawMessage("null")
+	}
+	dst = append(dst, result...)
+	dst = append(dst, `,"invalidate":`...)
+	dst, err := appendTargets(dst, targets)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, '}'), nil
+}
+
+// appendInvalidate appends {"type":"invalidate","targets":[...]}.
+func appendInvalidate(dst []byte, targets []mizan.Target) ([]byte, error) {
+	dst = append(appendHead(dst, nil, "invalidate"), `,"targets":`...)
+	dst, err := appendTargets(dst, targets)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, '}'), nil
+}
+
+// appendTargets appends the JSON array of targets in their body forms.
+func appendTargets(dst []byte, targets []mizan.Target) ([]byte, error) {
+	dst = append(dst, '[')
+	for i, t := range targets {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		b, err := t.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("live: encoding target %s: %w", t.Context, err)
+		}
+		dst = append(dst, b...)
+	}
+	return append(dst, ']'), nil
+}

@@ -1,0 +1,278 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mizan-afi/mizan"
+	"github.com/redis/go-redis/v9"
+)
+
+// Tuning of the Redis pub/sub.
+const (
+	publishQueue    = 4096                   // invalidations waiting to be published
+	publishBatch    = 256                    // published in one pipeline at most
+	retryMin        = 50 * time.Millisecond  // first wait after a Redis failure
+	retryMax        = 2 * time.Second        // longest wait between reconnection attempts
+	brokerCloseWait = 100 * time.Millisecond // for queued publishes on Close
+)
+
+// pubSubIdle is how long a subscription may stay silent before it is
+// pinged (a variable for the tests).
+var pubSubIdle = 5 * time.Second
+
+// envelope is one pub/sub message: the invalidations of a mutation on
+// instance O (T, with S the client whose call it was), or, with R, word
+// that invalidations may have been lost and every client should refetch.
+type envelope struct {
+	O string         `json:"o"`
+	S string         `json:"s,omitempty"`
+	T []mizan.Target `json:"t,omitempty"`
+	R bool           `json:"r,omitempty"`
+}
+
+// broker shares invalidations between instances through Redis pub/sub:
+// every instance publishes its invalidations on one channel and pushes
+// those of the others to its own connections. Publishing is asynchronous
+// and batched; the subscription reconnects by itself, and after any gap
+// (a reconnect, or a publish that failed anywhere) every client is told
+// to refetch what it watches, since what was sent meanwhile is lost.
+type broker struct {
+	h       *Hub
+	rdb     *redis.Client
+	channel string
+	idle    time.Duration // pubSubIdle when the broker was made
+	queue   chan []byte
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	up       atomic.Bool // subscribed now
+	owed     atomic.Bool // a publish failed: announce a resync when Redis answers again
+	wasDown  atomic.Bool // for logging transitions once
+	closeMu  sync.Mutex
+	isClosed bool
+	ps       *redis.PubSub // the current subscription, closed by close to end a blocked receive
+
+	published, received, lost atomic.Uint64
+}
+
+// newBroker connects to the Redis at url and starts the publisher and the
+// subscriber.
+func newBroker(h *Hub, url, channel string) (*broker, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("live: pub/sub Redis URL: %w", err)
+	}
+	b := &broker{h: h, rdb: redis.NewClient(opts), channel: channel, idle: pubSubIdle, queue: make(chan []byte, publishQueue)}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.wg.Add(2)
+	go b.publishLoop()
+	go b.subscribeLoop()
+	return b, nil
+}
+
+// publish queues the targets for the other instances. When the queue is
+// full (Redis has been slow or away for a while) the invalidation is lost
+// and a resync is owed.
+func (b *broker) publish(ts []mizan.Target, skip string) {
+	msg, err := json.Marshal(envelope{O: b.h.id, S: skip, T: ts})
+	if err != nil {
+		b.h.logger.Error("live: encoding an invalidation for pub/sub", "err", err)
+		return
+	}
+	select {
+	case b.queue <- msg:
+	default:
+		b.lost.Add(1)
+		b.owed.Store(true)
+	}
+}
+
+// publishLoop publishes queued invalidations, in pipelined batches.
+func (b *broker) publishLoop() {
+	defer b.wg.Done()
+	batch := make([][]byte, 0, publishBatch)
+	wait := retryMin
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case msg := <-b.queue:
+			batch = append(batch[:0], msg)
+		}
+	drain:
+		for len(batch) < publishBatch {
+			select {
+			case msg := <-b.queue:
+				batch = append(batch, msg)
+			default:
+				break drain
+			}
+		}
+		owed := b.owed.Swap(false)
+		pipe := b.rdb.Pipeline()
+		if owed {
+			resync, _ := json.Marshal(envelope{O: b.h.id, R: true})
+			pipe.Publish(b.ctx, b.channel, resync)
+		}
+		for _, msg := range batch {
+			pipe.Publish(b.ctx, b.channel, msg)
+		}
+		if _, err := pipe.Exec(b.ctx); err != nil {
+			if b.ctx.Err() != nil {
+				return
+			}
+			b.lost.Add(uint64(len(batch)))
+			b.owed.Store(true)
+			b.h.logger.Warn("live: pub/sub: publishing failed; other instances will be told to resync", "lost", len(batch), "err", err)
+			if !sleep(b.ctx, wait) {
+				return
+			}
+			wait = min(wait*2, retryMax)
+			continue
+		}
+		wait = retryMin
+		b.published.Add(uint64(len(batch)))
+	}
+}
+
+// subscribeLoop receives the other instances' invalidations. go-redis
+// reconnects and resubscribes by itself; each subscription confirmation
+// after the first (or after a failure before the first) means a gap, and
+// every local client is told to refetch. A subscription silent for
+// pubSubIdle is pinged; one that does not answer by the next idle period is
+// dropped and opened anew (a Redis that hangs without closing the socket).
+func (b *broker) subscribeLoop() {
+	defer b.wg.Done()
+	gap := false // invalidations may have been missed since the last subscription
+	wait := retryMin
+	for b.ctx.Err() == nil {
+		ps := b.rdb.Subscribe(b.ctx, b.channel)
+		b.closeMu.Lock()
+		if b.isClosed {
+			b.closeMu.Unlock()
+			_ = ps.Close()
+			break
+		}
+		b.ps = ps
+		b.closeMu.Unlock()
+		pinged := false
+		for b.ctx.Err() == nil {
+			msg, err := ps.ReceiveTimeout(b.ctx, b.idle)
+			if err != nil {
+				if b.ctx.Err() != nil {
+					break
+				}
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() && b.up.Load() {
+					if pinged {
+						b.down(fmt.Errorf("no answer to a ping within %v", b.idle))
+						gap = true
+						break // open a new subscription
+					}
+					pinged = true
+					_ = ps.Ping(b.ctx)
+					continue
+				}
+				b.down(err)
+				gap = true
+				if !sleep(b.ctx, wait) {
+					break
+				}
+				wait = min(wait*2, retryMax)
+				continue // go-redis reconnects on the next receive
+			}
+			pinged = false
+			switch m := msg.(type) {
+			case *redis.Subscription:
+				if m.Kind != "subscribe" {
+					continue
+				}
+				wait = retryMin
+				b.up.Store(true)
+				if b.wasDown.Swap(false) {
+					b.h.logger.Info("live: pub/sub: subscribed again; telling every client to refetch")
+				}
+				if gap {
+					b.h.resyncAll()
+				}
+				gap = true // any later confirmation follows a reconnect
+			case *redis.Message:
+				b.handle(m.Payload)
+			}
+		}
+		_ = ps.Close()
+	}
+	b.up.Store(false)
+}
+
+// down records a lost subscription, logging it once.
+func (b *broker) down(err error) {
+	b.up.Store(false)
+	if !b.wasDown.Swap(true) {
+		b.h.logger.Warn("live: pub/sub: lost the Redis subscription; reconnecting", "err", err)
+	}
+}
+
+// handle pushes the invalidations another instance published.
+func (b *broker) handle(payload string) {
+	var e envelope
+	if err := json.Unmarshal([]byte(payload), &e); err != nil {
+		b.h.logger.Warn("live: pub/sub: ignoring a malformed message", "err", err)
+		return
+	}
+	if e.O == b.h.id {
+		return // ours, already delivered here
+	}
+	b.received.Add(1)
+	if e.R {
+		b.h.resyncAll()
+		return
+	}
+	b.h.enqueue(normalize(e.T), e.S)
+}
+
+// close stops the broker, giving queued publishes a moment, and closes the
+// Redis client.
+func (b *broker) close() error {
+	b.closeMu.Lock()
+	if b.isClosed {
+		b.closeMu.Unlock()
+		return nil
+	}
+	b.isClosed = true
+	ps := b.ps
+	b.closeMu.Unlock()
+	deadline := time.Now().Add(brokerCloseWait)
+	for len(b.queue) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.cancel()
+	if ps != nil {
+		_ = ps.Close() // ends a receive blocked on the socket
+	}
+	b.wg.Wait()
+	if err := b.rdb.Close(); err != nil {
+		return fmt.Errorf("live: closing the pub/sub Redis client: %w", err)
+	}
+	return nil
+}
+
+// sleep waits for d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,6 @@
+// Forever never returns: the worker running it is stuck.
+export default function Forever(): never {
+  for (;;) {
+    // loop
+  }
+}

@@ -1,0 +1,3 @@
+export default function Hello({ name }: { name: string }) {
+  return <p>Hello, {name}!</p>;
+}

@@ -1,0 +1,3 @@
+export default function Deep({ who }) {
+  return <em>deep {who}</em>;
+}
