@@ -14,7 +14,7 @@ import (
 	"github.com/mizan-afi/mizan/internal/redistest"
 )
 
-// The figures of docs/live-performance.md. They run only with
+// The figures of docs/performance.md. They run only with
 // MIZAN_LIVE_PERF=1, and mean something only without -race:
 //
 //	MIZAN_LIVE_PERF=1 go test -run 'TestLivePerf' -v -count=1 ./conformance/
@@ -26,7 +26,7 @@ func perfOnly(t *testing.T) {
 	t.Helper()
 	needProcess(t)
 	if os.Getenv("MIZAN_LIVE_PERF") != "1" {
-		t.Skip("set MIZAN_LIVE_PERF=1 to measure (docs/live-performance.md)")
+		t.Skip("set MIZAN_LIVE_PERF=1 to measure (docs/performance.md)")
 	}
 	if raceEnabled {
 		t.Log("warning: built with -race; the figures are not representative")
