@@ -29,7 +29,8 @@ type argSchema struct {
 	typ      reflect.Type
 	params   []param // in field order
 	byName   map[string]int
-	validate bool // some field has a `validate` tag
+	validate bool         // some field has a `validate` tag
+	shadow   reflect.Type // what decodeFast decodes into; nil without params
 }
 
 // newArgSchema derives the schema of an argument struct type.
@@ -41,6 +42,7 @@ func newArgSchema(t reflect.Type) (*argSchema, error) {
 	if err := s.collect(t, nil); err != nil {
 		return nil, err
 	}
+	s.shadow = shadowType(s.params)
 	return s, nil
 }
 
@@ -166,6 +168,9 @@ func (s *argSchema) decodeJSON(raw []byte, dst reflect.Value) (presence, *Error)
 	}
 	if raw[0] != '{' {
 		return 0, NewError(CodeBadRequest, `"args" must be a JSON object`)
+	}
+	if given, ok := s.decodeFast(raw, dst); ok {
+		return given, nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
