@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -8,8 +10,10 @@ import (
 	"time"
 
 	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/auth"
 	"github.com/mizan-afi/mizan/cache"
 	"github.com/mizan-afi/mizan/live"
+	"github.com/mizan-afi/mizan/ssr"
 )
 
 // The contexts of the taskboard. Every read belongs to one; a client fetches
@@ -104,9 +108,17 @@ type OK struct {
 // functions; they are safe for concurrent use (database/sql pools the
 // connections, and SQLite serialises the writers).
 type store struct {
-	db       *sql.DB
-	sessions *sessions
-	now      func() time.Time
+	db  *sql.DB
+	app *mizan.App // set by newApp: its sign-in service starts and ends sessions
+	now func() time.Time
+}
+
+// auth returns the app's sign-in service, or nil before the app is built.
+func (s *store) auth() *auth.Service {
+	if s.app == nil {
+		return nil
+	}
+	return s.app.Auth()
 }
 
 // appConfig is what newApp needs besides the store.
@@ -114,6 +126,12 @@ type appConfig struct {
 	cache  *cache.Cache // nil: no origin cache
 	ui     http.Handler // serves every path Mizan does not; nil: 404
 	logger *slog.Logger
+	// jwtKey signs the JWTs (HS256, 32 bytes or more); nil: a random one
+	// (the IR, tests).
+	jwtKey []byte
+	// ssr, when set, serves the UI's main pages server-rendered (see
+	// pages.go); nil: every page is rendered in the browser.
+	ssr *ssrConfig
 }
 
 // newApp registers the taskboard's functions on a new app over s, adds the
@@ -121,13 +139,22 @@ type appConfig struct {
 // invalidations to every open page) and builds the app. s may have a nil
 // database when the app only writes its IR. Close the hub when the server
 // stops.
-func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, error) {
+func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, *ssr.Pages, error) {
+	key := cfg.jwtKey
+	if key == nil {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+	}
+	// Sign-in (auth.go): JWTs signed with key, sessions in memory (a
+	// restart signs everyone out; session.OpenRedis would share them),
+	// and the demo users' credential check for auth/token/ and sign_in.
 	app := mizan.New(mizan.Config{
-		Authenticator: mizan.AuthenticatorFunc(s.authenticate),
-		Cache:         cfg.cache,
-		Fallback:      cfg.ui,
-		Logger:        cfg.logger,
+		Auth:     &auth.Config{PrivateKey: key, Credentials: s.credentials},
+		Cache:    cfg.cache,
+		Fallback: cfg.ui,
+		Logger:   cfg.logger,
 	})
+	s.app = app
 
 	// Reads. Shared: these functions never read the caller, so signed-in
 	// users share the origin cache's entries. current_user does read it.
@@ -146,26 +173,26 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, error) {
 
 	// Writes. Every one needs a signed-in caller; the comments say what
 	// each invalidates, as the X-Mizan-Invalidate header shows it.
-	auth := mizan.RequireAuth()
+	signedIn := mizan.RequireAuth()
 	// project;project_id=N: scoped by the project_id argument.
-	mizan.Mutation(app, s.addTask, mizan.Affects(ProjectContext), auth)
+	mizan.Mutation(app, s.addTask, mizan.Affects(ProjectContext), signedIn)
 	// project;project_id=N, task;task_id=M
-	mizan.Mutation(app, s.moveTask, mizan.Affects(ProjectContext, TaskContext), auth)
-	mizan.Mutation(app, s.assignTask, mizan.Affects(ProjectContext, TaskContext), auth)
-	mizan.Mutation(app, s.deleteTask, mizan.Affects(ProjectContext, TaskContext), auth)
+	mizan.Mutation(app, s.moveTask, mizan.Affects(ProjectContext, TaskContext), signedIn)
+	mizan.Mutation(app, s.assignTask, mizan.Affects(ProjectContext, TaskContext), signedIn)
+	mizan.Mutation(app, s.deleteTask, mizan.Affects(ProjectContext, TaskContext), signedIn)
 	// task;task_id=M, and the function project_tasks of project N (its
 	// cards count comments): a function-level target.
-	mizan.Mutation(app, s.addComment, mizan.Affects(TaskContext), mizan.AffectsFunction("project_tasks"), auth)
+	mizan.Mutation(app, s.addComment, mizan.Affects(TaskContext), mizan.AffectsFunction("project_tasks"), signedIn)
 	// project_info of project N (function-level) and board (broad: the
 	// project list shows the name).
-	mizan.Mutation(app, s.renameProject, mizan.AffectsFunction("project_info"), mizan.Affects(BoardContext), auth)
+	mizan.Mutation(app, s.renameProject, mizan.AffectsFunction("project_info"), mizan.Affects(BoardContext), signedIn)
 	// Staff only. board (broad); delete_project also project;project_id=N
 	// and task (broad: any task of the project may be open).
 	mizan.Mutation(app, s.createProject, mizan.Affects(BoardContext), mizan.RequireStaff())
 	mizan.Mutation(app, s.deleteProject, mizan.Affects(BoardContext, ProjectContext, TaskContext), mizan.RequireStaff())
 	// A name shows everywhere: global, board, project and task, all broad
 	// (none of them has a user_id parameter to scope by).
-	mizan.Mutation(app, s.renameUser, mizan.Affects(mizan.Global, BoardContext, ProjectContext, TaskContext), auth)
+	mizan.Mutation(app, s.renameUser, mizan.Affects(mizan.Global, BoardContext, ProjectContext, TaskContext), signedIn)
 
 	// A view-path page: plain server-rendered HTML on its own route, part
 	// of the project context's invalidation graph.
@@ -178,11 +205,22 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, error) {
 	// pages connected to other instances too (docs/live.md).
 	hub, err := live.New(app, live.Options{Logger: cfg.logger})
 	if err != nil {
-		return nil, nil, fmt.Errorf("starting the live hub: %w", err)
+		return nil, nil, nil, fmt.Errorf("starting the live hub: %w", err)
+	}
+	// Server-rendered pages (pages.go): registered before Build, as views.
+	var pages *ssr.Pages
+	if cfg.ssr != nil {
+		if pages, err = s.registerPages(app, cfg.ssr, cfg.logger); err != nil {
+			_ = hub.Close()
+			return nil, nil, nil, err
+		}
 	}
 	if err := app.Build(); err != nil {
 		_ = hub.Close()
-		return nil, nil, fmt.Errorf("building the taskboard app: %w", err)
+		if pages != nil {
+			_ = pages.Close(context.Background())
+		}
+		return nil, nil, nil, fmt.Errorf("building the taskboard app: %w", err)
 	}
-	return app, hub, nil
+	return app, hub, pages, nil
 }

@@ -31,7 +31,7 @@ func newTestServer(t *testing.T, ui http.Handler) *httptest.Server {
 	if !created {
 		t.Fatal("openDB: a new database was not reported as created")
 	}
-	secret, err := cookieSecret(ctx, db)
+	key, err := jwtKey(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +40,8 @@ func newTestServer(t *testing.T, ui http.Handler) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	s := &store{db: db, sessions: &sessions{secret: secret}, now: func() time.Time { return testNow }}
-	app, hub, err := newApp(s, appConfig{cache: c, ui: ui, logger: logger})
+	s := &store{db: db, now: func() time.Time { return testNow }}
+	app, hub, _, err := newApp(s, appConfig{cache: c, ui: ui, logger: logger, jwtKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,11 +164,15 @@ func (c *client) mustCall(fn string, args any) envelope {
 	return r.envelope(c.t)
 }
 
-// signIn signs c in as user id.
+// demoLogins are the usernames of the seeded users, by id; each one's
+// password is its username.
+var demoLogins = map[int]string{1: "ada", 2: "grace", 3: "alan", 4: "katherine"}
+
+// signIn signs c in as user id, with the demo password.
 func (c *client) signIn(id int) {
 	c.t.Helper()
 	c.session()
-	c.mustCall("sign_in", map[string]any{"user_id": id})
+	c.mustCall("sign_in", map[string]any{"username": demoLogins[id], "password": demoLogins[id]})
 }
 
 // fetch gets a context bundle into out and returns the reply.
@@ -291,7 +295,7 @@ func TestInvalidationTargets(t *testing.T) {
 		{"delete_project", `{"project_id":3}`,
 			`["board",{"context":"project","params":{"project_id":3}},"task"]`, "board, project;project_id=3, task"},
 		{"sign_out", `{}`, `["global"]`, "global"},
-		{"sign_in", `{"user_id":1}`, `["global"]`, "global"},
+		{"sign_in", `{"username":"ada","password":"ada"}`, `["global"]`, "global"},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			r := ada.do("POST", "/api/mizan/call/", "application/json", `{"fn":"`+tc.fn+`","args":`+tc.args+`}`)

@@ -2,128 +2,128 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/auth"
 )
 
-// The session cookie. Its value is "<user id>.<expiry, unix seconds>.<mac>"
-// where mac is the base64url HMAC-SHA256 of the first two parts under the
-// database's cookie secret: it cannot be forged or extended without the
-// secret.
-const (
-	sessionCookie = "taskboard_session"
-	sessionMaxAge = 30 * 24 * time.Hour
-)
+// Signing in is the framework's (package auth, docs/auth.md): the app sets
+// Config.Auth with the JWT key and the credential check below. Two ways in
+// share that check and the same session store:
+//
+//   - the browser UI calls the mutation sign_in(username, password), which
+//     starts a cookie session (auth.Service.StartCookieSession): an HttpOnly
+//     cookie mizan_session holding the session id. A cookie is what
+//     docs/auth.md recommends for server-rendered pages, since the page
+//     requests carry it: the server renders a signed-in user's pages for
+//     them. sign_out deletes the session, so the cookie is refused from the
+//     next request on, wherever it was copied to;
+//   - API clients post the same username and password to auth/token/ and
+//     get a pair of JWTs (access and refresh), sent as Authorization:
+//     Bearer; auth/logout/ revokes their session at once.
+//
+// The demo users' passwords are their usernames (ada/ada, grace/grace...);
+// the sign-in page shows them.
 
-// sessions signs and verifies session cookies.
-type sessions struct {
-	secret []byte
+// username returns the username of a user: the local part of their email
+// address ("ada" for ada@example.com).
+func username(email string) string {
+	name, _, _ := strings.Cut(email, "@")
+	return strings.ToLower(name)
 }
 
-// mac returns the signature of payload.
-func (s *sessions) mac(payload string) string {
-	h := hmac.New(sha256.New, s.secret)
-	h.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
-}
+// demoPassword is the password of a demo user: their username. A real app
+// stores a bcrypt or argon2 hash and compares with it.
+func demoPassword(username string) string { return username }
 
-// sign returns the cookie value for user id, valid until expires.
-func (s *sessions) sign(id int, expires time.Time) string {
-	payload := strconv.Itoa(id) + "." + strconv.FormatInt(expires.Unix(), 10)
-	return payload + "." + s.mac(payload)
-}
-
-// verify returns the user id of a cookie value that is well formed, signed
-// with the secret and not expired at now.
-func (s *sessions) verify(value string, now time.Time) (int, bool) {
-	i := strings.LastIndexByte(value, '.')
-	if i < 0 || !hmac.Equal([]byte(value[i+1:]), []byte(s.mac(value[:i]))) {
-		return 0, false
-	}
-	idText, expText, ok := strings.Cut(value[:i], ".")
-	if !ok {
-		return 0, false
-	}
-	id, err1 := strconv.Atoi(idText)
-	exp, err2 := strconv.ParseInt(expText, 10, 64)
-	if err1 != nil || err2 != nil || id <= 0 || now.Unix() >= exp {
-		return 0, false
-	}
-	return id, true
-}
-
-// authenticate is the app's Authenticator: the user named by a valid
-// session cookie, or an anonymous caller. A cookie that does not verify
-// (expired, or signed by the secret of a database since deleted) counts as
-// no cookie rather than an error, so that a stale browser can still sign in.
-// The cookie is a credential the browser sends on its own, so the caller is
-// not Bearer: its calls must carry the CSRF token, which the generated
-// client sends.
-func (s *store) authenticate(r *http.Request) (*mizan.Identity, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || s.sessions == nil {
+// credentials is the app's credential check (auth.Config.Credentials): the
+// user whose username is username, if password is theirs. It returns nil
+// for a wrong username or password (401), an error when the database fails.
+func (s *store) credentials(ctx context.Context, name, password string) (*auth.User, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if name == "" || strings.Contains(name, "@") {
 		return nil, nil
 	}
-	id, ok := s.sessions.verify(c.Value, s.now())
-	if !ok {
-		return nil, nil
-	}
+	var id int
 	var staff bool
-	err = s.db.QueryRowContext(r.Context(), "SELECT staff FROM users WHERE id = ?", id).Scan(&staff)
+	err := s.db.QueryRowContext(ctx, "SELECT id, staff FROM users WHERE lower(email) = ?", name+"@example.com").Scan(&id, &staff)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, unavailable("reading the caller", err)
+		return nil, unavailable("checking a password", err)
 	}
-	return &mizan.Identity{ID: strconv.Itoa(id), Staff: staff}, nil
+	if subtle.ConstantTimeCompare([]byte(password), []byte(demoPassword(name))) != 1 {
+		return nil, nil
+	}
+	return &auth.User{ID: strconv.Itoa(id), Staff: staff}, nil
 }
 
 // SignInArgs are the arguments of sign_in.
 type SignInArgs struct {
-	UserID int `json:"user_id"`
+	Username string `json:"username" validate:"required,max=100"`
+	Password string `json:"password" validate:"required,max=200"`
 }
 
-// signIn signs the caller in as a user of the team and answers with that
-// user. It is a demo: there is no password, anyone may be anyone. What is
-// real is the rest: the signed cookie, the Authenticator reading it, the
-// guards and the CSRF check that follow from it.
+// signIn checks a username and password and starts a cookie session for
+// that user, answering with the user. A wrong username or password is a
+// 401.
 func (s *store) signIn(ctx context.Context, in SignInArgs) (User, error) {
-	u := User{ID: in.UserID}
-	err := s.db.QueryRowContext(ctx, "SELECT name, email, staff FROM users WHERE id = ?", in.UserID).Scan(&u.Name, &u.Email, &u.Staff)
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, mizan.Errorf(mizan.CodeNotFound, "no user %d", in.UserID)
+	svc := s.auth()
+	if svc == nil {
+		return User{}, mizan.NewError(mizan.CodeUnavailable, "sign-in is off")
 	}
+	who, err := s.credentials(ctx, in.Username, in.Password)
 	if err != nil {
+		return User{}, err
+	}
+	if who == nil {
+		return User{}, mizan.NewError(mizan.CodeUnauthorized, "wrong username or password")
+	}
+	id, _ := strconv.Atoi(who.ID)
+	u := User{ID: id}
+	if err := s.db.QueryRowContext(ctx, "SELECT name, email, staff FROM users WHERE id = ?", id).Scan(&u.Name, &u.Email, &u.Staff); err != nil {
 		return User{}, unavailable("signing in", err)
 	}
-	expires := s.now().Add(sessionMaxAge)
-	setCookie(ctx, &http.Cookie{
-		Name: sessionCookie, Value: s.sessions.sign(u.ID, expires),
-		MaxAge: int(sessionMaxAge / time.Second),
-	})
+	c, err := svc.StartCookieSession(ctx, *who)
+	if err != nil {
+		return User{}, mizan.NewError(mizan.CodeUnavailable, "sign-in is unavailable; try again").WithCause(err)
+	}
+	addCookie(ctx, c)
 	return u, nil
 }
 
-// signOut removes the session cookie.
+// signOut ends the caller's cookie session: the session is deleted from
+// the store, so the cookie is refused from the next request on, even if a
+// copy of it is replayed; and the browser is told to drop it. (A caller
+// with an access token signs out at auth/logout/.)
 func (s *store) signOut(ctx context.Context, _ struct{}) (OK, error) {
-	setCookie(ctx, &http.Cookie{Name: sessionCookie, Value: "", MaxAge: -1})
+	svc := s.auth()
+	if svc == nil {
+		return OK{true}, nil
+	}
+	if caller := mizan.Caller(ctx); caller != nil && !caller.Bearer {
+		if r := mizan.Request(ctx); r != nil {
+			if c, err := r.Cookie(svc.CookieName()); err == nil && c.Value != "" {
+				if err := svc.Revoke(ctx, c.Value); err != nil {
+					return OK{}, mizan.NewError(mizan.CodeUnavailable, "signing out failed; try again").WithCause(err)
+				}
+			}
+		}
+	}
+	addCookie(ctx, svc.ClearCookie())
 	return OK{true}, nil
 }
 
-// setCookie adds c to the response of the current call, HttpOnly, for the
-// whole site, SameSite=Lax, and Secure when the request came over TLS.
-func setCookie(ctx context.Context, c *http.Cookie) {
-	c.Path, c.HttpOnly, c.SameSite = "/", true, http.SameSiteLaxMode
+// addCookie adds c to the response of the current call, Secure when the
+// request came over TLS.
+func addCookie(ctx context.Context, c *http.Cookie) {
 	if r := mizan.Request(ctx); r != nil && r.TLS != nil {
 		c.Secure = true
 	}

@@ -188,7 +188,7 @@ func migrate(ctx context.Context, db *sql.DB) (created bool, err error) {
 	return true, nil
 }
 
-// seed inserts the demo data and a fresh cookie-signing secret.
+// seed inserts the demo data and a fresh key for the JWTs.
 func seed(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	ago := func(hours int) int64 { return now.Add(-time.Duration(hours) * time.Hour).Unix() }
 	for _, u := range seedUsers {
@@ -221,28 +221,29 @@ func seed(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		return fmt.Errorf("generating the cookie secret: %w", err)
+		return fmt.Errorf("generating the JWT key: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO settings (key, value) VALUES ('cookie_secret', ?)", hex.EncodeToString(secret)); err != nil {
-		return fmt.Errorf("storing the cookie secret: %w", err)
+		return fmt.Errorf("storing the JWT key: %w", err)
 	}
 	return nil
 }
 
-// cookieSecret returns the secret that signs session cookies, created with
-// the database so that sessions survive a restart.
-func cookieSecret(ctx context.Context, db *sql.DB) ([]byte, error) {
+// jwtKey returns the key that signs the JWTs (HS256), created with the
+// database (stored as cookie_secret, its first use) so that it outlives a
+// restart. The sessions live in memory: a restart signs everyone out.
+func jwtKey(ctx context.Context, db *sql.DB) ([]byte, error) {
 	var s string
 	err := db.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = 'cookie_secret'").Scan(&s)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errors.New("reading the cookie secret: the database has none")
+		return nil, errors.New("reading the JWT key: the database has none")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the cookie secret: %w", err)
+		return nil, fmt.Errorf("reading the JWT key: %w", err)
 	}
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) < 32 {
-		return nil, errors.New("reading the cookie secret: malformed")
+		return nil, errors.New("reading the JWT key: malformed")
 	}
 	return b, nil
 }

@@ -17,6 +17,12 @@
 //	-reset           delete the database first, to start from the demo data
 //	-ui DIR          the built UI (default examples/taskboard/web/dist)
 //	-cache=false     turn off the in-memory origin cache
+//	-ssr=false       render every page in the browser (default: the main
+//	                 pages are server-rendered by Bun, see pages.go; without
+//	                 Bun, or when the UI is not built, they are rendered in
+//	                 the browser and a line on standard error says why)
+//	-pages DIR       the page components (default DIR/../src/pages, DIR
+//	                 being -ui)
 //	-ir FILE         write the app's IR to FILE and exit (so does the
 //	                 environment variable MIZAN_WRITE_IR, as set by
 //	                 "mizan generate --cmd")
@@ -38,6 +44,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -53,8 +60,8 @@ func main() {
 
 // options are the command's flags.
 type options struct {
-	addr, db, ui, ir string
-	cache, reset     bool
+	addr, db, ui, ir, pages string
+	cache, reset, ssr       bool
 }
 
 // parseFlags reads the command line. ok is false when the program should
@@ -68,6 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (o options, code int, ok bool) 
 	fs.StringVar(&o.ui, "ui", "examples/taskboard/web/dist", "serve the built UI from `DIR`")
 	fs.BoolVar(&o.cache, "cache", true, "serve context fetches through an in-memory origin cache")
 	fs.StringVar(&o.ir, "ir", "", "write the app's IR to `FILE` and exit")
+	fs.BoolVar(&o.ssr, "ssr", true, "render the main pages on the server (needs Bun: npm ci in frontends/)")
+	fs.StringVar(&o.pages, "pages", "", "the page components `DIR` (default: ../src/pages beside -ui)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, 0, false
@@ -97,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.ir != "" {
 		err = writeIR(o.ir)
 	} else {
-		err = serve(ctx, o, stdout, logger)
+		err = serve(ctx, o, stdout, stderr, logger)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "taskboard:", err)
@@ -109,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // writeIR writes the app's IR to path. The functions are registered but
 // never called, so no database is opened.
 func writeIR(path string) error {
-	app, hub, err := newApp(&store{now: time.Now}, appConfig{})
+	app, hub, _, err := newApp(&store{now: time.Now}, appConfig{})
 	if err != nil {
 		return err
 	}
@@ -119,7 +128,7 @@ func writeIR(path string) error {
 
 // serve opens the database, serves the app until ctx is done, then shuts
 // down gracefully.
-func serve(ctx context.Context, o options, stdout io.Writer, logger *slog.Logger) error {
+func serve(ctx context.Context, o options, stdout, stderr io.Writer, logger *slog.Logger) error {
 	if o.reset {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Remove(o.db + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -132,29 +141,73 @@ func serve(ctx context.Context, o options, stdout io.Writer, logger *slog.Logger
 		return err
 	}
 	defer db.Close()
-	secret, err := cookieSecret(ctx, db)
+	key, err := jwtKey(ctx, db)
 	if err != nil {
 		return err
 	}
-	cfg := appConfig{ui: uiHandler(o.ui), logger: logger}
+	cfg := appConfig{ui: uiHandler(o.ui), logger: logger, jwtKey: key}
 	if o.cache {
 		if cfg.cache, err = newMemoryCache(logger); err != nil {
 			return err
 		}
 		defer cfg.cache.Close()
 	}
-	app, hub, err := newApp(&store{db: db, sessions: &sessions{secret: secret}, now: time.Now}, cfg)
+	st := &store{db: db, now: time.Now}
+	rendering := "in the browser (SSR off: -ssr=false)"
+	if o.ssr {
+		dir := o.pages
+		if dir == "" {
+			dir = filepath.Join(o.ui, "..", "src", "pages")
+		}
+		if cfg.ssr, err = newSSR(dir, o.ui); err != nil {
+			fmt.Fprintf(stderr, "taskboard: SSR off, pages are rendered in the browser: %v\n", err)
+			rendering = "in the browser (SSR off, see above)"
+		}
+	}
+	if cfg.ssr != nil {
+		defer cfg.ssr.renderer.Close(context.Background())
+	}
+	app, hub, pages, err := newApp(st, cfg)
 	if err != nil {
 		return err
 	}
+	if pages != nil {
+		// Start the Bun workers and render the pre-rendered pages ahead. If
+		// that fails (a broken install), serve without SSR rather than not
+		// at all: build the app again, without the page routes.
+		startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := pages.Start(startCtx)
+		cancel()
+		if err == nil {
+			rendering = fmt.Sprintf("server-rendered by Bun (%d workers), pre-rendered for anonymous visitors", cfg.ssr.renderer.Workers())
+		} else {
+			fmt.Fprintf(stderr, "taskboard: SSR off, pages are rendered in the browser: %v\n", err)
+			rendering = "in the browser (SSR off, see above)"
+			_ = pages.Close(context.Background())
+			_ = hub.Close()
+			_ = cfg.ssr.renderer.Close(context.Background()) // its workers, if any started
+			cfg.ssr = nil
+			st.app = nil
+			if app, hub, pages, err = newApp(st, cfg); err != nil {
+				return err
+			}
+		}
+	}
 	defer hub.Close()
+	if pages != nil {
+		defer pages.Close(context.Background())
+	}
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.addr, err)
 	}
+	var handler http.Handler = app
+	if pages != nil {
+		handler = pageErrors(app, o.ui)
+	}
 	srv := &http.Server{
-		Handler:           app,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
@@ -170,8 +223,9 @@ func serve(ctx context.Context, o options, stdout io.Writer, logger *slog.Logger
 	}
 	fmt.Fprintf(stdout, "Database: %s (%s)\n", o.db, state)
 	fmt.Fprintf(stdout, "UI: %s\n", o.ui)
+	fmt.Fprintf(stdout, "Pages: %s\n", rendering)
 	fmt.Fprintf(stdout, "Taskboard listening on %s/\n", baseURL(ln.Addr()))
-	fmt.Fprintln(stdout, "Open it in a browser and sign in as any member of the team. Press Ctrl+C to stop.")
+	fmt.Fprintln(stdout, "Open it in a browser and sign in as ada (password ada), grace, alan or katherine. Press Ctrl+C to stop.")
 
 	select {
 	case err := <-served:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -89,9 +90,9 @@ func TestOpenDB(t *testing.T) {
 	if created {
 		t.Error("the second openDB reported a new database")
 	}
-	secret, err := cookieSecret(ctx, db)
-	if err != nil || len(secret) != 32 {
-		t.Errorf("cookieSecret = %x, %v", secret, err)
+	key, err := jwtKey(ctx, db)
+	if err != nil || len(key) != 32 {
+		t.Errorf("jwtKey = %x, %v", key, err)
 	}
 	db.Close()
 	if count() != first {
@@ -179,6 +180,11 @@ func TestRunServes(t *testing.T) {
 			t.Fatalf("no URL printed in 10s; stdout %q, stderr %q", stdout.String(), stderr.String())
 		}
 	}
+	// The UI directory has no build manifest: the pages are rendered in
+	// the browser, and stderr says why.
+	if !strings.Contains(stderr.String(), "SSR off, pages are rendered in the browser") || !strings.Contains(stdout.String(), "Pages: in the browser") {
+		t.Errorf("no word of SSR being off: stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
 	if !strings.Contains(stdout.String(), db+" (created and seeded)") {
 		t.Errorf("stdout %q does not say the database was created", stdout.String())
 	}
@@ -214,5 +220,46 @@ func TestRunServes(t *testing.T) {
 	<-done
 	if !strings.Contains(stdout.String(), db+" (opened)") {
 		t.Errorf("second start: stdout %q does not say the database was opened", stdout.String())
+	}
+}
+
+func TestPageErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<!doctype html><div id=root></div>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/projects/1", "/projects/1/print/":
+			w.Header().Set("X-Mizan-Render", "psr-hit")
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write([]byte("rendered"))
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":{"code":"not_found"}}`))
+		}
+	})
+	srv := httptest.NewServer(pageErrors(app, dir))
+	defer srv.Close()
+	for _, tc := range []struct {
+		path, render, body string
+		status             int
+	}{
+		{"/projects/1", "psr-hit", "rendered", 200},
+		{"/projects/999", "", "<!doctype html><div id=root></div>", 404},
+		{"/projects/1/print/", "psr-hit", "rendered", 200},
+		{"/projects/999/print/", "", `{"error":{"code":"not_found"}}`, 404},
+		{"/api/mizan/ctx/nope/", "", `{"error":{"code":"not_found"}}`, 404},
+	} {
+		res, err := http.Get(srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.status || string(b) != tc.body || res.Header.Get("X-Mizan-Render") != tc.render {
+			t.Errorf("GET %s = %d %q (render %q), want %d %q (%q)", tc.path, res.StatusCode, b, res.Header.Get("X-Mizan-Render"), tc.status, tc.body, tc.render)
+		}
 	}
 }

@@ -39,7 +39,7 @@ func (s *store) currentUser(ctx context.Context, _ struct{}) (*User, error) {
 	err := s.db.QueryRowContext(ctx, "SELECT id, name, email, staff FROM users WHERE id = ?", id).
 		Scan(&u.ID, &u.Name, &u.Email, &u.Staff)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil // deleted since the cookie was signed
+		return nil, nil // deleted since they signed in
 	}
 	if err != nil {
 		return nil, unavailable("reading the current user", err)

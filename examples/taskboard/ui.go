@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path"
@@ -68,3 +70,58 @@ From the root of the repository, run</p>
 <p>The API answers meanwhile: <a href="/api/mizan/ctx/board/">/api/mizan/ctx/board/</a>,
 and so does the server-rendered page <a href="/projects/1/print/">/projects/1/print/</a>.</p>
 `
+
+// pageErrors wraps the app when the project pages are server-rendered:
+// a page of a project that does not exist (or a malformed id) makes the
+// page route fail with the JSON error envelope (404, 400), which a browser
+// would show as it is. For those, it answers with index.html under the
+// same status instead, and the UI renders its own message. Every other
+// request goes to the app untouched.
+func pageErrors(app http.Handler, dir string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/projects/")
+		if !ok || rest == "" || strings.Contains(rest, "/") || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+			app.ServeHTTP(w, r)
+			return
+		}
+		rec := &recorder{header: http.Header{}}
+		app.ServeHTTP(rec, r)
+		if rec.status >= 400 && strings.HasPrefix(rec.header.Get("Content-Type"), "application/json") {
+			if index, err := os.ReadFile(path.Join(dir, "index.html")); err == nil {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Cache-Control", "no-cache")
+				w.WriteHeader(rec.status)
+				w.Write(index)
+				return
+			}
+		}
+		maps.Copy(w.Header(), rec.header)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		w.WriteHeader(rec.status)
+		w.Write(rec.body.Bytes())
+	})
+}
+
+// recorder keeps a response in memory.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}

@@ -12,6 +12,9 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
+    // .vite/manifest.json names the hashed entry script and stylesheet:
+    // the Go server reads it to link them from the pages it renders.
+    manifest: true,
   },
   server: {
     // npm run dev: the Go server (bash examples/taskboard/run.sh, or

@@ -4,11 +4,15 @@
 //   npm run e2e          (from examples/taskboard/web, after npm run build)
 //   bash examples/taskboard/run.sh --test   (installs, generates, builds, runs this)
 //
-// It starts the Go server on a free port with a new database, signs in,
-// performs mutations through the UI, checks that the affected data
-// re-renders, and counts the requests the page makes to show that context
-// instances the mutation did not hit were not refetched. A screenshot goes
-// to test-results/ at the root of the repository.
+// It starts the Go server on a free port with a new database, checks that
+// the pages come server-rendered with their data and hydrate without
+// fetching it again, signs in with a demo password, performs mutations
+// through the UI, checks that the affected data re-renders (and that the
+// pre-rendered page served to anonymous visitors shows it too), counts the
+// requests the page makes to show that context instances the mutation did
+// not hit were not refetched, and signs out, after which the old session
+// cookie is refused. Screenshots go to test-results/ at the root of the
+// repository.
 //
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium); TASKBOARD_BIN, a
 // built server (default: go build ./examples/taskboard into a temporary
@@ -16,7 +20,7 @@
 // where it fails.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -46,6 +50,8 @@ const chromiumArgs = [
 
 const prefix = '/api/mizan/';
 let tmp, server, browser, page, base;
+/** Errors the first window logged (console.error, uncaught): a failed hydration would show here. */
+const pageErrors = [];
 /** Every request the page made, in order: { method, path, fn } where path is relative to the API prefix for API requests. */
 const requests = [];
 let inflight = 0;
@@ -96,7 +102,13 @@ before(async () => {
   browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true, timeout: 60_000 });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.setDefaultTimeout(15_000);
-  page.on('pageerror', (err) => console.error('page error:', err));
+  page.on('pageerror', (err) => {
+    console.error('page error:', err);
+    pageErrors.push(String(err));
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
   page.on('request', (r) => {
     inflight++;
     const u = new URL(r.url());
@@ -160,18 +172,78 @@ async function mutate(fn, action) {
 
 const sidebarProgress = (id) => page.getByTestId(`sidebar-progress-${id}`);
 
-test('anonymous visitors can read but not write', { skip }, async () => {
-  await page.goto(`${base}/projects/1`);
+/** get fetches a page of the server with plain HTTP, as a browser before any script runs (no cookie: anonymous). */
+async function get(path, headers = {}) {
+  const res = await fetch(`${base}${path}`, { headers, redirect: 'manual' });
+  return { status: res.status, render: res.headers.get('x-mizan-render'), type: res.headers.get('content-type'), html: await res.text() };
+}
+
+/** until polls fn every 100 ms until it returns a truthy value, and returns it; it fails after timeout ms with what the last try gave. */
+async function until(what, fn, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last?.ok) return last;
+    if (Date.now() > deadline) throw new Error(`${what}: not so after ${timeout} ms; last: ${JSON.stringify(last).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The entry script of the built UI, which the server-rendered pages must load. */
+function entryScript() {
+  const manifest = JSON.parse(readFileSync(join(dist, '.vite', 'manifest.json'), 'utf8'));
+  return `/${manifest['index.html'].file}`;
+}
+
+test('the pages come server-rendered with their data (SSR, pre-rendered)', { skip }, async () => {
+  // Plain HTTP, no JavaScript: the data is in the HTML already.
+  const project = await get('/projects/1');
+  assert.equal(project.status, 200);
+  assert.match(project.type ?? '', /^text\/html/);
+  // Every project's page is rendered ahead when the server starts.
+  assert.equal(project.render, 'psr-hit');
+  for (const want of ['Website relaunch', 'Set up redirects from the old URLs', 'Build the pricing page', 'data-testid="sidebar-progress-1"', 'Mobile app']) {
+    assert.ok(project.html.includes(want), `the HTML of /projects/1 lacks ${JSON.stringify(want)}`);
+  }
+  // The bundles it was rendered from, for hydration, and the built entry.
+  assert.match(project.html, /<script type="application\/json" id="mizan-data">\{.*"project\?project_id=1":\{"project_info":/);
+  assert.ok(project.html.includes(`<script type="module" src="${entryScript()}"></script>`), 'the page does not load the built entry');
+  const home = await get('/');
+  assert.equal(home.status, 200);
+  assert.equal(home.render, 'psr-hit');
+  for (const want of ['Projects', 'Website relaunch', 'The new marketing site', 'Mobile app', 'Sign in']) {
+    assert.ok(home.html.includes(want), `the HTML of / lacks ${JSON.stringify(want)}`);
+  }
+  // An unknown project: 404, with the UI (which says so), not the API's
+  // JSON error.
+  const unknown = await get('/projects/999');
+  assert.equal(unknown.status, 404);
+  assert.ok(unknown.html.includes('<div id="root"></div>'), unknown.html.slice(0, 200));
+  // A page the server does not render is the client-rendered index.html.
+  const task = await get('/projects/1/tasks/3');
+  assert.equal(task.status, 200);
+  assert.equal(task.render, null);
+  assert.ok(!task.html.includes('mizan-data') && task.html.includes('<div id="root"></div>'));
+});
+
+test('anonymous visitors can read but not write; the page hydrates without refetching', { skip }, async () => {
+  const res = await page.goto(`${base}/projects/1`);
+  assert.equal(res?.headers()['x-mizan-render'], 'psr-hit');
   await page.getByRole('heading', { name: 'Website relaunch' }).waitFor();
   await sidebarProgress(1).getByText('2/5 done').waitFor();
   await sidebarProgress(2).getByText('1/4 done').waitFor();
+  // The badge turns live from an effect: the page has hydrated.
+  await page.locator('[data-testid="live-state"][data-state="open"]').waitFor();
   await settle();
   // Both projects' context instances are mounted (the sidebar shows their
-  // numbers), so each would refetch at once if a target hit it.
-  const fetched = ctxFetchesSince(0);
-  for (const want of ['global/', 'board/', 'project/?project_id=1', 'project/?project_id=2']) {
-    assert.ok(fetched.includes(want), `no fetch of ${want} on load: ${fetched}`);
-  }
+  // numbers), so each would refetch at once if a target hit it. The page
+  // embeds the bundles it was rendered from (global, board and project 1):
+  // the client starts from them and fetches none of them. Only project 2,
+  // whose numbers the sidebar shows but the page route does not render
+  // from, is fetched after load. (Before SSR, all four were fetched.)
+  assert.deepEqual(ctxFetchesSince(0), ['project/?project_id=2']);
+  assert.deepEqual(pageErrors, [], 'errors while loading and hydrating the page');
   await page.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).waitFor();
   assert.equal(await page.getByLabel('New task').count(), 0, 'the add-task form is shown to an anonymous visitor');
   await page.getByText('to add tasks, move them and comment').waitFor();
@@ -187,19 +259,46 @@ test('anonymous visitors can read but not write', { skip }, async () => {
   assert.deepEqual(refused, { status: 401, code: 'unauthorized', header: null });
 });
 
-test('signing in sets the session and refetches only the global context', { skip }, async () => {
+/** signIn signs p in through the sign-in form, with the demo password (the username), and resolves with the sign_in response. */
+async function signIn(p, username) {
+  await p.getByLabel('Username').fill(username);
+  await p.getByLabel('Password').fill(username);
+  const [res] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === 'sign_in'),
+    p.getByRole('button', { name: 'Sign in', exact: true }).click(),
+  ]);
+  assert.equal(res.status(), 200, `sign_in: ${await res.text()}`);
+  return { body: await res.json(), header: res.headers()['x-mizan-invalidate'] };
+}
+
+test('signing in checks the password, sets the session and refetches only the global context', { skip }, async () => {
   await page.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).click();
+  await page.getByLabel('Password').waitFor();
+  // A wrong password is refused (401) and said so.
+  await page.getByLabel('Username').fill('ada');
+  await page.getByLabel('Password').fill('not-the-password');
+  const [refused] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`${prefix}call/`)),
+    page.getByRole('button', { name: 'Sign in', exact: true }).click(),
+  ]);
+  assert.equal(refused.status(), 401);
+  await page.getByRole('alert').getByText('wrong username or password').waitFor();
   await settle();
   const mark = requests.length;
-  const { body, header } = await mutate('sign_in', () => page.getByRole('button', { name: /Ada Lovelace/ }).click());
+  const { body, header } = await signIn(page, 'ada');
   assert.deepEqual(body.invalidate, ['global']);
   assert.equal(header, 'global');
   await page.getByTestId('whoami').getByText('Ada Lovelace').waitFor();
   await settle();
   assert.deepEqual(ctxFetchesSince(mark), ['global/']);
   const cookies = await page.context().cookies();
-  const session = cookies.find((c) => c.name === 'taskboard_session');
+  const session = cookies.find((c) => c.name === 'mizan_session');
   assert.ok(session?.httpOnly, `no HttpOnly session cookie: ${JSON.stringify(cookies)}`);
+  // A signed-in visitor's page is rendered for them (their name in the
+  // header), not the pre-rendered anonymous one.
+  const mine = await page.request.get(`${base}/projects/1`);
+  assert.equal(mine.headers()['x-mizan-render'], 'dynamic');
+  assert.ok((await mine.text()).includes('Ada Lovelace'), 'the signed-in page does not name the user');
 });
 
 test('adding a task refetches that project only (scoped invalidation)', { skip }, async () => {
@@ -227,6 +326,24 @@ test('adding a task refetches that project only (scoped invalidation)', { skip }
   // not refetched: the target named project 1 only.
   assert.deepEqual(ctxFetchesSince(mark), ['project/?project_id=1']);
   await sidebarProgress(2).getByText('1/4 done').waitFor();
+
+  // PSR: the page pre-rendered for anonymous visitors was marked stale by
+  // the same target and is re-rendered in the background; a new GET gets
+  // the new task from the cache (psr-hit), or, if it comes before the
+  // re-render, a page rendered at once (psr-render). Never the old page.
+  const fresh = await until('the pre-rendered /projects/1 shows the new task', async () => {
+    const r = await get('/projects/1');
+    return { ok: r.html.includes(title), status: r.status, render: r.render };
+  });
+  assert.equal(fresh.status, 200);
+  assert.ok(['psr-hit', 'psr-render'].includes(fresh.render), `X-Mizan-Render: ${fresh.render}`);
+  // Once re-rendered, it is served from the cache.
+  await until('the re-rendered /projects/1 is a cache hit', async () => {
+    const r = await get('/projects/1');
+    return { ok: r.render === 'psr-hit' && r.html.includes(title), render: r.render };
+  });
+  // Project 2's page was not touched by a target that named project 1.
+  assert.equal((await get('/projects/2')).render, 'psr-hit');
 });
 
 test('a signed-in comment refetches the task and one function of its project (function-level)', { skip }, async () => {
@@ -316,17 +433,22 @@ test('a change made in one window appears in another without reload (live update
 
   await other.goto(`${base}/projects/1`);
   await other.getByTestId('project-name').getByText('Website relaunch').waitFor();
+  await other.getByTestId('column-todo').getByText('Write the launch checklist').waitFor();
   await live(other);
   // A reload would lose this mark.
   await other.evaluate(() => {
     window.sameWindow = true;
   });
 
-  // The first window, signed in as Ada, adds a task to project 1.
+  // The first window, signed in as Ada, adds a task to project 1. Its
+  // page is rendered for Ada and hydrated: only project 2 (not part of the
+  // page route) is fetched after load.
+  const loaded = requests.length;
   await page.goto(`${base}/projects/1`);
   await page.getByLabel('New task').waitFor();
   await live(page);
   await settle();
+  assert.deepEqual(ctxFetchesSince(loaded), ['project/?project_id=2']);
   await otherSettle();
   const title = 'Seen live in the other window';
   await page.getByLabel('New task').fill(title);
@@ -344,7 +466,9 @@ test('a change made in one window appears in another without reload (live update
   // And the other way: the second visitor signs in and moves the task; the
   // first window sees the card change column.
   await other.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).click();
+  // The demo accounts fill in the form.
   await other.getByRole('button', { name: /Grace Hopper/ }).click();
+  await other.getByRole('button', { name: 'Sign in', exact: true }).click();
   await other.getByTestId('whoami').getByText('Grace Hopper').waitFor();
   await other.getByTestId('project-link-1').click();
   const card = other.getByTestId('column-todo').locator('.task-card', { hasText: title });
@@ -355,4 +479,81 @@ test('a change made in one window appears in another without reload (live update
   await page.screenshot({ path: join(root, 'test-results', 'taskboard-live-first.png'), fullPage: true });
   await other.screenshot({ path: join(root, 'test-results', 'taskboard-live-second.png'), fullPage: true });
   await context2.close();
+});
+
+test('signing out revokes the session at once: a replayed cookie is refused', { skip }, async () => {
+  // A third visitor signs in through the UI and makes a change.
+  const context3 = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const p = await context3.newPage();
+  p.setDefaultTimeout(15_000);
+  await p.goto(`${base}/signin`);
+  // Type only once the page has hydrated (the badge turns live from an
+  // effect): the form's inputs are React's from then on.
+  await p.locator('[data-testid="live-state"][data-state="open"]').waitFor();
+  await signIn(p, 'katherine');
+  await p.getByTestId('whoami').getByText('Katherine Johnson').waitFor();
+  await p.getByTestId('project-link-2').click();
+  const title = 'Checked before signing out';
+  await p.getByLabel('New task').fill(title);
+  const [added] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === 'add_task'),
+    p.getByRole('button', { name: 'Add task' }).click(),
+  ]);
+  assert.equal(added.status(), 200);
+  await p.getByTestId('column-todo').getByText(title).waitFor();
+
+  // Capture the credentials as they are now: the session cookie and the
+  // CSRF pair, everything a replay needs.
+  const jar = await context3.cookies();
+  const cookie = jar.map((c) => `${c.name}=${c.value}`).join('; ');
+  const csrf = jar.find((c) => c.name === 'csrftoken')?.value;
+  assert.ok(jar.some((c) => c.name === 'mizan_session'), `no session cookie: ${cookie}`);
+  const replay = () =>
+    fetch(`${base}${prefix}call/`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Cookie: cookie, 'X-CSRFToken': csrf ?? '' },
+      body: JSON.stringify({ fn: 'add_comment', args: { project_id: 1, task_id: 3, body: 'replayed' } }),
+    });
+  const whoIs = async () => (await (await fetch(`${base}${prefix}ctx/global/`, { headers: { Cookie: cookie } })).json()).current_user;
+  assert.equal((await whoIs())?.name, 'Katherine Johnson', 'the captured cookie does not work before signing out');
+
+  // Sign out through the UI.
+  const [out] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === 'sign_out'),
+    p.getByTestId('whoami').getByRole('button', { name: 'Sign out' }).click(),
+  ]);
+  assert.equal(out.status(), 200);
+  assert.deepEqual((await out.json()).invalidate, ['global']);
+  await p.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).waitFor();
+  assert.equal(await p.getByLabel('New task').count(), 0, 'the add-task form is still shown after signing out');
+  assert.ok(!(await context3.cookies()).some((c) => c.name === 'mizan_session'), 'the browser kept the session cookie');
+
+  // The old cookie, replayed at once, is refused: its session is gone.
+  const refused = await replay();
+  assert.equal(refused.status, 401);
+  assert.equal((await refused.json()).error?.code, 'unauthorized');
+  assert.equal(await whoIs(), null);
+  // And a reload shows the page signed out (the anonymous, pre-rendered one).
+  const reloaded = await p.reload();
+  assert.ok(['psr-hit', 'psr-render'].includes(reloaded?.headers()['x-mizan-render'] ?? ''));
+  await p.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).waitFor();
+  await p.getByTestId('column-todo').getByText(title).waitFor();
+
+  // API clients sign in with JWTs (auth/token/, same demo passwords); their
+  // logout (auth/logout/) revokes the access token at once too.
+  const post = (path, body, token) =>
+    fetch(`${base}${prefix}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const tokens = await (await post('auth/token/', { username: 'katherine', password: 'katherine' })).json();
+  assert.ok(tokens.access, `auth/token/: ${JSON.stringify(tokens)}`);
+  const call = { fn: 'add_comment', args: { project_id: 1, task_id: 3, body: 'By access token' } };
+  assert.equal((await post('call/', call, tokens.access)).status, 200);
+  assert.equal((await post('auth/logout/', undefined, tokens.access)).status, 200);
+  const revoked = await post('call/', call, tokens.access);
+  assert.equal(revoked.status, 401);
+  assert.match((await revoked.json()).error?.message ?? '', /session revoked/);
+  await context3.close();
 });

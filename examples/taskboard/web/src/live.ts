@@ -10,7 +10,11 @@ export const transport = wsTransport();
 const subscribe = (listener: () => void): (() => void) => transport.onState(listener);
 const snapshot = (): WsState => transport.state;
 
+// A server render has no socket, and the hydration that follows must
+// render the same: both see 'connecting'.
+const serverSnapshot = (): WsState => 'connecting';
+
 /** useLiveState returns the WebSocket's state: connecting, open or closed. */
 export function useLiveState(): WsState {
-  return useSyncExternalStore(subscribe, snapshot, snapshot);
+  return useSyncExternalStore(subscribe, snapshot, serverSnapshot);
 }

@@ -5,36 +5,65 @@ import { useRenameUser, useSignIn, useTeam } from './gen/hooks';
 import { navigate } from './router';
 import { Avatar, ErrorNote, ignore, useMe } from './ui';
 
+/** username is a user's sign-in name: the local part of their email address. Their demo password is the same. */
+function username(u: User): string {
+  return (u.email.split('@')[0] ?? '').toLowerCase();
+}
+
 export function SignInPage() {
   const team = useTeam();
   const me = useMe();
   const signIn = useSignIn();
+  const [login, setLogin] = useState({ username: '', password: '' });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    signIn
+      .mutate({ username: login.username.trim(), password: login.password })
+      .then(() => navigate('/'))
+      .catch(ignore);
+  };
   return (
     <section className="card narrow">
       <h1>Sign in</h1>
       <p className="muted">
-        This demo has no passwords: pick a member of the team. The server answers with a signed, HttpOnly session cookie; from then on every
-        call carries it, and the guarded mutations let you in.
+        The server checks the password with Mizan&apos;s sign-in service and starts a session in its store, carried by an HttpOnly cookie;
+        signing out deletes the session, so a copy of the cookie is refused at once. API clients get JWTs from{' '}
+        <code>/api/mizan/auth/token/</code> with the same passwords.
       </p>
       {me && <p>You are signed in as {me.name}.</p>}
+      <form className="signin-form" onSubmit={submit}>
+        <label>
+          Username
+          <input name="username" autoComplete="username" value={login.username} onChange={(e) => setLogin({ ...login, username: e.target.value })} />
+        </label>
+        <label>
+          Password
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            value={login.password}
+            onChange={(e) => setLogin({ ...login, password: e.target.value })}
+          />
+        </label>
+        <button className="button" disabled={signIn.isPending || login.username.trim() === '' || login.password === ''}>
+          Sign in
+        </button>
+      </form>
       <ErrorNote error={team.error ?? signIn.error} />
+      <h2 className="sidebar-title">Demo accounts</h2>
+      <p className="muted small">Each password is the username. Pick someone to fill in the form.</p>
       <ul className="people">
         {team.data?.map((u) => (
           <li key={u.id}>
-            <button
-              className="person-button"
-              disabled={signIn.isPending}
-              onClick={() =>
-                signIn
-                  .mutate({ user_id: u.id })
-                  .then(() => navigate('/'))
-                  .catch(ignore)
-              }
-            >
+            <button className="person-button" type="button" onClick={() => setLogin({ username: username(u), password: username(u) })}>
               <Avatar person={u} />
               <span>
                 <strong>{u.name}</strong>
-                <span className="muted small"> {u.staff ? 'staff' : 'member'}</span>
+                <span className="muted small">
+                  {' '}
+                  {u.staff ? 'staff' : 'member'} · username <code>{username(u)}</code>, password <code>{username(u)}</code>
+                </span>
               </span>
             </button>
           </li>

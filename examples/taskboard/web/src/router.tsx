@@ -1,7 +1,16 @@
 // A tiny client-side router over the History API: enough for a handful of
-// routes, without a dependency. The Go server answers every path without
-// a file extension with index.html, so deep links work.
-import { useSyncExternalStore, type MouseEvent, type ReactNode } from 'react';
+// routes, without a dependency. The Go server renders the main pages
+// (pages.go) and answers every other path without a file extension with
+// index.html, so deep links work.
+//
+// On the server there is no window: the page components give the path to
+// render in PathContext, and usePath reads it as its server snapshot. The
+// browser's entry gives the same path when it hydrates, so both render the
+// same markup; after hydration, usePath follows window.location.
+import { createContext, useContext, useSyncExternalStore, type MouseEvent, type ReactNode } from 'react';
+
+/** PathContext holds the path a server render (and the hydration that follows) shows. */
+export const PathContext = createContext('/');
 
 const listeners = new Set<() => void>();
 
@@ -20,7 +29,8 @@ function getPath(): string {
 
 /** usePath returns the current path and re-renders when it changes. */
 export function usePath(): string {
-  return useSyncExternalStore(subscribe, getPath, getPath);
+  const serverPath = useContext(PathContext);
+  return useSyncExternalStore(subscribe, getPath, () => serverPath);
 }
 
 /** navigate goes to path, adding a history entry (or replacing the current one). */
@@ -52,6 +62,23 @@ export function match(path: string): Route {
   return { page: 'not-found' };
 }
 
+/** canonicalPath returns the path of the route path names: /projects/01/ is /projects/1. */
+export function canonicalPath(path: string): string {
+  const r = match(path);
+  switch (r.page) {
+    case 'home':
+      return '/';
+    case 'team':
+      return '/team';
+    case 'signin':
+      return '/signin';
+    case 'project':
+      return r.taskId === undefined ? `/projects/${r.projectId}` : `/projects/${r.projectId}/tasks/${r.taskId}`;
+    default:
+      return path;
+  }
+}
+
 /** Link is an anchor that navigates without reloading the page. */
 export function Link(props: { to: string; className?: string; children?: ReactNode; 'data-testid'?: string; title?: string }) {
   const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
@@ -59,7 +86,7 @@ export function Link(props: { to: string; className?: string; children?: ReactNo
     e.preventDefault();
     navigate(props.to);
   };
-  const path = getPath();
+  const path = usePath();
   const active = path === props.to || (props.to !== '/' && path.startsWith(props.to + '/'));
   return (
     <a
