@@ -109,16 +109,7 @@ type OK struct {
 // connections, and SQLite serialises the writers).
 type store struct {
 	db  *sql.DB
-	app *mizan.App // set by newApp: its sign-in service starts and ends sessions
 	now func() time.Time
-}
-
-// auth returns the app's sign-in service, or nil before the app is built.
-func (s *store) auth() *auth.Service {
-	if s.app == nil {
-		return nil
-	}
-	return s.app.Auth()
 }
 
 // appConfig is what newApp needs besides the store.
@@ -129,6 +120,9 @@ type appConfig struct {
 	// jwtKey signs the JWTs (HS256, 32 bytes or more); nil: a random one
 	// (the IR, tests).
 	jwtKey []byte
+	// accessTTL is the lifetime of access tokens; zero: 5 minutes (the
+	// browser test shortens it to see the UI refresh them).
+	accessTTL time.Duration
 	// ssr, when set, serves the UI's main pages server-rendered (see
 	// pages.go); nil: every page is rendered in the browser.
 	ssr *ssrConfig
@@ -147,14 +141,13 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, *ssr.Pages, error) 
 	}
 	// Sign-in (auth.go): JWTs signed with key, sessions in memory (a
 	// restart signs everyone out; session.OpenRedis would share them),
-	// and the demo users' credential check for auth/token/ and sign_in.
+	// and the demo users' credential check for auth/token/.
 	app := mizan.New(mizan.Config{
-		Auth:     &auth.Config{PrivateKey: key, Credentials: s.credentials},
+		Auth:     &auth.Config{PrivateKey: key, AccessTTL: cfg.accessTTL, Credentials: s.credentials},
 		Cache:    cfg.cache,
 		Fallback: cfg.ui,
 		Logger:   cfg.logger,
 	})
-	s.app = app
 
 	// Reads. Shared: these functions never read the caller, so signed-in
 	// users share the origin cache's entries. current_user does read it.
@@ -166,10 +159,6 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, *ssr.Pages, error) 
 	mizan.Query(app, s.projectStats, mizan.In(ProjectContext), mizan.Shared())
 	mizan.Query(app, s.taskDetail, mizan.In(TaskContext), mizan.Shared())
 	mizan.Query(app, s.taskComments, mizan.In(TaskContext), mizan.Shared())
-
-	// Signing in and out changes who the caller is: global only.
-	mizan.Mutation(app, s.signIn, mizan.Affects(mizan.Global))
-	mizan.Mutation(app, s.signOut, mizan.Affects(mizan.Global))
 
 	// Writes. Every one needs a signed-in caller; the comments say what
 	// each invalidates, as the X-Mizan-Invalidate header shows it.

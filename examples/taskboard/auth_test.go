@@ -32,13 +32,9 @@ func TestAuthGuards(t *testing.T) {
 	if global.CurrentUser == nil || global.CurrentUser.Name != "Grace Hopper" {
 		t.Fatalf("current_user after sign_in = %+v", global.CurrentUser)
 	}
-	// A cookie caller must repeat the CSRF token.
-	token := grace.csrf
+	// A Bearer caller needs no CSRF token (a page of another site cannot
+	// make the browser send the header).
 	grace.csrf = ""
-	if r := grace.call("add_task", map[string]any{"project_id": 1, "title": "x"}); r.status != 403 || r.code(t) != "forbidden" {
-		t.Errorf("add_task without the CSRF token = %d %s, want 403", r.status, r.body)
-	}
-	grace.csrf = token
 	grace.mustCall("add_task", map[string]any{"project_id": 1, "title": "x"})
 	// Staff only, and renaming someone else.
 	for fn, args := range map[string]any{
@@ -57,67 +53,49 @@ func TestAuthGuards(t *testing.T) {
 	ada.mustCall("create_project", map[string]any{"name": "Secret"})
 	ada.mustCall("rename_user", map[string]any{"user_id": 3, "name": "Alan M. Turing"})
 
-	// Signing out drops the session.
-	r := grace.call("sign_out", map[string]any{})
-	if r.status != 200 || !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=0") {
-		t.Errorf("sign_out = %d %v", r.status, r.header)
+	// Signing out (auth/logout/) drops the session: the same access token
+	// is refused from the next request on.
+	if r := grace.do("POST", "/api/mizan/auth/logout/", "", ""); r.status != 200 {
+		t.Errorf("auth/logout/ = %d %s", r.status, r.body)
 	}
-	grace.fetch("global", "", &global)
-	if global.CurrentUser != nil {
-		t.Errorf("current_user after sign_out = %+v", global.CurrentUser)
+	if r := grace.fetch("global", "", nil); r.status != 401 || !strings.Contains(string(r.body), "session revoked") {
+		t.Errorf("ctx/global/ with the logged-out token = %d %s, want 401 session revoked", r.status, r.body)
 	}
 	if r := grace.call("add_task", map[string]any{"project_id": 1, "title": "x"}); r.status != 401 {
-		t.Errorf("add_task after sign_out = %d, want 401", r.status)
+		t.Errorf("add_task after logout = %d, want 401", r.status)
+	}
+	grace.access = ""
+	grace.fetch("global", "", &global)
+	if global.CurrentUser != nil {
+		t.Errorf("current_user without a token = %+v", global.CurrentUser)
 	}
 }
 
-func TestSessionCookie(t *testing.T) {
+// TestSignInRefused: auth/token/ refuses a wrong password, an unknown
+// user and an email address (the username is the email's local part), and
+// a request without a password; a forged token is refused, not ignored.
+func TestSignInRefused(t *testing.T) {
 	srv := newTestServer(t, nil)
 	c := newClient(t, srv)
-	c.session()
-	for _, bad := range []map[string]any{
-		{"username": "ada", "password": "grace"},
-		{"username": "nobody", "password": "nobody"},
-		{"username": "ada@example.com", "password": "ada"},
+	for _, bad := range []string{
+		`{"username":"ada","password":"grace"}`,
+		`{"username":"nobody","password":"nobody"}`,
+		`{"username":"ada@example.com","password":"ada"}`,
 	} {
-		if r := c.call("sign_in", bad); r.status != 401 || r.code(t) != "unauthorized" || r.header.Get("Set-Cookie") != "" {
-			t.Errorf("sign_in %v = %d %s, want 401 without a cookie", bad, r.status, r.body)
+		if r := c.do("POST", "/api/mizan/auth/token/", "application/json", bad); r.status != 401 || r.code(t) != "unauthorized" {
+			t.Errorf("auth/token/ %s = %d %s, want 401", bad, r.status, r.body)
 		}
 	}
-	if r := c.call("sign_in", map[string]any{"username": "ada"}); r.status != 400 {
-		t.Errorf("sign_in without a password = %d %s, want 400", r.status, r.body)
+	if r := c.do("POST", "/api/mizan/auth/token/", "application/json", `{"username":"ada"}`); r.status != 400 {
+		t.Errorf("auth/token/ without a password = %d %s, want 400", r.status, r.body)
 	}
-	r := c.call("sign_in", map[string]any{"username": "Ada", "password": "ada"})
-	cookie := r.header.Get("Set-Cookie")
-	for _, want := range []string{"mizan_session=", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=604800"} {
-		if !strings.Contains(cookie, want) {
-			t.Errorf("Set-Cookie %q lacks %q", cookie, want)
-		}
+	// Usernames are case-insensitive.
+	if r := c.do("POST", "/api/mizan/auth/token/", "application/json", `{"username":"Ada","password":"ada"}`); r.status != 200 {
+		t.Errorf("auth/token/ as Ada = %d %s", r.status, r.body)
 	}
-	var global struct {
-		CurrentUser *User `json:"current_user"`
-	}
-	c.fetch("global", "", &global)
-	if global.CurrentUser == nil || global.CurrentUser.ID != 1 {
-		t.Fatalf("current_user after sign_in = %+v", global.CurrentUser)
-	}
-
-	// A made-up session id is no session.
-	req, _ := http.NewRequest("GET", srv.URL+"/api/mizan/ctx/global/", nil)
-	req.AddCookie(&http.Cookie{Name: "mizan_session", Value: "forged"})
-	if status, body := send(t, req); status != 200 || body != `{"current_user":null}` {
-		t.Errorf("forged cookie: %d %s, want an anonymous caller", status, body)
-	}
-
-	// Signing out deletes the session: a copy of the cookie kept from
-	// before is refused at once.
-	value := strings.TrimPrefix(strings.SplitN(cookie, ";", 2)[0], "mizan_session=")
-	c.mustCall("sign_out", map[string]any{})
-	req, _ = http.NewRequest("POST", srv.URL+"/api/mizan/call/", strings.NewReader(`{"fn":"add_task","args":{"project_id":1,"title":"replayed"}}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(&http.Cookie{Name: "mizan_session", Value: value})
-	if status, body := send(t, req); status != 401 {
-		t.Errorf("add_task replaying the signed-out cookie = %d %s, want 401", status, body)
+	c.access = "forged"
+	if r := c.fetch("global", "", nil); r.status != 401 || r.code(t) != "unauthorized" {
+		t.Errorf("ctx/global/ with a forged token = %d %s, want 401", r.status, r.body)
 	}
 }
 
@@ -150,6 +128,18 @@ func TestJWT(t *testing.T) {
 	if status, body := send(t, req); status != 200 || !strings.Contains(body, `"Grace Hopper"`) {
 		t.Errorf("current_user with the access token = %d %s", status, body)
 	}
+	// An expired access token (the UI then refreshes): auth/refresh/
+	// rotates the pair; the new access token works, and the spent refresh
+	// token is refused.
+	status, body = post("auth/refresh/", "", `{"refresh":"`+pair.Refresh+`"}`)
+	var next struct{ Access, Refresh string }
+	if err := json.Unmarshal([]byte(body), &next); status != 200 || err != nil || next.Access == "" || next.Refresh == pair.Refresh {
+		t.Fatalf("auth/refresh/ = %d %s", status, body)
+	}
+	if status, body := post("call/", next.Access, call); status != 200 {
+		t.Fatalf("add_task with the refreshed access token = %d %s", status, body)
+	}
+	pair.Access = next.Access
 	if status, body := post("auth/logout/", pair.Access, ""); status != 200 {
 		t.Fatalf("auth/logout/ = %d %s", status, body)
 	}

@@ -23,6 +23,8 @@
 //	                 the browser and a line on standard error says why)
 //	-pages DIR       the page components (default DIR/../src/pages, DIR
 //	                 being -ui)
+//	-access-ttl D    the lifetime of access tokens (default 5m; the browser
+//	                 test sets a few seconds to see the UI refresh them)
 //	-ir FILE         write the app's IR to FILE and exit (so does the
 //	                 environment variable MIZAN_WRITE_IR, as set by
 //	                 "mizan generate --cmd")
@@ -62,6 +64,7 @@ func main() {
 type options struct {
 	addr, db, ui, ir, pages string
 	cache, reset, ssr       bool
+	accessTTL               time.Duration
 }
 
 // parseFlags reads the command line. ok is false when the program should
@@ -77,10 +80,15 @@ func parseFlags(args []string, stderr io.Writer) (o options, code int, ok bool) 
 	fs.StringVar(&o.ir, "ir", "", "write the app's IR to `FILE` and exit")
 	fs.BoolVar(&o.ssr, "ssr", true, "render the main pages on the server (needs Bun: npm ci in frontends/)")
 	fs.StringVar(&o.pages, "pages", "", "the page components `DIR` (default: ../src/pages beside -ui)")
+	fs.DurationVar(&o.accessTTL, "access-ttl", 0, "the lifetime of access tokens (`DURATION`; default 5m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, 0, false
 		}
+		return o, 2, false
+	}
+	if o.accessTTL < 0 {
+		fmt.Fprintf(stderr, "taskboard: -access-ttl %s: must not be negative\n", o.accessTTL)
 		return o, 2, false
 	}
 	if fs.NArg() > 0 {
@@ -145,7 +153,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer, logger *slo
 	if err != nil {
 		return err
 	}
-	cfg := appConfig{ui: uiHandler(o.ui), logger: logger, jwtKey: key}
+	cfg := appConfig{ui: uiHandler(o.ui), logger: logger, jwtKey: key, accessTTL: o.accessTTL}
 	if o.cache {
 		if cfg.cache, err = newMemoryCache(logger); err != nil {
 			return err
@@ -187,7 +195,6 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer, logger *slo
 			_ = hub.Close()
 			_ = cfg.ssr.renderer.Close(context.Background()) // its workers, if any started
 			cfg.ssr = nil
-			st.app = nil
 			if app, hub, pages, err = newApp(st, cfg); err != nil {
 				return err
 			}

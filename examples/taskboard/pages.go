@@ -26,9 +26,12 @@ import (
 // so for anonymous visitors the pages are pre-rendered: rendered ahead (or
 // on their first request), served from a cache without running a function
 // (X-Mizan-Render: psr-hit), and re-rendered in the background when a
-// mutation invalidates what they show. The global context (current_user)
-// reads the caller, so a signed-in visitor's page is rendered for them
-// (dynamic), with their name in the header.
+// mutation invalidates what they show. The browser signs in with JWTs kept
+// by the page's script (web/src/session.ts), never a cookie, so a page
+// request carries no credential: every visitor, signed in or not, gets the
+// pre-rendered anonymous page. It hydrates as it is; then, if the tab holds
+// a refresh token, the script gets an access token and refetches the
+// global context (current_user) with it, and the header shows the user.
 //
 // Pages a route does not list (a task's panel, /projects/1/tasks/3, whose
 // comment times depend on the clock) are rendered in the browser from

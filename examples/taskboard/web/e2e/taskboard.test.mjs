@@ -6,12 +6,15 @@
 //
 // It starts the Go server on a free port with a new database, checks that
 // the pages come server-rendered with their data and hydrate without
-// fetching it again, signs in with a demo password, performs mutations
-// through the UI, checks that the affected data re-renders (and that the
-// pre-rendered page served to anonymous visitors shows it too), counts the
-// requests the page makes to show that context instances the mutation did
-// not hit were not refetched, and signs out, after which the old session
-// cookie is refused. Screenshots go to test-results/ at the root of the
+// fetching it again, signs in with a demo password (JWTs from auth/token/,
+// the access token sent as Authorization: Bearer on every request),
+// performs mutations through the UI, checks that the affected data
+// re-renders (and that the pre-rendered page served to anonymous visitors
+// shows it too), counts the requests the page makes to show that context
+// instances the mutation did not hit were not refetched, and signs out,
+// after which the old access token is refused at once. A second server,
+// whose access tokens live 2 s, shows the UI refreshing an expired token
+// and retrying. Screenshots go to test-results/ at the root of the
 // repository.
 //
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium); TASKBOARD_BIN, a
@@ -49,16 +52,22 @@ const chromiumArgs = [
 ];
 
 const prefix = '/api/mizan/';
-let tmp, server, browser, page, base;
+let tmp, server, browser, page, base, bin;
+/** The second server (short-lived access tokens), once started. */
+let server2;
 /** Errors the first window logged (console.error, uncaught): a failed hydration would show here. */
 const pageErrors = [];
-/** Every request the page made, in order: { method, path, fn } where path is relative to the API prefix for API requests. */
+/**
+ * Every request the page made, in order: { method, path, fn, auth } where
+ * path is relative to the API prefix for API requests and auth is the
+ * Authorization header, if any.
+ */
 const requests = [];
 let inflight = 0;
 
 /** startServer runs the taskboard on a free port and resolves with its URL. */
-async function startServer(bin) {
-  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-db', join(tmp, 'taskboard.db'), '-ui', dist], {
+async function startServer(bin, db = 'taskboard.db', extra = []) {
+  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-db', join(tmp, db), '-ui', dist, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -92,7 +101,7 @@ before(async () => {
     throw new Error(`${dist} has no index.html: build the UI first (npm run build, or bash examples/taskboard/run.sh --test)`);
   }
   tmp = mkdtempSync(join(tmpdir(), 'taskboard-e2e-'));
-  let bin = process.env.TASKBOARD_BIN;
+  bin = process.env.TASKBOARD_BIN;
   if (!bin) {
     bin = join(tmp, 'taskboard');
     execFileSync('go', ['build', '-o', bin, './examples/taskboard'], { cwd: root, stdio: 'inherit' });
@@ -115,7 +124,7 @@ before(async () => {
     const path = u.pathname.startsWith(prefix) ? u.pathname.slice(prefix.length) + u.search : u.pathname + u.search;
     let fn;
     if (r.method() === 'POST' && path === 'call/') fn = JSON.parse(r.postData() ?? '{}').fn;
-    requests.push({ method: r.method(), path, fn });
+    requests.push({ method: r.method(), path, fn, auth: r.headers()['authorization'] });
   });
   const done = () => inflight--;
   page.on('requestfinished', done);
@@ -124,10 +133,12 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
+  for (const proc of [server, server2]) {
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    }
   }
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
@@ -160,15 +171,24 @@ function callsSince(mark) {
     .map((r) => r.fn);
 }
 
-/** mutate clicks what runs mutation fn and resolves with its response's JSON body and invalidation header. */
-async function mutate(fn, action) {
+/**
+ * mutate clicks what runs mutation fn and resolves with its response's JSON
+ * body and invalidation header. Every mutation here is a signed-in user's:
+ * the call carries the access token.
+ */
+async function mutate(fn, action, p = page) {
   const [res] = await Promise.all([
-    page.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === fn),
+    p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === fn),
     action(),
   ]);
   assert.equal(res.status(), 200, `${fn}: ${await res.text()}`);
-  return { body: await res.json(), header: res.headers()['x-mizan-invalidate'] };
+  const auth = (await res.request().allHeaders())['authorization'] ?? '';
+  assert.match(auth, /^Bearer ey/, `${fn} was called without the access token`);
+  return { body: await res.json(), header: res.headers()['x-mizan-invalidate'], access: auth.slice('Bearer '.length) };
 }
+
+/** bearerOf returns the access token a request carried, or undefined. */
+const bearerOf = (r) => (r.auth?.startsWith('Bearer ') ? r.auth.slice('Bearer '.length) : undefined);
 
 const sidebarProgress = (id) => page.getByTestId(`sidebar-progress-${id}`);
 
@@ -259,46 +279,82 @@ test('anonymous visitors can read but not write; the page hydrates without refet
   assert.deepEqual(refused, { status: 401, code: 'unauthorized', header: null });
 });
 
-/** signIn signs p in through the sign-in form, with the demo password (the username), and resolves with the sign_in response. */
+/** tokenResponse matches the response of auth/token/. */
+const tokenResponse = (r) => r.url().endsWith(`${prefix}auth/token/`);
+
+/**
+ * signIn signs p in through the sign-in form, with the demo password (the
+ * username), and resolves with the pair auth/token/ answered.
+ */
 async function signIn(p, username) {
   await p.getByLabel('Username').fill(username);
   await p.getByLabel('Password').fill(username);
-  const [res] = await Promise.all([
-    p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === 'sign_in'),
-    p.getByRole('button', { name: 'Sign in', exact: true }).click(),
-  ]);
-  assert.equal(res.status(), 200, `sign_in: ${await res.text()}`);
-  return { body: await res.json(), header: res.headers()['x-mizan-invalidate'] };
+  const [res] = await Promise.all([p.waitForResponse(tokenResponse), p.getByRole('button', { name: 'Sign in', exact: true }).click()]);
+  assert.equal(res.status(), 200, `auth/token/: ${await res.text()}`);
+  assert.equal(res.request().method(), 'POST');
+  assert.deepEqual(JSON.parse(res.request().postData() ?? '{}'), { username, password: username });
+  const pair = await res.json();
+  assert.match(pair.access ?? '', /^ey/, `auth/token/: ${JSON.stringify(pair)}`);
+  assert.match(pair.refresh ?? '', /^ey/, `auth/token/: ${JSON.stringify(pair)}`);
+  return pair;
 }
 
-test('signing in checks the password, sets the session and refetches only the global context', { skip }, async () => {
+/** storedTokens returns what page p keeps in its storage: the refresh token in sessionStorage, and anything in localStorage (nothing). */
+const storedTokens = (p) =>
+  p.evaluate(() => ({ refresh: sessionStorage.getItem('taskboard.refresh'), local: Object.keys(localStorage) }));
+
+test('signing in gets a JWT pair from auth/token/; requests carry the access token; only global is refetched', { skip }, async () => {
   await page.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).click();
   await page.getByLabel('Password').waitFor();
   // A wrong password is refused (401) and said so.
   await page.getByLabel('Username').fill('ada');
   await page.getByLabel('Password').fill('not-the-password');
-  const [refused] = await Promise.all([
-    page.waitForResponse((r) => r.url().endsWith(`${prefix}call/`)),
-    page.getByRole('button', { name: 'Sign in', exact: true }).click(),
-  ]);
+  const [refused] = await Promise.all([page.waitForResponse(tokenResponse), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
   assert.equal(refused.status(), 401);
   await page.getByRole('alert').getByText('wrong username or password').waitFor();
   await settle();
   const mark = requests.length;
-  const { body, header } = await signIn(page, 'ada');
-  assert.deepEqual(body.invalidate, ['global']);
-  assert.equal(header, 'global');
+  const pair = await signIn(page, 'ada');
   await page.getByTestId('whoami').getByText('Ada Lovelace').waitFor();
   await settle();
+  // The pair's arrival changes who the caller is: the client refetches the
+  // global context (current_user), with the new access token, and nothing
+  // else.
   assert.deepEqual(ctxFetchesSince(mark), ['global/']);
+  const global = requests.slice(mark).find((r) => r.path === 'ctx/global/');
+  assert.equal(bearerOf(global), pair.access, 'ctx/global/ did not carry the new access token');
+  // No cookie holds the session: the access token is in the page's memory,
+  // the refresh token in the tab's sessionStorage.
   const cookies = await page.context().cookies();
-  const session = cookies.find((c) => c.name === 'mizan_session');
-  assert.ok(session?.httpOnly, `no HttpOnly session cookie: ${JSON.stringify(cookies)}`);
-  // A signed-in visitor's page is rendered for them (their name in the
-  // header), not the pre-rendered anonymous one.
+  assert.ok(!cookies.some((c) => c.name === 'mizan_session'), `a session cookie was set: ${JSON.stringify(cookies)}`);
+  assert.deepEqual(await storedTokens(page), { refresh: pair.refresh, local: [] });
+  // A page request carries no credential, so every visitor, signed in or
+  // not, gets the anonymous pre-rendered page.
   const mine = await page.request.get(`${base}/projects/1`);
-  assert.equal(mine.headers()['x-mizan-render'], 'dynamic');
-  assert.ok((await mine.text()).includes('Ada Lovelace'), 'the signed-in page does not name the user');
+  assert.equal(mine.headers()['x-mizan-render'], 'psr-hit');
+  assert.ok(!(await mine.text()).includes('whoami-name'), 'a server-rendered page names a signed-in user');
+
+  // A reload stays signed in: the anonymous page hydrates as it is (no
+  // mismatch), the refresh token is exchanged for a new pair (rotation),
+  // and global is refetched with the new access token.
+  const reloadMark = requests.length;
+  const errorsBefore = pageErrors.length; // the refused password logged a failed request
+  const reloaded = await page.reload();
+  assert.equal(reloaded?.headers()['x-mizan-render'], 'psr-hit');
+  await page.getByTestId('whoami').getByText('Ada Lovelace').waitFor();
+  await page.locator('[data-testid="live-state"][data-state="open"]').waitFor();
+  await settle();
+  assert.deepEqual(pageErrors.slice(errorsBefore), [], 'errors while reloading and hydrating the page signed in');
+  const after = requests.slice(reloadMark).filter((r) => r.path.startsWith('auth/') || r.path === 'ctx/global/');
+  assert.deepEqual(
+    after.map((r) => `${r.method} ${r.path}`),
+    ['POST auth/refresh/', 'GET ctx/global/'],
+  );
+  const stored = await storedTokens(page);
+  assert.ok(stored.refresh && stored.refresh !== pair.refresh, 'the refresh token was not rotated');
+  // (The new access token may equal the old one: it has no random id, and
+  // both may have been issued in the same second.)
+  assert.ok(bearerOf(after[1]), 'ctx/global/ did not carry the refreshed access token');
 });
 
 test('adding a task refetches that project only (scoped invalidation)', { skip }, async () => {
@@ -325,6 +381,9 @@ test('adding a task refetches that project only (scoped invalidation)', { skip }
   // Project 2, the board and the signed-in user are mounted too, and were
   // not refetched: the target named project 1 only.
   assert.deepEqual(ctxFetchesSince(mark), ['project/?project_id=1']);
+  // The call and the refetch carried the access token.
+  const sent = requests.slice(mark).filter((r) => r.path === 'call/' || r.path.startsWith('ctx/'));
+  assert.ok(sent.every((r) => bearerOf(r)), `a request without the access token: ${JSON.stringify(sent)}`);
   await sidebarProgress(2).getByText('1/4 done').waitFor();
 
   // PSR: the page pre-rendered for anonymous visitors was marked stale by
@@ -441,14 +500,17 @@ test('a change made in one window appears in another without reload (live update
   });
 
   // The first window, signed in as Ada, adds a task to project 1. Its
-  // page is rendered for Ada and hydrated: only project 2 (not part of the
-  // page route) is fetched after load.
+  // page is the anonymous pre-rendered one, hydrated: only project 2 (not
+  // part of the page route) is fetched after load, and global, refetched
+  // once the tab's refresh token has given it an access token. (With the
+  // cookie session of before, the page was rendered for Ada and global
+  // was not fetched.)
   const loaded = requests.length;
   await page.goto(`${base}/projects/1`);
   await page.getByLabel('New task').waitFor();
   await live(page);
   await settle();
-  assert.deepEqual(ctxFetchesSince(loaded), ['project/?project_id=2']);
+  assert.deepEqual(ctxFetchesSince(loaded), ['global/', 'project/?project_id=2']);
   await otherSettle();
   const title = 'Seen live in the other window';
   await page.getByLabel('New task').fill(title);
@@ -481,79 +543,147 @@ test('a change made in one window appears in another without reload (live update
   await context2.close();
 });
 
-test('signing out revokes the session at once: a replayed cookie is refused', { skip }, async () => {
-  // A third visitor signs in through the UI and makes a change.
-  const context3 = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  const p = await context3.newPage();
+/** newWindow opens a page in a browser context of its own (another visitor), recording its API requests as { method, path, fn, auth, status }. */
+async function newWindow() {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const p = await context.newPage();
   p.setDefaultTimeout(15_000);
+  const log = [];
+  const errors = [];
+  p.on('pageerror', (err) => errors.push(String(err)));
+  p.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(m.text());
+  });
+  p.on('response', (res) => {
+    const r = res.request();
+    const u = new URL(r.url());
+    if (!u.pathname.startsWith(prefix)) return;
+    let fn;
+    if (r.method() === 'POST' && u.pathname.endsWith('/call/')) fn = JSON.parse(r.postData() ?? '{}').fn;
+    log.push({ method: r.method(), path: u.pathname.slice(prefix.length) + u.search, fn, auth: r.headers()['authorization'], status: res.status() });
+  });
+  return { context, p, log, errors };
+}
+
+test('signing out revokes the session at once: the access token is refused', { skip }, async () => {
+  // A third visitor signs in through the UI and makes a change.
+  const { context, p, log } = await newWindow();
   await p.goto(`${base}/signin`);
   // Type only once the page has hydrated (the badge turns live from an
   // effect): the form's inputs are React's from then on.
   await p.locator('[data-testid="live-state"][data-state="open"]').waitFor();
-  await signIn(p, 'katherine');
+  const pair = await signIn(p, 'katherine');
   await p.getByTestId('whoami').getByText('Katherine Johnson').waitFor();
   await p.getByTestId('project-link-2').click();
   const title = 'Checked before signing out';
   await p.getByLabel('New task').fill(title);
-  const [added] = await Promise.all([
-    p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === 'add_task'),
-    p.getByRole('button', { name: 'Add task' }).click(),
-  ]);
-  assert.equal(added.status(), 200);
+  // The access token, captured from the mutation's request headers.
+  const { access } = await mutate('add_task', () => p.getByRole('button', { name: 'Add task' }).click(), p);
+  assert.equal(access, pair.access);
   await p.getByTestId('column-todo').getByText(title).waitFor();
 
-  // Capture the credentials as they are now: the session cookie and the
-  // CSRF pair, everything a replay needs.
-  const jar = await context3.cookies();
-  const cookie = jar.map((c) => `${c.name}=${c.value}`).join('; ');
-  const csrf = jar.find((c) => c.name === 'csrftoken')?.value;
-  assert.ok(jar.some((c) => c.name === 'mizan_session'), `no session cookie: ${cookie}`);
   const replay = () =>
     fetch(`${base}${prefix}call/`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Cookie: cookie, 'X-CSRFToken': csrf ?? '' },
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${access}` },
       body: JSON.stringify({ fn: 'add_comment', args: { project_id: 1, task_id: 3, body: 'replayed' } }),
     });
-  const whoIs = async () => (await (await fetch(`${base}${prefix}ctx/global/`, { headers: { Cookie: cookie } })).json()).current_user;
-  assert.equal((await whoIs())?.name, 'Katherine Johnson', 'the captured cookie does not work before signing out');
+  const whoIs = async () => {
+    const res = await fetch(`${base}${prefix}ctx/global/`, { headers: { Authorization: `Bearer ${access}` } });
+    return { status: res.status, body: await res.json() };
+  };
+  assert.equal((await whoIs()).body.current_user?.name, 'Katherine Johnson', 'the captured token does not work before signing out');
 
-  // Sign out through the UI.
+  // Sign out through the UI: auth/logout/ with the access token.
   const [out] = await Promise.all([
-    p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === 'sign_out'),
+    p.waitForResponse((r) => r.url().endsWith(`${prefix}auth/logout/`)),
     p.getByTestId('whoami').getByRole('button', { name: 'Sign out' }).click(),
   ]);
   assert.equal(out.status(), 200);
-  assert.deepEqual((await out.json()).invalidate, ['global']);
+  assert.equal((await out.request().allHeaders())['authorization'], `Bearer ${access}`);
+  assert.deepEqual(await out.json(), { ok: true });
   await p.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).waitFor();
   assert.equal(await p.getByLabel('New task').count(), 0, 'the add-task form is still shown after signing out');
-  assert.ok(!(await context3.cookies()).some((c) => c.name === 'mizan_session'), 'the browser kept the session cookie');
+  assert.deepEqual(await storedTokens(p), { refresh: null, local: [] });
 
-  // The old cookie, replayed at once, is refused: its session is gone.
+  // The captured access token, replayed at once, is refused: its session
+  // is gone (it would otherwise live 5 minutes).
   const refused = await replay();
   assert.equal(refused.status, 401);
-  assert.equal((await refused.json()).error?.code, 'unauthorized');
-  assert.equal(await whoIs(), null);
-  // And a reload shows the page signed out (the anonymous, pre-rendered one).
+  const err = (await refused.json()).error;
+  assert.equal(err?.code, 'unauthorized');
+  assert.match(err?.message ?? '', /session revoked/);
+  assert.equal((await whoIs()).status, 401);
+  // So is the refresh token.
+  const refreshed = await fetch(`${base}${prefix}auth/refresh/`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ refresh: pair.refresh }),
+  });
+  assert.equal(refreshed.status, 401);
+  // And a reload shows the page signed out (the anonymous, pre-rendered
+  // one), without trying to refresh.
+  const mark = log.length;
   const reloaded = await p.reload();
   assert.ok(['psr-hit', 'psr-render'].includes(reloaded?.headers()['x-mizan-render'] ?? ''));
   await p.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).waitFor();
   await p.getByTestId('column-todo').getByText(title).waitFor();
+  await p.locator('[data-testid="live-state"][data-state="open"]').waitFor();
+  assert.deepEqual(
+    log.slice(mark).filter((r) => r.path.startsWith('auth/') || r.auth),
+    [],
+    'a request after the reload carried a token or went to auth/',
+  );
+  await context.close();
+});
 
-  // API clients sign in with JWTs (auth/token/, same demo passwords); their
-  // logout (auth/logout/) revokes the access token at once too.
-  const post = (path, body, token) =>
-    fetch(`${base}${prefix}${path}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  const tokens = await (await post('auth/token/', { username: 'katherine', password: 'katherine' })).json();
-  assert.ok(tokens.access, `auth/token/: ${JSON.stringify(tokens)}`);
-  const call = { fn: 'add_comment', args: { project_id: 1, task_id: 3, body: 'By access token' } };
-  assert.equal((await post('call/', call, tokens.access)).status, 200);
-  assert.equal((await post('auth/logout/', undefined, tokens.access)).status, 200);
-  const revoked = await post('call/', call, tokens.access);
-  assert.equal(revoked.status, 401);
-  assert.match((await revoked.json()).error?.message ?? '', /session revoked/);
-  await context3.close();
+test('an expired access token is refreshed once and the request retried', { skip }, async () => {
+  // A server of its own whose access tokens live 2 s (-access-ttl), and
+  // without SSR, so that a reload also covers index.html's start: its
+  // first fetch of global waits for the refresh.
+  let base2;
+  ({ proc: server2, url: base2 } = await startServer(bin, 'refresh.db', ['-access-ttl', '2s', '-ssr=false']));
+  const { context, p, log, errors } = await newWindow();
+  await p.goto(`${base2}/signin`);
+  await p.locator('[data-testid="live-state"][data-state="open"]').waitFor();
+  const pair = await signIn(p, 'alan');
+  await p.getByTestId('whoami').getByText('Alan Turing').waitFor();
+  await p.getByTestId('project-link-1').click();
+  await p.getByLabel('New task').waitFor();
+  // Tokens carry whole seconds: 3 s later the access token has expired.
+  await new Promise((r) => setTimeout(r, 3000));
+
+  const mark = log.length;
+  const title = 'Added with a refreshed token';
+  await p.getByLabel('New task').fill(title);
+  await p.getByRole('button', { name: 'Add task' }).click();
+  await p.getByTestId('column-todo').getByText(title).waitFor();
+  const seen = log.slice(mark).filter((r) => r.fn === 'add_task' || r.path.startsWith('auth/'));
+  // The call was refused (expired), auth/refresh/ gave a new pair, and the
+  // same call went again with the new access token: one task added.
+  assert.deepEqual(
+    seen.map((r) => `${r.path} ${r.fn ?? ''} ${r.status}`.replace('  ', ' ')),
+    ['call/ add_task 401', 'auth/refresh/ 200', 'call/ add_task 200'],
+  );
+  assert.ok(bearerOf(seen[0]), 'the refused call carried no access token');
+  assert.ok(bearerOf(seen[2]) && bearerOf(seen[2]) !== bearerOf(seen[0]), 'the retry did not carry a new access token');
+  const stored = await storedTokens(p);
+  assert.ok(stored.refresh && stored.refresh !== pair.refresh, 'the new refresh token was not stored');
+  assert.equal(await p.getByTestId('column-todo').getByText(title).count(), 1);
+  await p.getByRole('alert').waitFor({ state: 'detached', timeout: 1000 }).catch(() => {});
+  assert.equal(await p.getByRole('alert').count(), 0, 'the refused call showed an error');
+
+  // A reload (index.html) signs back in from the stored refresh token
+  // before its first fetch of global.
+  const reloadMark = log.length;
+  await p.reload();
+  await p.getByTestId('whoami').getByText('Alan Turing').waitFor();
+  const afterReload = log.slice(reloadMark).filter((r) => r.path.startsWith('auth/') || r.path === 'ctx/global/');
+  assert.deepEqual(
+    afterReload.map((r) => `${r.path} ${r.status}`),
+    ['auth/refresh/ 200', 'ctx/global/ 200'],
+  );
+  assert.ok(bearerOf(afterReload[1]), 'the first ctx/global/ after the reload went without the access token');
+  assert.deepEqual(errors, []);
+  await context.close();
 });

@@ -2,12 +2,13 @@
 // the projects and the team, the page of the current route, and the wire
 // log that shows what each mutation invalidated and what was refetched.
 import { useState, type FormEvent } from 'react';
-import { useCreateProject, useProjects, useSignOut } from './gen/hooks';
+import { useCreateProject, useProjects } from './gen/hooks';
 import { HomePage } from './HomePage';
 import { ProjectPage } from './ProjectPage';
 import { SignInPage, TeamPage } from './people';
 import { Link, match, navigate, usePath } from './router';
 import { useLiveState } from './live';
+import { signOut } from './session';
 import { Avatar, ErrorNote, ignore, ProjectProgress, useMe } from './ui';
 import { useWireLog } from './wire';
 
@@ -38,7 +39,13 @@ export function App() {
 
 function Header() {
   const me = useMe();
-  const signOut = useSignOut();
+  const [leaving, setLeaving] = useState(false);
+  const leave = () => {
+    setLeaving(true);
+    signOut()
+      .catch(ignore)
+      .finally(() => setLeaving(false));
+  };
   return (
     <header className="header">
       <div className="header-left">
@@ -57,7 +64,7 @@ function Header() {
             <Avatar person={me} size="sm" />
             <span className="whoami-name">{me.name}</span>
             {me.staff && <span className="badge">staff</span>}
-            <button className="button ghost" disabled={signOut.isPending} onClick={() => signOut.mutate({}).catch(ignore)}>
+            <button className="button ghost" disabled={leaving} onClick={leave}>
               Sign out
             </button>
           </>

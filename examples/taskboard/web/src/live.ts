@@ -1,11 +1,16 @@
 // The page's transport: HTTP for fetches and calls, and a WebSocket beside
 // it on which the server pushes the invalidations of every mutation that
 // hits what this page shows, whoever made it (docs/live.md). useLiveState
-// drives the "live" badge in the header.
+// drives the "live" badge in the header. Requests carry the access token
+// of the signed-in user (session.ts), and so does the socket's first
+// message. The socket keeps the identity it opened with (docs/live.md):
+// signing in or out later does not reopen it, which does not matter here,
+// since every context it subscribes to is public.
 import { wsTransport, type WsState } from '@mizan/base/ws';
 import { useSyncExternalStore } from 'react';
+import { authHeaders, wsToken } from './session';
 
-export const transport = wsTransport();
+export const transport = wsTransport({ headers: authHeaders, token: wsToken });
 
 const subscribe = (listener: () => void): (() => void) => transport.onState(listener);
 const snapshot = (): WsState => transport.state;

@@ -1,8 +1,10 @@
 // The sign-in page and the team page.
+import type { MizanError } from '@mizan/base';
 import { useState, type FormEvent } from 'react';
 import type { User } from './gen/client';
-import { useRenameUser, useSignIn, useTeam } from './gen/hooks';
+import { useRenameUser, useTeam } from './gen/hooks';
 import { navigate } from './router';
+import { signIn } from './session';
 import { Avatar, ErrorNote, ignore, useMe } from './ui';
 
 /** username is a user's sign-in name: the local part of their email address. Their demo password is the same. */
@@ -13,22 +15,26 @@ function username(u: User): string {
 export function SignInPage() {
   const team = useTeam();
   const me = useMe();
-  const signIn = useSignIn();
   const [login, setLogin] = useState({ username: '', password: '' });
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<MizanError | undefined>();
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    signIn
-      .mutate({ username: login.username.trim(), password: login.password })
+    setPending(true);
+    setError(undefined);
+    signIn(login.username.trim(), login.password)
       .then(() => navigate('/'))
-      .catch(ignore);
+      .catch((err: MizanError) => setError(err))
+      .finally(() => setPending(false));
   };
   return (
     <section className="card narrow">
       <h1>Sign in</h1>
       <p className="muted">
-        The server checks the password with Mizan&apos;s sign-in service and starts a session in its store, carried by an HttpOnly cookie;
-        signing out deletes the session, so a copy of the cookie is refused at once. API clients get JWTs from{' '}
-        <code>/api/mizan/auth/token/</code> with the same passwords.
+        The form posts to <code>/api/mizan/auth/token/</code>, which checks the password and answers a pair of JWTs: the access token stays in
+        this page&apos;s memory and goes on every request as <code>Authorization: Bearer</code>; the refresh token, in this tab&apos;s
+        sessionStorage, gets a new pair when the access token expires or the page reloads. Signing out revokes the session, so a copy of
+        either token is refused at once.
       </p>
       {me && <p>You are signed in as {me.name}.</p>}
       <form className="signin-form" onSubmit={submit}>
@@ -46,11 +52,11 @@ export function SignInPage() {
             onChange={(e) => setLogin({ ...login, password: e.target.value })}
           />
         </label>
-        <button className="button" disabled={signIn.isPending || login.username.trim() === '' || login.password === ''}>
+        <button className="button" disabled={pending || login.username.trim() === '' || login.password === ''}>
           Sign in
         </button>
       </form>
-      <ErrorNote error={team.error ?? signIn.error} />
+      <ErrorNote error={team.error ?? error} />
       <h2 className="sidebar-title">Demo accounts</h2>
       <p className="muted small">Each password is the username. Pick someone to fill in the form.</p>
       <ul className="people">
