@@ -31,6 +31,7 @@ type argSchema struct {
 	byName   map[string]int
 	validate bool         // some field has a `validate` tag
 	shadow   reflect.Type // what decodeFast decodes into; nil without params
+	plain    bool         // no parameter is a pointer: copies share nothing
 }
 
 // newArgSchema derives the schema of an argument struct type.
@@ -43,6 +44,7 @@ func newArgSchema(t reflect.Type) (*argSchema, error) {
 		return nil, err
 	}
 	s.shadow = shadowType(s.params)
+	s.plain = !slices.ContainsFunc(s.params, func(p param) bool { return p.typ.Kind() == reflect.Pointer })
 	return s, nil
 }
 

@@ -93,3 +93,41 @@ func TestNegativeConcurrencyThresholdAlwaysConcurrent(t *testing.T) {
 		}
 	}
 }
+
+type sharedArgs struct {
+	ID int `json:"id"`
+}
+
+type pointerArgs struct {
+	ID *int `json:"id"`
+}
+
+// Functions of one context with the same argument type each get the
+// decoded arguments; a function writing through a pointer argument does not
+// change what the next one receives.
+func TestContextFunctionsWithSameArguments(t *testing.T) {
+	app := mizan.New(mizan.Config{ConcurrencyThreshold: time.Hour}) // inline, in order
+	mizan.Query(app, func(_ context.Context, in sharedArgs) (int, error) { return in.ID, nil }, mizan.Name("a"), mizan.In("same"))
+	mizan.Query(app, func(_ context.Context, in sharedArgs) (int, error) { return in.ID * 2, nil }, mizan.Name("b"), mizan.In("same"))
+	mizan.Query(app, func(_ context.Context, in pointerArgs) (int, error) {
+		v := *in.ID
+		*in.ID = 99 // a careless function
+		return v, nil
+	}, mizan.Name("c"), mizan.In("ptr"))
+	mizan.Query(app, func(_ context.Context, in pointerArgs) (int, error) { return *in.ID, nil }, mizan.Name("d"), mizan.In("ptr"))
+	if err := app.Build(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // the first fetch is concurrent (unmeasured), the rest inline
+		for path, want := range map[string]string{
+			"/api/mizan/ctx/same/?id=7": `{"a":7,"b":14}`,
+			"/api/mizan/ctx/ptr/?id=7":  `{"c":7,"d":7}`,
+		} {
+			w := httptest.NewRecorder()
+			app.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+			if w.Code != 200 || w.Body.String() != want {
+				t.Errorf("%s: %d %s, want %s", path, w.Code, w.Body, want)
+			}
+		}
+	}
+}

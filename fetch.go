@@ -107,6 +107,13 @@ func (a *App) decodeContext(r *http.Request, caller *Identity, cp *contextPlan, 
 		if merr := f.cfg.auth.check(r, caller); merr != nil {
 			return nil, merr
 		}
+		if j := sameArgs(cp.fetch, i); j >= 0 {
+			// The same arguments, decoded and checked already. Functions
+			// get their arguments by value and these hold no pointers, so
+			// they can share one decoded struct.
+			ins[i] = ins[j]
+			continue
+		}
 		ins[i] = f.newIn()
 		_, merr := f.args.decodeStrings(src, reflectElem(ins[i]))
 		if merr == nil {
@@ -128,6 +135,21 @@ func (a *App) decodeContext(r *http.Request, caller *Identity, cp *contextPlan, 
 		return nil, invalidArgs(fields)
 	}
 	return ins, nil
+}
+
+// sameArgs returns the index of an earlier function of fetch whose argument
+// struct is of the same pointer-free type as fetch[i]'s, or -1.
+func sameArgs(fetch []*Func, i int) int {
+	a := fetch[i].args
+	if !a.plain {
+		return -1
+	}
+	for j := range i {
+		if fetch[j].args.typ == a.typ {
+			return j
+		}
+	}
+	return -1
 }
 
 // instanceParams returns the wire strings of the query's parameters, sorted
