@@ -139,6 +139,11 @@ func (d *deriver) key(context string, params []Param, rev int, user string) (str
 	if err != nil {
 		return "", err
 	}
+	return d.sign(context, msg), nil
+}
+
+// sign returns the key of the canonical form msg, which must be d.buf.
+func (d *deriver) sign(context string, msg []byte) string {
 	d.mac.Reset()
 	d.mac.Write(msg)
 	sum := d.mac.Sum(d.sum[:0])
@@ -147,13 +152,22 @@ func (d *deriver) key(context string, params []Param, rev int, user string) (str
 	out = append(out, context...)
 	out = append(out, ':')
 	out = hex.AppendEncode(out, sum)
-	return string(out), nil
+	return string(out)
 }
 
 // Keyer derives cache keys under one secret. It is safe for concurrent use.
+// It remembers the keys of the last few thousand canonical forms it saw,
+// since the same instances are looked up again and again and the HMAC is
+// most of a derivation's cost.
 type Keyer struct {
 	derivers sync.Pool
+
+	mu   sync.RWMutex
+	memo map[string]string // canonical form → key
 }
+
+// memoMax bounds Keyer.memo; when full it starts again empty.
+const memoMax = 4096
 
 // NewKeyer returns a Keyer for secret, which must be at least
 // [MinSecretLen] bytes.
@@ -162,9 +176,12 @@ func NewKeyer(secret []byte) (*Keyer, error) {
 		return nil, fmt.Errorf("%w (got %d)", ErrShortSecret, len(secret))
 	}
 	s := slices.Clone(secret)
-	return &Keyer{derivers: sync.Pool{New: func() any {
-		return &deriver{mac: hmac.New(sha256.New, s), buf: make([]byte, 0, 512)}
-	}}}, nil
+	return &Keyer{
+		derivers: sync.Pool{New: func() any {
+			return &deriver{mac: hmac.New(sha256.New, s), buf: make([]byte, 0, 512)}
+		}},
+		memo: make(map[string]string),
+	}, nil
 }
 
 // Key returns the key of a context instance; params must be sorted by name
@@ -172,7 +189,25 @@ func NewKeyer(secret []byte) (*Keyer, error) {
 func (k *Keyer) Key(context string, params []Param, rev int, user string) (string, error) {
 	d := k.derivers.Get().(*deriver)
 	defer k.derivers.Put(d)
-	return d.key(context, params, rev, user)
+	msg, err := AppendCanonical(d.buf[:0], context, params, rev, user)
+	d.buf = msg
+	if err != nil {
+		return "", err
+	}
+	k.mu.RLock()
+	key, ok := k.memo[string(msg)]
+	k.mu.RUnlock()
+	if ok {
+		return key, nil
+	}
+	key = d.sign(context, msg)
+	k.mu.Lock()
+	if len(k.memo) >= memoMax {
+		clear(k.memo)
+	}
+	k.memo[string(msg)] = key
+	k.mu.Unlock()
+	return key, nil
 }
 
 // ContextPrefix returns the prefix shared by every key of a context, for a

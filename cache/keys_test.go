@@ -3,6 +3,7 @@ package cache_test
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/mizan-afi/mizan/cache"
@@ -146,6 +147,45 @@ func BenchmarkKey(b *testing.B) {
 	params := []cache.Param{{"page", "2"}, {"status", "open"}, {"user_id", "5"}}
 	b.ReportAllocs()
 	for b.Loop() {
+		if _, err := k.Key("orders", params, 0, "5"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A Keyer remembers keys it derived; the remembered key is the derived one,
+// also after the memo fills and starts again.
+func TestKeyerMemo(t *testing.T) {
+	secret := []byte("test-secret-32-bytes-long-000000")
+	k, err := cache.NewKeyer(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		for i := range 5000 {
+			params := []cache.Param{{Name: "user_id", Value: strconv.Itoa(i)}}
+			want, _ := cache.Derive(secret, "user", params, 0, "")
+			got, err := k.Key("user", params, 0, "")
+			if err != nil || got != want {
+				t.Fatalf("round %d, user %d: %s (%v), want %s", round, i, got, err, want)
+			}
+			if u, _ := k.Key("user", params, 0, "7"); u == want {
+				t.Fatalf("user %d: the key for caller 7 equals the anonymous key", i)
+			}
+		}
+	}
+}
+
+// BenchmarkKeyFresh derives a key never seen before on every iteration:
+// the HMAC's full cost, without the Keyer's memo.
+func BenchmarkKeyFresh(b *testing.B) {
+	k, _ := cache.NewKeyer([]byte("test-secret-32-bytes-long-000000"))
+	params := []cache.Param{{"page", "2"}, {"status", "open"}, {"user_id", ""}}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		params[2].Value = strconv.Itoa(i)
 		if _, err := k.Key("orders", params, 0, "5"); err != nil {
 			b.Fatal(err)
 		}
