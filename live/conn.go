@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"sync"
@@ -37,9 +38,10 @@ type conn struct {
 	closing   atomic.Bool   // closeWith has started a close handshake
 	closeDone chan struct{} // closed when that handshake is over
 
-	mu     sync.Mutex // guards caller and subs
-	caller *mizan.Identity
-	subs   map[string]*subscription // by instance key
+	mu      sync.Mutex // guards caller, authReq and subs
+	caller  *mizan.Identity
+	authReq *http.Request            // what caller was authenticated from; nil when anonymous
+	subs    map[string]*subscription // by instance key
 
 	// Read by the reader goroutine only.
 	messages int       // messages read so far
@@ -59,6 +61,9 @@ func newConn(h *Hub, ws *websocket.Conn, r *http.Request, caller *mizan.Identity
 	}
 	// The connection outlives the upgrade request: its context keeps the
 	// request's values (a function may read them) but ends with the hub.
+	if caller != nil {
+		c.authReq = r
+	}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	stop := context.AfterFunc(h.ctx, c.cancel)
 	context.AfterFunc(c.ctx, func() { stop() })
@@ -156,9 +161,42 @@ func (c *conn) authenticate(req request) {
 		return
 	}
 	c.mu.Lock()
-	c.caller = id
+	c.caller, c.authReq = id, r
 	c.mu.Unlock()
 	c.send(appendOK(nil, req.ID))
+}
+
+// current returns the connection's caller, authenticated again from what it
+// was first authenticated with: a signed-in connection's credentials are
+// checked on every subscription and call, as every HTTP request's are, so
+// that a session that ended (a logout, a reused refresh token) or a token
+// that expired stops working at once. When they no longer hold, it returns
+// an unauthorized error; the caller of current then replies with it and
+// closes the connection (CloseCredentials), and the client connects again
+// with what credentials it has now.
+func (c *conn) current() (*mizan.Identity, error) {
+	c.mu.Lock()
+	caller, ar := c.caller, c.authReq
+	c.mu.Unlock()
+	if caller == nil || ar == nil {
+		return caller, nil
+	}
+	id, err := c.h.app.Authenticate(ar)
+	if err == nil && (id == nil || id.ID != caller.ID) {
+		err = mizan.NewError(mizan.CodeUnauthorized, "this connection's credentials are no longer valid: connect again")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// refuse replies to a message whose caller's credentials no longer hold,
+// then closes the connection once the reply is written.
+func (c *conn) refuse(id json.RawMessage, err error) {
+	if c.send(appendError(nil, id, asMizanError(c.h.logger, err))) {
+		c.send(nil) // the writer closes the connection when it reaches this
+	}
 }
 
 // subscribe handles a subscribe message: the instance is checked as
@@ -168,7 +206,7 @@ func (c *conn) subscribe(req request) {
 	key := instanceKey(req.Context, req.Params)
 	c.mu.Lock()
 	_, dup := c.subs[key]
-	n, caller := len(c.subs), c.caller
+	n := len(c.subs)
 	c.mu.Unlock()
 	if dup {
 		c.send(appendOK(nil, req.ID))
@@ -178,6 +216,11 @@ func (c *conn) subscribe(req request) {
 		c.send(appendError(nil, req.ID, mizan.Errorf(CodeTooManySubscriptions,
 			"this connection already has %d subscriptions, the most allowed: unsubscribe from one first", n).
 			WithStatus(http.StatusTooManyRequests)))
+		return
+	}
+	caller, err := c.current()
+	if err != nil {
+		c.refuse(req.ID, err)
 		return
 	}
 	if err := c.h.app.CheckContext(c.r, caller, req.Context, req.Params); err != nil {
@@ -219,15 +262,17 @@ func (c *conn) call(req request) {
 	case <-c.ctx.Done():
 		return
 	}
-	c.mu.Lock()
-	caller := c.caller
-	c.mu.Unlock()
 	c.wg.Add(1)
 	go func() {
 		defer func() {
 			<-c.calls
 			c.wg.Done()
 		}()
+		caller, err := c.current()
+		if err != nil {
+			c.refuse(req.ID, err)
+			return
+		}
 		ctx := context.WithValue(c.ctx, skipKey{}, c.key)
 		res, err := c.h.app.Call(ctx, mizan.CallRequest{
 			Fn: req.Fn, Args: req.Args, Request: c.r, Caller: caller, WebSocket: true,
@@ -319,6 +364,10 @@ func (c *conn) writeLoop() {
 		case msg := <-c.out:
 			if c.gone.Load() {
 				continue // closing: let the close frame through
+			}
+			if msg == nil { // queued by refuse, after its reply
+				c.closeWith(CloseCredentials, "credentials no longer valid: connect again")
+				continue
 			}
 			ctx, cancel := context.WithTimeout(c.ctx, c.h.opts.WriteTimeout)
 			err := c.ws.Write(ctx, websocket.MessageText, msg)

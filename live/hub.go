@@ -51,6 +51,10 @@ const (
 	// CloseSlowConsumer closes a connection whose queue of outgoing
 	// messages is full (StatusPolicyViolation, 1008).
 	CloseSlowConsumer = websocket.StatusPolicyViolation
+	// CloseCredentials closes a signed-in connection whose credentials no
+	// longer hold (its session ended, its token expired), after the error
+	// reply to the message that found out (StatusPolicyViolation, 1008).
+	CloseCredentials = websocket.StatusPolicyViolation
 	// CloseShutdown closes every connection when the hub closes
 	// (StatusGoingAway, 1001).
 	CloseShutdown = websocket.StatusGoingAway

@@ -3,9 +3,10 @@
 // hits what this page shows, whoever made it (docs/live.md). useLiveState
 // drives the "live" badge in the header. Requests carry the access token
 // of the signed-in user (session.ts), and so does the socket's first
-// message. The socket keeps the identity it opened with (docs/live.md):
-// signing in or out later does not reopen it, which does not matter here,
-// since every context it subscribes to is public.
+// message. The server checks a signed-in socket's token again on every
+// message and closes it once the session has ended (docs/live.md); signing
+// in later does not reopen it, which does not matter here, since every
+// context it subscribes to is public.
 import { wsTransport, type WsState } from '@mizan/base/ws';
 import { useSyncExternalStore } from 'react';
 import { authHeaders, wsToken } from './session';
