@@ -24,7 +24,7 @@ import (
 func endpoint(a *App, methods []string, h func(http.ResponseWriter, *http.Request)) http.Handler {
 	allow := strings.Join(methods, ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = []string{"no-store"} // Set, without canonicalizing a canonical name
 		if !slices.Contains(methods, r.Method) {
 			w.Header().Set("Allow", allow)
 			writeError(w, r, a.logger, NewError(CodeMethodNotAllowed, "method "+r.Method+" is not allowed here; use "+allow))

@@ -41,10 +41,9 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
 	c := a.cfg.Cache
 	if c == nil || !cp.cached {
-		h.Set(HeaderCache, string(cache.Bypass))
+		setJSONHeaders(h, cache.Bypass)
 		buf := getBuf()
 		defer putBuf(buf)
 		res := a.runContext(r.Context(), r, caller, cp, ins, buf.b[:0])
@@ -59,11 +58,11 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 	e := c.Get(r.Context(), inst)
 	switch e.Status {
 	case cache.Hit:
-		h.Set(HeaderCache, string(cache.Hit))
+		setJSONHeaders(h, cache.Hit)
 		_, _ = w.Write(e.Value)
 		return
 	case cache.Bypass:
-		h.Set(HeaderCache, string(cache.Bypass))
+		setJSONHeaders(h, cache.Bypass)
 		a.writeBundle(w, r, a.runContext(r.Context(), r, caller, cp, ins, nil))
 		return
 	}
@@ -77,8 +76,18 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		}
 		return res, nil
 	})
-	h.Set(HeaderCache, string(cache.Miss))
+	setJSONHeaders(h, cache.Miss)
 	a.writeBundle(w, r, v.(bundle))
+}
+
+// setJSONHeaders sets Content-Type: application/json and X-Mizan-Cache on a
+// context fetch's response: what Header.Set does, with the names already
+// canonical and both values in one allocation (each slice's capacity is
+// its length, so an Add appends to a copy).
+func setJSONHeaders(h http.Header, status cache.Status) {
+	vs := []string{"application/json", string(status)}
+	h["Content-Type"] = vs[0:1:1]
+	h[HeaderCache] = vs[1:2:2]
 }
 
 // ttl is the cache lifetime of a context's bundles.
