@@ -280,7 +280,7 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp = append(resp, `,"invalidate":`...)
-	resp, err = appendTargets(resp, targets)
+	resp, err = protocol.AppendTargets(resp, targets)
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
@@ -324,22 +324,6 @@ func (a *App) runCall(ctx context.Context, f *Func, args json.RawMessage, dst []
 		return dst, nil, err
 	}
 	return out, f.targets(in, given), nil
-}
-
-// appendTargets appends the JSON array of targets.
-func appendTargets(dst []byte, targets []Target) ([]byte, error) {
-	dst = append(dst, '[')
-	for i, t := range targets {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		b, err := t.MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("encoding invalidation target %s: %w", t.Context, err)
-		}
-		dst = append(dst, b...)
-	}
-	return append(dst, ']'), nil
 }
 
 // quote returns s as a JSON string, for messages naming user input.

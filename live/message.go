@@ -305,7 +305,7 @@ func appendResult(dst []byte, id json.RawMessage, result json.RawMessage, target
 	}
 	dst = append(dst, result...)
 	dst = append(dst, `,"invalidate":`...)
-	dst, err := appendTargets(dst, targets)
+	dst, err := protocol.AppendTargets(dst, targets)
 	if err != nil {
 		return nil, err
 	}
@@ -315,25 +315,10 @@ func appendResult(dst []byte, id json.RawMessage, result json.RawMessage, target
 // appendInvalidate appends {"type":"invalidate","targets":[...]}.
 func appendInvalidate(dst []byte, targets []mizan.Target) ([]byte, error) {
 	dst = append(appendHead(dst, nil, "invalidate"), `,"targets":`...)
-	dst, err := appendTargets(dst, targets)
+	dst, err := protocol.AppendTargets(dst, targets)
 	if err != nil {
 		return nil, err
 	}
 	return append(dst, '}'), nil
 }
 
-// appendTargets appends the JSON array of targets in their body forms.
-func appendTargets(dst []byte, targets []mizan.Target) ([]byte, error) {
-	dst = append(dst, '[')
-	for i, t := range targets {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		b, err := t.MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("live: encoding target %s: %w", t.Context, err)
-		}
-		dst = append(dst, b...)
-	}
-	return append(dst, ']'), nil
-}

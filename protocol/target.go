@@ -93,6 +93,24 @@ func (t Target) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// AppendTargets appends the JSON array of targets, each in the body form
+// [Target.MarshalJSON] writes: the "invalidate" member of a call's response
+// and of a pushed invalidation.
+func AppendTargets(dst []byte, targets []Target) ([]byte, error) {
+	dst = append(dst, '[')
+	for i, t := range targets {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		b, err := t.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("protocol: encoding target %s: %w", t.Context, err)
+		}
+		dst = append(dst, b...)
+	}
+	return append(dst, ']'), nil
+}
+
 // UnmarshalJSON decodes any of the three body forms of a target:
 // "user", {"context":"user","params":{...}} and
 // {"context":"user","function":"user_profile","params":{...}}.

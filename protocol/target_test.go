@@ -208,3 +208,19 @@ func TestTargetMarshalJSONErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAppendTargets(t *testing.T) {
+	got, err := AppendTargets([]byte("x="), []Target{
+		Broad("user"),
+		{Context: "orders", Params: map[string]any{"user_id": 5, "status": "open"}},
+	})
+	if want := `x=["user",{"context":"orders","params":{"status":"open","user_id":5}}]`; err != nil || string(got) != want {
+		t.Errorf("AppendTargets: %s (%v), want %s", got, err, want)
+	}
+	if got, err := AppendTargets(nil, nil); err != nil || string(got) != "[]" {
+		t.Errorf("no targets: %s (%v)", got, err)
+	}
+	if _, err := AppendTargets(nil, []Target{{Context: "bad name"}}); err == nil {
+		t.Error("an invalid context name was encoded")
+	}
+}
