@@ -96,24 +96,37 @@ func (a *App) WriteIRFromEnv() {
 
 // writeIRFromEnv writes the IR to path, when set, and reports the exit code.
 func (a *App) writeIRFromEnv(path string, stderr io.Writer) (code int, done bool) {
+	return writeFromEnv(path, stderr, a.WriteIRFile)
+}
+
+// WriteIRFile writes the app's IR to the file path, replacing it.
+func (a *App) WriteIRFile(path string) error {
+	return writeFile(path, "the IR", a.WriteIR)
+}
+
+// writeFromEnv serves the Write*FromEnv methods: when path is set it writes
+// the file with writeFile and reports the exit code, the error going to
+// stderr; done is false when path is empty.
+func writeFromEnv(path string, stderr io.Writer, writeFile func(string) error) (code int, done bool) {
 	if path == "" {
 		return 0, false
 	}
-	if err := a.WriteIRFile(path); err != nil {
+	if err := writeFile(path); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1, true
 	}
 	return 0, true
 }
 
-// WriteIRFile writes the app's IR to the file path, replacing it.
-func (a *App) WriteIRFile(path string) error {
+// writeFile writes what write produces to the file path, replacing it only
+// once write has succeeded; what names it in errors.
+func writeFile(path, what string, write func(io.Writer) error) error {
 	var buf bytes.Buffer
-	if err := a.WriteIR(&buf); err != nil {
+	if err := write(&buf); err != nil {
 		return err
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("mizan: writing the IR: %w", err)
+		return fmt.Errorf("mizan: writing %s: %w", what, err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package mizan
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -104,14 +103,7 @@ func (a *App) WriteManifest(w io.Writer) error {
 // WriteManifestFile writes the app's edge manifest to the file path,
 // replacing it.
 func (a *App) WriteManifestFile(path string) error {
-	var buf bytes.Buffer
-	if err := a.WriteManifest(&buf); err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("mizan: writing the manifest: %w", err)
-	}
-	return nil
+	return writeFile(path, "the manifest", a.WriteManifest)
 }
 
 // WriteManifestFromEnv lets "mizan manifest --cmd" get the edge manifest
@@ -129,12 +121,5 @@ func (a *App) WriteManifestFromEnv() {
 // writeManifestFromEnv writes the manifest to path, when set, and reports
 // the exit code.
 func (a *App) writeManifestFromEnv(path string, stderr io.Writer) (code int, done bool) {
-	if path == "" {
-		return 0, false
-	}
-	if err := a.WriteManifestFile(path); err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1, true
-	}
-	return 0, true
+	return writeFromEnv(path, stderr, a.WriteManifestFile)
 }
