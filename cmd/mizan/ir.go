@@ -78,34 +78,42 @@ func (s *irSource) load(stdin io.Reader, stderr io.Writer) (*ir.Document, []byte
 	return doc, src, nil
 }
 
-// irFromCommand runs command through the shell with MIZAN_WRITE_IR naming
-// a temporary file, and returns what the program wrote there. The
-// program's output goes to stderr.
+// irFromCommand runs command with MIZAN_WRITE_IR naming a temporary
+// file, and returns the IR the program wrote there.
 func irFromCommand(command string, timeout time.Duration, stderr io.Writer) ([]byte, error) {
-	dir, err := os.MkdirTemp("", "mizan-ir-")
+	return fileFromCommand(command, timeout, stderr, ir.EnvWriteIR, "app.kdl", "IR", "app.WriteIRFromEnv()")
+}
+
+// fileFromCommand runs command through the shell with the environment
+// variable env naming a temporary file called name, and returns what the
+// program wrote there: its IR or its manifest (what), written by the
+// method call (how) its main must make before serving. The program's output
+// goes to stderr; it is killed, with its process group, after timeout.
+func fileFromCommand(command string, timeout time.Duration, stderr io.Writer, env, name, what, how string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "mizan-")
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "app.kdl")
+	path := filepath.Join(dir, name)
 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := shellCommand(ctx, command)
-	cmd.Env = append(os.Environ(), ir.EnvWriteIR+"="+path)
+	cmd.Env = append(os.Environ(), env+"="+path)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	cmd.WaitDelay = 5 * time.Second
 	killGroup(cmd)
 	err = cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		return nil, fmt.Errorf("%q did not exit within %s: does main call app.WriteIRFromEnv() before serving?", command, timeout)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%q did not exit within %s: does main call %s before serving?", command, timeout, how)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("running %q: %w", command, err)
 	}
 	src, err := os.ReadFile(path)
 	if err != nil || len(src) == 0 {
-		return nil, fmt.Errorf("%q exited without writing its IR: main must call app.WriteIRFromEnv() (which honours %s) before serving", command, ir.EnvWriteIR)
+		return nil, fmt.Errorf("%q exited without writing its %s: main must call %s (which honours %s) before serving", command, what, how, env)
 	}
 	return src, nil
 }

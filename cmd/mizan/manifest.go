@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/mizan-afi/mizan/manifest"
@@ -67,34 +64,8 @@ func runManifest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// manifestFromCommand runs command through the shell with
-// MIZAN_WRITE_MANIFEST naming a temporary file, and returns what the
-// program wrote there. The program's output goes to stderr.
+// manifestFromCommand runs command with MIZAN_WRITE_MANIFEST naming a
+// temporary file, and returns the manifest the program wrote there.
 func manifestFromCommand(command string, timeout time.Duration, stderr io.Writer) ([]byte, error) {
-	dir, err := os.MkdirTemp("", "mizan-manifest-")
-	if err != nil {
-		return nil, fmt.Errorf("creating a temporary directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "manifest.json")
-
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := shellCommand(ctx, command)
-	cmd.Env = append(os.Environ(), manifest.EnvWrite+"="+path)
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	cmd.WaitDelay = 5 * time.Second
-	killGroup(cmd)
-	err = cmd.Run()
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return nil, fmt.Errorf("%q did not exit within %s: does main call app.WriteManifestFromEnv() before serving?", command, timeout)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("running %q: %w", command, err)
-	}
-	src, err := os.ReadFile(path)
-	if err != nil || len(src) == 0 {
-		return nil, fmt.Errorf("%q exited without writing its manifest: main must call app.WriteManifestFromEnv() (which honours %s) before serving", command, manifest.EnvWrite)
-	}
-	return src, nil
+	return fileFromCommand(command, timeout, stderr, manifest.EnvWrite, "manifest.json", "manifest", "app.WriteManifestFromEnv()")
 }
