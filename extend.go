@@ -31,7 +31,8 @@ var reservedSegments = []string{"session", "call", "ctx", "auth"}
 // into the app adds an endpoint (package live adds ws/).
 //
 // path is one or more segments of ASCII letters, digits, '_', '-' and '.',
-// each followed by "/". Handle refuses a path whose first segment is one of
+// each followed by "/" (not "." or "..", which no request path keeps
+// after cleaning). Handle refuses a path whose first segment is one of
 // the built-in endpoints' (session, call, ctx, auth), a nil handler, and a
 // call after [App.Build]; two handlers on one path are reported by Build.
 func (a *App) Handle(path string, h http.Handler) error {
@@ -43,8 +44,8 @@ func (a *App) Handle(path string, h http.Handler) error {
 	}
 	segs := strings.Split(strings.TrimSuffix(path, "/"), "/")
 	for _, s := range segs {
-		if !validName(s) {
-			return fmt.Errorf("mizan: Handle %q: segment %q must be made of letters, digits, '_', '-' and '.'", path, s)
+		if !validName(s) || s == "." || s == ".." {
+			return fmt.Errorf("mizan: Handle %q: segment %q must be made of letters, digits, '_', '-' and '.', and not be . or ..", path, s)
 		}
 	}
 	if slices.Contains(reservedSegments, segs[0]) {

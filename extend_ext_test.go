@@ -54,6 +54,8 @@ func TestHandleServesUnderThePrefix(t *testing.T) {
 		{"ws", h, "must end with /"},
 		{"a b/", h, "segment"},
 		{"/ws/", h, "segment"},
+		{"../", h, "segment"},
+		{"ws/./", h, "segment"},
 		{"ws/", nil, "nil handler"},
 	} {
 		if err := app.Handle(c.path, c.h); err == nil || !strings.Contains(err.Error(), c.want) {
