@@ -170,6 +170,12 @@ func (a *App) serveLogout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, NewError(CodeUnauthorized, "no session to end: send Authorization: Bearer <access token>"))
 		return
 	}
+	// A cookie caller proves the request is its own with the CSRF token,
+	// as on call/: no other site can sign it out.
+	if merr := a.checkCSRF(r, &Identity{ID: p.ID, Bearer: p.Bearer}); merr != nil {
+		writeError(w, r, a.logger, merr)
+		return
+	}
 	if err := a.auth.Revoke(r.Context(), p.SessionID); err != nil {
 		writeError(w, r, a.logger, a.authError(r, err))
 		return

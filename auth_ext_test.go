@@ -444,8 +444,10 @@ func TestCookieSession(t *testing.T) {
 	if r := e.call(t, "secret", nil, "Cookie", cookie+"; csrftoken="+csrf, "X-CSRFToken", csrf); r.status != 200 {
 		t.Errorf("cookie session with the CSRF token: %d %s", r.status, r.raw)
 	}
-	// auth/logout/ ends a cookie session and clears the cookie.
-	r = e.do(t, http.MethodPost, "/api/mizan/auth/logout/", "", "Cookie", cookie)
+	// auth/logout/ by cookie needs the CSRF token too (no other site may
+	// sign the user out), then ends the session and clears the cookie.
+	wantErr(t, e.do(t, http.MethodPost, "/api/mizan/auth/logout/", "", "Cookie", cookie), 403, "forbidden")
+	r = e.do(t, http.MethodPost, "/api/mizan/auth/logout/", "", "Cookie", cookie+"; csrftoken="+csrf, "X-CSRFToken", csrf)
 	if r.status != 200 || !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=0") {
 		t.Errorf("logout by cookie: %d %s, Set-Cookie %q", r.status, r.raw, r.header.Get("Set-Cookie"))
 	}

@@ -147,8 +147,12 @@ func pubSubFromEnv() (string, error) {
 	if v == "" {
 		return "", nil
 	}
-	if u, err := url.Parse(v); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-		return "", fmt.Errorf("mizan: %s: want a redis:// or rediss:// URL with a host", from)
+	u, err := url.Parse(v)
+	switch {
+	case err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != "":
+	case err == nil && u.Scheme == "unix" && u.Path != "":
+	default:
+		return "", fmt.Errorf("mizan: %s: want a redis:// or rediss:// URL with a host, or a unix:// socket path", from)
 	}
 	return v, nil
 }

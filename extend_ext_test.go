@@ -237,4 +237,11 @@ func TestConfigFromEnvPubSub(t *testing.T) {
 	if _, err := get(); err == nil || !strings.Contains(err.Error(), mizan.EnvPubSubRedisURL) {
 		t.Errorf("a URL that is not Redis's: %v", err)
 	}
+	// A cache reached through a unix socket (as cache/redis accepts) is a
+	// pub/sub default too, not an error.
+	t.Setenv(mizan.EnvPubSubRedisURL, "")
+	t.Setenv(mizan.EnvCacheRedisURL, "unix:///run/redis/redis.sock")
+	if u, err := get(); u != "unix:///run/redis/redis.sock" || err != nil {
+		t.Errorf("a unix socket: %q %v", u, err)
+	}
 }

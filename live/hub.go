@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/protocol"
+	"github.com/redis/go-redis/v9"
 )
 
 // Defaults of [Options].
@@ -213,17 +214,22 @@ func New(app *mizan.App, opts Options) (*Hub, error) {
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.queue = make(chan delivery, deliveryQueue)
 	h.delivered = make(chan struct{})
+	// Check the Redis URL first: a hub that fails must leave nothing
+	// mounted behind it.
+	var ropts *redis.Options
+	if opts.RedisURL != "" {
+		var err error
+		if ropts, err = redis.ParseURL(opts.RedisURL); err != nil {
+			h.cancel()
+			return nil, fmt.Errorf("live: pub/sub Redis URL: %w", err)
+		}
+	}
 	if err := app.Handle(opts.Path, h); err != nil {
 		h.cancel()
 		return nil, fmt.Errorf("live: mounting the endpoint: %w", err)
 	}
-	if opts.RedisURL != "" {
-		b, err := newBroker(h, opts.RedisURL, opts.Channel)
-		if err != nil {
-			h.cancel()
-			return nil, err
-		}
-		h.broker = b
+	if ropts != nil {
+		h.broker = newBroker(h, ropts, opts.Channel)
 	}
 	go h.deliverLoop()
 	app.OnInvalidate(h)
@@ -432,7 +438,7 @@ func (h *Hub) deliver(ts []target, skip string) {
 			var err error
 			if msg, err = appendInvalidate(nil, sel); err != nil {
 				h.logger.Error("live: encoding an invalidation", "err", err)
-				return
+				continue // this connection misses it; the others still get theirs
 			}
 			msgs[mask] = msg
 		}

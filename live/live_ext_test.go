@@ -598,6 +598,16 @@ func TestNewRefusesABuiltApp(t *testing.T) {
 	if _, err := live.New(app2, live.Options{RedisURL: "http://nope"}); err == nil {
 		t.Error("New with a URL that is not Redis's: no error")
 	}
+	// The failed New left nothing mounted: a second New and Build work.
+	mizan.Query(app2, func(context.Context, struct{}) (int, error) { return 1, nil }, mizan.Name("one"), mizan.In(mizan.Global))
+	hub, err := live.New(app2, live.Options{})
+	if err != nil {
+		t.Fatalf("New after a failed New: %v", err)
+	}
+	defer hub.Close()
+	if err := app2.Build(); err != nil {
+		t.Errorf("Build after a failed New: %v", err)
+	}
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

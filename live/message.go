@@ -321,4 +321,3 @@ func appendInvalidate(dst []byte, targets []mizan.Target) ([]byte, error) {
 	}
 	return append(dst, '}'), nil
 }
-

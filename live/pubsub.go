@@ -63,19 +63,15 @@ type broker struct {
 	published, received, lost atomic.Uint64
 }
 
-// newBroker connects to the Redis at url and starts the publisher and the
+// newBroker connects to the Redis opts names and starts the publisher and the
 // subscriber.
-func newBroker(h *Hub, url, channel string) (*broker, error) {
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("live: pub/sub Redis URL: %w", err)
-	}
+func newBroker(h *Hub, opts *redis.Options, channel string) *broker {
 	b := &broker{h: h, rdb: redis.NewClient(opts), channel: channel, idle: pubSubIdle, queue: make(chan []byte, publishQueue)}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.wg.Add(2)
 	go b.publishLoop()
 	go b.subscribeLoop()
-	return b, nil
+	return b
 }
 
 // publish queues the targets for the other instances. When the queue is

@@ -53,6 +53,18 @@ func OpenRedis(url string) (*Redis, error) {
 	if opt.WriteTimeout == 0 {
 		opt.WriteTimeout = 500 * time.Millisecond
 	}
+	if opt.PoolTimeout == 0 {
+		opt.PoolTimeout = opt.ReadTimeout
+	}
+	// One dial attempt and no command retries (go-redis reads MaxRetries -1
+	// as none, 0 as three): its defaults would hold each request seconds
+	// while Redis is away. As cache/redis does.
+	if opt.DialerRetries <= 0 {
+		opt.DialerRetries = 1
+	}
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = -1
+	}
 	opt.ContextTimeoutEnabled = true
 	r := NewRedis(goredis.NewClient(opt), "")
 	r.owned = true
