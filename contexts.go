@@ -1,6 +1,7 @@
 package mizan
 
 import (
+	"github.com/mizan-afi/mizan/manifest"
 	"slices"
 	"strings"
 	"time"
@@ -15,20 +16,16 @@ const (
 	// RenderPSR (preemptive static rendering): the context's data does not
 	// depend on who asks, so its pages can be rendered ahead, stored, and
 	// re-rendered when a mutation invalidates the context.
-	RenderPSR RenderStrategy = "psr"
+	RenderPSR RenderStrategy = manifest.PSR
 	// RenderDynamicCached: the context is user-scoped; its pages are
 	// rendered per request, from bundles held in the origin cache.
-	RenderDynamicCached RenderStrategy = "dynamic_cached"
+	RenderDynamicCached RenderStrategy = manifest.DynamicCached
 )
 
-// userScopedParams are the parameter names that make a context user-scoped.
-var userScopedParams = []string{"account_id", "owner_id", "user", "user_id"}
-
 // UserScopedParam reports whether a context parameter of this name makes
-// its context user-scoped: user_id, user, owner_id or account_id.
-func UserScopedParam(name string) bool {
-	return slices.Contains(userScopedParams, name)
-}
+// its context user-scoped: user_id, user, owner_id or account_id (the one
+// list is [manifest.UserScopedParams]).
+func UserScopedParam(name string) bool { return manifest.IsUserScopedParam(name) }
 
 // ContextMeta describes one context of a built app.
 type ContextMeta struct {

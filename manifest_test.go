@@ -164,16 +164,3 @@ func TestWriteManifestFromEnv(t *testing.T) {
 		t.Errorf("unwritable: code %d, stderr %q", code, stderr.String())
 	}
 }
-
-func TestUserScopedParamsAgree(t *testing.T) {
-	// Package manifest lists the names for edges; the root package decides
-	// with its own list. They must be the same.
-	for _, name := range []string{"user_id", "user", "owner_id", "account_id", "board_id", "users", ""} {
-		if UserScopedParam(name) != manifest.IsUserScopedParam(name) {
-			t.Errorf("%q: mizan says %v, manifest says %v", name, UserScopedParam(name), manifest.IsUserScopedParam(name))
-		}
-	}
-	if RenderPSR != manifest.PSR || RenderDynamicCached != manifest.DynamicCached {
-		t.Error("the render strategies differ between mizan and manifest")
-	}
-}
