@@ -1,9 +1,9 @@
 package ssr
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"html/template"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/cache"
+	"github.com/mizan-afi/mizan/protocol"
 )
 
 // HeaderRender is the response header of a page saying how it was made:
@@ -101,7 +102,7 @@ type PageStats struct {
 	Renders   uint64 // pages rendered, for any reason
 	Rerenders uint64 // of which re-renders after an invalidation
 	Stored    uint64 // renders stored in the cache
-	Unchanged uint64 // renders not stored: the stored page hashed the same
+	Unchanged uint64 // renders not stored: the stored page was the same
 	Hits      uint64 // requests answered with a stored page
 	Dynamic   uint64 // requests rendered per request (not PSR)
 	Tracked   int    // page instances tracked for re-rendering now
@@ -121,7 +122,7 @@ type PageStats struct {
 // re-renders that one instance; any other target re-renders every tracked
 // instance of the routes that use its context. Re-renders wait
 // [PagesConfig.Debounce] to coalesce bursts, and a re-render whose HTML
-// hashes the same as the stored page is not stored again. A request for an
+// is the same as the stored page is not stored again. A request for an
 // instance invalidated but not yet re-rendered renders it at once, so a
 // caller always sees its own mutations.
 type Pages struct {
@@ -136,11 +137,16 @@ type Pages struct {
 	routes   []*route
 	inst     map[string]*instance
 	queue    map[*instance]struct{}
-	running  int
 	idle     chan struct{} // closed while nothing is queued or running
 	isIdle   bool
 	setupErr error
 	setup    bool
+	initDone atomic.Bool // set once init has finished: lets it skip mu
+	// flights counts the background renders started by requests and
+	// Start; Close waits for them before closing a private cache. stopped
+	// is set by Close: such renders started later do not touch the cache.
+	flights sync.WaitGroup
+	stopped bool
 
 	wake   chan struct{}
 	flush  chan struct{}
@@ -306,12 +312,16 @@ func viewName(pattern string) string {
 
 // init completes the routes from the built app, once.
 func (ps *Pages) init() error {
+	if ps.initDone.Load() { // setupErr and the routes are final
+		return ps.setupErr
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.setup {
 		return ps.setupErr
 	}
 	ps.setup = true
+	defer ps.initDone.Store(true) // after setupErr is set, before the unlock
 	if err := ps.app.Build(); err != nil {
 		ps.setupErr = err
 		return err
@@ -535,12 +545,18 @@ func (ps *Pages) forget(ctx context.Context, in *instance) {
 	}
 	in.evicted = true
 	in.mu.Unlock()
+	ps.untrack(in)
+	ps.c.Purge(ctx, cache.Purge{Context: in.key.Context, Params: in.key.Params, Rev: in.key.Rev})
+}
+
+// untrack removes an instance from the table, if it is still the tracked
+// one of its id. It does not purge its stored page.
+func (ps *Pages) untrack(in *instance) {
 	ps.mu.Lock()
 	if ps.inst[in.id] == in {
 		delete(ps.inst, in.id)
 	}
 	ps.mu.Unlock()
-	ps.c.Purge(ctx, cache.Purge{Context: in.key.Context, Params: in.key.Params, Rev: in.key.Rev})
 }
 
 // canonical returns a path value as its context parameter's wire string:
@@ -610,16 +626,34 @@ func (ps *Pages) render(ctx context.Context, in *instance, rerender bool) ([]byt
 	in.flight = f
 	in.mu.Unlock()
 
+	// Re-renders are waited for by the loop, which Close waits for; a
+	// render for a request or Start may outlive its caller, so it is
+	// counted in flights, unless Close has begun.
+	usable, counted := true, false
+	if !rerender {
+		ps.mu.Lock()
+		usable = !ps.stopped
+		if usable {
+			ps.flights.Add(1)
+			counted = true
+		}
+		ps.mu.Unlock()
+	}
 	go func() {
+		if counted {
+			defer ps.flights.Done()
+		}
 		rctx, cancel := context.WithTimeout(context.Background(), DefaultRenderTimeout)
 		defer cancel()
 		if rerender {
 			ps.rerenders.Add(1)
 		}
 		f.html, f.err = ps.renderPage(rctx, in.rt, in.values)
-		if f.err == nil {
+		switch {
+		case !usable: // Close has begun: the cache may be closed
+		case f.err == nil:
 			ps.store(rctx, in, v, f.html)
-		} else {
+		default:
 			ps.forget(rctx, in)
 		}
 		in.mu.Lock()
@@ -641,7 +675,7 @@ func (ps *Pages) render(ctx context.Context, in *instance, rerender bool) ([]byt
 // page is the same or the instance was invalidated again meanwhile.
 func (ps *Pages) store(ctx context.Context, in *instance, v uint64, html []byte) {
 	e := ps.c.Get(ctx, in.key)
-	if e.Status == cache.Hit && sha256.Sum256(e.Value) == sha256.Sum256(html) {
+	if e.Status == cache.Hit && bytes.Equal(e.Value, html) {
 		ps.unchanged.Add(1)
 		ps.markClean(in, v)
 		return
@@ -702,7 +736,7 @@ func (ps *Pages) Invalidate(ctx context.Context, inv mizan.Invalidation) {
 			given := map[string]string{}
 			for _, name := range rt.params {
 				if v, ok := t.Params[name]; ok {
-					if s, err := stringify(v); err == nil {
+					if s, err := protocol.Stringify(v); err == nil {
 						given[name] = rt.canonical(name, s)
 					}
 				}
@@ -774,28 +808,6 @@ func (in *instance) agrees(given map[string]string) bool {
 	return true
 }
 
-// stringify is a target parameter's wire string.
-func stringify(v any) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.FormatInt(rv.Int(), 10), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return strconv.FormatUint(rv.Uint(), 10), nil
-	case reflect.String:
-		return rv.String(), nil
-	case reflect.Bool:
-		return strconv.FormatBool(rv.Bool()), nil
-	}
-	return "", fmt.Errorf("ssr: a target parameter of type %T has no wire string", v)
-}
-
 // run is the re-render loop: it waits for invalidations, lets a burst
 // settle for Debounce (or not, when Sync asks), and re-renders what is
 // queued.
@@ -822,11 +834,9 @@ func (ps *Pages) run() {
 			batch = append(batch, in)
 		}
 		clear(ps.queue)
-		ps.running++
 		ps.mu.Unlock()
 		ps.rerender(batch)
 		ps.mu.Lock()
-		ps.running--
 		if len(ps.queue) == 0 && !ps.isIdle {
 			close(ps.idle)
 			ps.isIdle = true
@@ -850,11 +860,17 @@ func (ps *Pages) rerender(batch []*instance) {
 		}
 		if !served {
 			// Known only from a target: re-render it only if some process
-			// stored it.
+			// stored it. Otherwise stop tracking it, so that invalidations
+			// alone do not fill the table.
 			if e := ps.c.Get(context.Background(), in.key); e.Status != cache.Hit {
+				ps.mu.Lock()
 				in.mu.Lock()
 				in.clean = in.dirty
+				if !in.served && ps.inst[in.id] == in { // no request took it meanwhile
+					delete(ps.inst, in.id)
+				}
 				in.mu.Unlock()
+				ps.mu.Unlock()
 				continue
 			}
 		}
@@ -897,16 +913,21 @@ func (ps *Pages) Stats() PageStats {
 		Unchanged: ps.unchanged.Load(), Hits: ps.hits.Load(), Dynamic: ps.dynamic.Load()}
 }
 
-// Close stops re-rendering, after the batch in progress (or when ctx ends).
-// It does not close the renderer, nor a cache given in the config.
+// Close stops re-rendering, after the batch and the renders in progress
+// (or when ctx ends). It does not close the renderer, nor a cache given in
+// the config.
 func (ps *Pages) Close(ctx context.Context) error {
 	if ps.closed.Swap(true) {
 		return nil
 	}
 	close(ps.done)
+	ps.mu.Lock()
+	ps.stopped = true // no flights.Add after this: Wait may run
+	ps.mu.Unlock()
 	finished := make(chan struct{})
 	go func() {
 		ps.loop.Wait()
+		ps.flights.Wait()
 		close(finished)
 	}()
 	select {

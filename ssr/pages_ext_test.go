@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +63,7 @@ func requireBun(t testing.TB) {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func newFixture(t *testing.T, debounce time.Duration) *fixture {
+func newFixture(t *testing.T, debounce time.Duration, configure ...func(*ssr.PagesConfig)) *fixture {
 	t.Helper()
 	requireBun(t)
 	f := &fixture{names: map[int]string{1: "Apollo", 2: "Gemini", 3: "Mercury"}}
@@ -117,7 +118,11 @@ func newFixture(t *testing.T, debounce time.Duration) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.pages, err = ssr.NewPages(f.app, f.r, ssr.PagesConfig{Debounce: debounce, Scripts: []string{"/assets/entry.js"}, Logger: quiet})
+	cfg := ssr.PagesConfig{Debounce: debounce, Scripts: []string{"/assets/entry.js"}, Logger: quiet}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	f.pages, err = ssr.NewPages(f.app, f.r, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,8 +340,9 @@ func TestPSRCounts(t *testing.T) {
 }
 
 // TestPSRDebounce lets the background loop re-render by itself after a
-// short debounce; it waits for the result with Sync, without timing
-// assertions.
+// short debounce: it waits for the re-render to begin without calling Sync
+// (which would cut the debounce short), then for it to finish, without
+// timing assertions.
 func TestPSRDebounce(t *testing.T) {
 	f := newFixture(t, time.Millisecond)
 	ctx := testContext(t)
@@ -344,7 +350,12 @@ func TestPSRDebounce(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.call(t, `{"fn":"rename_project","args":{"project_id":2,"name":"Artemis"}}`)
-	f.sync(t, ctx)
+	for deadline := time.Now().Add(time.Minute); f.pages.Stats().Rerenders == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no re-render after the debounce: Stats = %+v", f.pages.Stats())
+		}
+	}
+	f.sync(t, ctx) // the re-render began: wait for it to be stored
 	if _, how, body := f.get(t, "/projects/2/"); how != "psr-hit" || !strings.Contains(body, "Artemis") {
 		t.Errorf("GET /projects/2/ = %s:\n%s", how, body)
 	}
@@ -378,5 +389,47 @@ func TestPagesSetupErrors(t *testing.T) {
 	}
 	if _, err := ssr.NewPages(nil, r, ssr.PagesConfig{}); err == nil {
 		t.Error("NewPages(nil app) succeeded")
+	}
+}
+
+// sharedBackend hides the memory backend's InProcess, so that Pages takes
+// the cache as shared between processes.
+type sharedBackend struct{ cache.Backend }
+
+// TestPSRInvalidationsDoNotFillTable checks that scoped invalidations of
+// instances no process stored (with a shared cache, each makes the instance
+// known) do not use up MaxInstances: a page requested afterwards is still
+// pre-rendered.
+func TestPSRInvalidationsDoNotFillTable(t *testing.T) {
+	requireBun(t)
+	c, err := cache.New(cache.Options{Backend: sharedBackend{cache.NewMemory(cache.MemoryOptions{})},
+		Secret: []byte(strings.Repeat("p", 32)), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	f := newFixture(t, time.Hour, func(cfg *ssr.PagesConfig) {
+		cfg.Cache = c
+		cfg.MaxInstances = 3
+	})
+	ctx := testContext(t)
+	if err := f.pages.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.pages.Stats(); st.Tracked != 2 {
+		t.Fatalf("after Start Tracked = %d, want 2", st.Tracked)
+	}
+	for id := 10; id < 20; id++ {
+		f.call(t, `{"fn":"touch_project","args":{"project_id":`+strconv.Itoa(id)+`}}`)
+		f.sync(t, ctx)
+	}
+	if st := f.pages.Stats(); st.Tracked != 2 || st.Rerenders != 0 {
+		t.Errorf("after invalidating 10 pages never stored: Stats = %+v, want 2 tracked and no re-render", st)
+	}
+	if _, how, body := f.get(t, "/projects/3/"); how != "psr-render" || !strings.Contains(body, "Mercury") {
+		t.Errorf("GET /projects/3/ = %s, want psr-render:\n%s", how, body)
+	}
+	if _, how, _ := f.get(t, "/projects/3/"); how != "psr-hit" {
+		t.Errorf("second GET /projects/3/ = %s, want psr-hit", how)
 	}
 }

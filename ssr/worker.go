@@ -396,9 +396,11 @@ func (sl *slot) get(ctx context.Context, closed *atomic.Bool) (*proc, error) {
 			sl.mu.Unlock()
 			return nil, ErrClosed
 		}
-		if p != nil && !p.wasReadyLocked() && time.Since(p.diedAt) < restartBackoff {
-			sl.mu.Unlock()
-			return nil, fmt.Errorf("ssr: worker failed to start: %w", p.err)
+		if p != nil {
+			if ready, diedAt, err := p.state(); !ready && time.Since(diedAt) < restartBackoff {
+				sl.mu.Unlock()
+				return nil, fmt.Errorf("ssr: worker failed to start: %w", err)
+			}
 		}
 		np, err := spawn(sl.s)
 		if err != nil {
@@ -419,11 +421,12 @@ func (sl *slot) get(ctx context.Context, closed *atomic.Bool) (*proc, error) {
 	}
 }
 
-// wasReadyLocked reports whether the process ever said ready.
-func (p *proc) wasReadyLocked() bool {
+// state reports, under p.mu, whether the process ever said ready, when it
+// died and why (zero while it runs).
+func (p *proc) state() (wasReady bool, diedAt time.Time, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.wasReady
+	return p.wasReady, p.diedAt, p.err
 }
 
 // current returns the slot's process, if any.

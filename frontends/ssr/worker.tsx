@@ -50,14 +50,20 @@ interface Request {
 // batches the replies of several chunks of requests, which costs a little
 // latency and buys much throughput).
 let out: string[] = [];
-const flush = (): void => {
-  if (!out.length) return;
+// flush writes the buffered replies; done, if given, runs once they are
+// written (at once when there are none).
+const flush = (done?: () => void): void => {
+  if (!out.length) {
+    done?.();
+    return;
+  }
   const text = out.join('');
   out = [];
-  process.stdout.write(text);
+  if (done) process.stdout.write(text, () => done());
+  else process.stdout.write(text);
 };
 const send = (msg: object): void => {
-  if (!out.length) setImmediate(flush);
+  if (!out.length) setImmediate(() => flush());
   out.push(JSON.stringify(msg) + '\n');
 };
 
@@ -248,10 +254,5 @@ if (pending.trim() !== '') dispatch(pending);
 await Promise.allSettled([...inFlight]);
 // Exit once the last replies are written (a component's timers must not
 // keep the worker alive).
-await new Promise<void>((resolve) => {
-  if (!out.length) return resolve();
-  const text = out.join('');
-  out = [];
-  process.stdout.write(text, () => resolve());
-});
+await new Promise<void>((resolve) => flush(resolve));
 process.exit(0);
