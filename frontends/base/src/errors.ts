@@ -44,6 +44,22 @@ export function codeForStatus(status: number): string {
 }
 
 /**
+ * fromEnvelope returns the MizanError of a body that is an error envelope
+ * `{"error": {code, message?, fields?}}` whose code is a string, with the
+ * given status. For any other body it returns one with code fallback, when
+ * given, and undefined otherwise. Internal: shared by the transports.
+ */
+export function fromEnvelope(body: unknown, status: number, fallback?: string): MizanError | undefined {
+  const e = ((body as { error?: unknown } | null | undefined)?.error ?? {}) as {
+    code?: unknown;
+    message?: unknown;
+    fields?: Record<string, string>;
+  };
+  const code = typeof e.code === 'string' ? e.code : fallback;
+  return code === undefined ? undefined : new MizanError(code, String(e.message ?? code), status, e.fields ?? undefined);
+}
+
+/**
  * toMizanError returns e itself when it is a MizanError and wraps anything
  * else a transport threw as code `"unknown"`.
  */

@@ -1,4 +1,4 @@
-import { MizanError, codeForStatus } from './errors.js';
+import { MizanError, codeForStatus, fromEnvelope } from './errors.js';
 import { parseInvalidateHeader } from './header.js';
 import { queryString, stringifyParams, type Params, type TargetInput } from './targets.js';
 
@@ -86,12 +86,7 @@ export function httpTransport(opts: HttpTransportOptions = {}): Transport {
       json = false;
     }
     if (!res.ok) {
-      const env = (body as { error?: { code?: unknown; message?: unknown; fields?: Record<string, string> } } | undefined)
-        ?.error;
-      if (env && typeof env.code === 'string') {
-        throw new MizanError(env.code, String(env.message ?? env.code), res.status, env.fields ?? undefined);
-      }
-      throw new MizanError(codeForStatus(res.status), `HTTP ${res.status}`, res.status);
+      throw fromEnvelope(body, res.status) ?? new MizanError(codeForStatus(res.status), `HTTP ${res.status}`, res.status);
     }
     if (!json) throw new MizanError('bad_response', 'response is not JSON', res.status);
     return { body, res };

@@ -1,7 +1,7 @@
 // @mizan/base/ws: the WebSocket transport (PROTOCOL.md §9, docs/live.md).
 // An entry point of its own, so that apps without live updates do not
 // carry it.
-import { MizanError } from './errors.js';
+import { MizanError, fromEnvelope } from './errors.js';
 import { instanceKey, type TargetInput } from './targets.js';
 import { httpTransport, type CallResult, type HttpTransportOptions, type Transport } from './transport.js';
 
@@ -70,11 +70,8 @@ function randomId(): string {
   return 'c-' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
-function errorOf(m: Record<string, unknown>): MizanError {
-  const e = (m.error ?? {}) as { code?: unknown; message?: unknown; fields?: Record<string, string> };
-  const code = typeof e.code === 'string' ? e.code : 'bad_response';
-  return new MizanError(code, String(e.message ?? code), 0, e.fields ?? undefined);
-}
+/** errorOf is the MizanError of an error reply (a reply without a usable code is a bad_response). */
+const errorOf = (m: Record<string, unknown>): MizanError => fromEnvelope(m, 0, 'bad_response')!;
 
 /**
  * wsTransport fetches contexts and makes calls over HTTP (httpTransport),
@@ -211,6 +208,11 @@ export function wsTransport(opts: WsTransportOptions = {}): WsTransport {
     }, delay);
   }
 
+  function result(m: Record<string, unknown>): CallResult<unknown> {
+    if (m.type !== 'result') throw errorOf(m);
+    return { result: m.result, invalidate: Array.isArray(m.invalidate) ? (m.invalidate as TargetInput[]) : [] };
+  }
+
   const live = (): SocketLike | undefined => (state === 'open' && socket?.readyState === OPEN ? socket : undefined);
   const ready = (): SocketLike | undefined => (socket && subscribed === socket && socket.readyState === OPEN ? socket : undefined);
 
@@ -228,11 +230,17 @@ export function wsTransport(opts: WsTransportOptions = {}): WsTransport {
       if (!ws || !opts.socketCalls?.includes(fn)) return http.call(fn, args, signal);
       if (signal?.aborted) throw signal.reason;
       const reply = request(ws, { type: 'call', fn, args: args ?? {} });
-      const m = await (signal
-        ? Promise.race([reply, new Promise<never>((_, rej) => signal.addEventListener('abort', () => rej(signal.reason)))])
-        : reply);
-      if (m.type !== 'result') throw errorOf(m);
-      return { result: m.result, invalidate: Array.isArray(m.invalidate) ? (m.invalidate as TargetInput[]) : [] };
+      if (!signal) return result(await reply);
+      let onAbort!: () => void;
+      const aborted = new Promise<never>((_, rej) => {
+        onAbort = () => rej(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        return result(await Promise.race([reply, aborted]));
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
     },
     connect(p) {
       push = p;

@@ -247,6 +247,52 @@ describe('wsTransport', () => {
     expect(await r.catch((e: unknown) => e)).toMatchObject({ code: 'network', status: 0 });
   });
 
+  it('a socket call removes its abort listener once the reply settles, and rejects with the reason on abort', async () => {
+    // A signal that counts its abort listeners, to see that none is left behind.
+    class CountingSignal extends EventTarget {
+      aborted = false;
+      reason: unknown;
+      listeners = 0;
+      override addEventListener(type: string, l: EventListenerOrEventListenerObject | null, o?: AddEventListenerOptions | boolean): void {
+        if (type === 'abort') this.listeners++;
+        super.addEventListener(type, l, o);
+      }
+      override removeEventListener(type: string, l: EventListenerOrEventListenerObject | null, o?: EventListenerOptions | boolean): void {
+        if (type === 'abort') this.listeners--;
+        super.removeEventListener(type, l, o);
+      }
+      abort(reason: unknown): void {
+        this.aborted = true;
+        this.reason = reason;
+        this.dispatchEvent(new Event('abort'));
+      }
+    }
+    const { transport } = setup({ socketCalls: ['update_profile'] });
+    const ws = FakeSocket.last();
+    ws.open();
+    await flush();
+    expect(transport.state).toBe('open');
+
+    // A result, then an error reply: each removes its listener.
+    for (const reply of [{ type: 'result', result: 1 }, { type: 'error', error: { code: 'not_found', message: 'no' } }]) {
+      const signal = new CountingSignal();
+      const p = transport.call('update_profile', {}, signal as unknown as AbortSignal).catch((e: unknown) => e);
+      const [m] = ws.sent.splice(0);
+      expect(signal.listeners).toBe(1);
+      ws.receive({ id: m?.id, ...reply });
+      await p;
+      expect(signal.listeners).toBe(0);
+    }
+
+    // An abort rejects with the reason, its listener gone too.
+    const signal = new CountingSignal();
+    const p = transport.call('update_profile', {}, signal as unknown as AbortSignal).catch((e: unknown) => e);
+    ws.sent.splice(0);
+    signal.abort('stop');
+    expect(await p).toBe('stop');
+    expect(signal.listeners).toBe(0);
+  });
+
   it('sends the token first, reports a refused one or subscription to onError', async () => {
     const errors: MizanError[] = [];
     const { client } = setup({ token: async () => 'tok-1', onError: (e) => errors.push(e) });
