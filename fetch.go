@@ -116,7 +116,7 @@ func (a *App) decodeContext(r *http.Request, caller *Identity, cp *contextPlan, 
 		if merr := f.cfg.auth.check(r, caller); merr != nil {
 			return nil, merr
 		}
-		if j := sameArgs(cp.fetch, i); j >= 0 {
+		if j := cp.argsFrom[i]; j >= 0 {
 			// The same arguments, decoded and checked already. Functions
 			// get their arguments by value and these hold no pointers, so
 			// they can share one decoded struct.
@@ -146,19 +146,24 @@ func (a *App) decodeContext(r *http.Request, caller *Identity, cp *contextPlan, 
 	return ins, nil
 }
 
-// sameArgs returns the index of an earlier function of fetch whose argument
-// struct is of the same pointer-free type as fetch[i]'s, or -1.
-func sameArgs(fetch []*Func, i int) int {
-	a := fetch[i].args
-	if !a.plain {
-		return -1
-	}
-	for j := range i {
-		if fetch[j].args.typ == a.typ {
-			return j
+// sharedArgs returns, for each function of fetch, the index of an earlier
+// one whose argument struct is of the same pointer-free type, or -1: the
+// functions that can share one decoded struct (contextPlan.argsFrom).
+func sharedArgs(fetch []*Func) []int {
+	from := make([]int, len(fetch))
+	for i, f := range fetch {
+		from[i] = -1
+		if !f.args.plain {
+			continue
+		}
+		for j := range i {
+			if fetch[j].args.typ == f.args.typ {
+				from[i] = j
+				break
+			}
 		}
 	}
-	return -1
+	return from
 }
 
 // instanceParams returns the wire strings of the query's parameters, sorted

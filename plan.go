@@ -31,6 +31,10 @@ type contextPlan struct {
 	// fetchParams are the parameters of the fetch functions, sorted: what
 	// ctx/<name>/ accepts and what names a cached instance.
 	fetchParams []string
+	// argsFrom[i] is the index of an earlier fetch function whose decoded
+	// arguments fetch[i] can share (the same pointer-free argument type),
+	// or -1.
+	argsFrom []int
 	// Caching, from the options of the fetch functions: cached unless one
 	// says NoCache; ttl the smallest Cache TTL (0: the default); rev the
 	// highest Rev; shared when every one is Shared.
@@ -106,6 +110,7 @@ func newPlan(a *App, funcs []*Func) (*plan, error) {
 			}
 		}
 		slices.Sort(cp.fetchParams)
+		cp.argsFrom = sharedArgs(cp.fetch)
 		if err := cp.cachePolicy(); err != nil {
 			errs = append(errs, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -156,17 +157,17 @@ func (d *deriver) sign(context string, msg []byte) string {
 }
 
 // Keyer derives cache keys under one secret. It is safe for concurrent use.
-// It remembers the keys of the last few thousand canonical forms it saw,
-// since the same instances are looked up again and again and the HMAC is
-// most of a derivation's cost.
+// It remembers the keys of the first few thousand canonical forms it
+// derives, since the same instances are looked up again and again and the
+// HMAC is most of a derivation's cost; past that many it derives the others
+// every time, so a stream of ever-new instances costs a lookup, not churn.
 type Keyer struct {
 	derivers sync.Pool
-
-	mu   sync.RWMutex
-	memo map[string]string // canonical form → key
+	memo     sync.Map     // canonical form (string) → key
+	memoLen  atomic.Int64 // entries in memo
 }
 
-// memoMax bounds Keyer.memo; when full it starts again empty.
+// memoMax bounds Keyer.memo.
 const memoMax = 4096
 
 // NewKeyer returns a Keyer for secret, which must be at least
@@ -176,12 +177,9 @@ func NewKeyer(secret []byte) (*Keyer, error) {
 		return nil, fmt.Errorf("%w (got %d)", ErrShortSecret, len(secret))
 	}
 	s := slices.Clone(secret)
-	return &Keyer{
-		derivers: sync.Pool{New: func() any {
-			return &deriver{mac: hmac.New(sha256.New, s), buf: make([]byte, 0, 512)}
-		}},
-		memo: make(map[string]string),
-	}, nil
+	return &Keyer{derivers: sync.Pool{New: func() any {
+		return &deriver{mac: hmac.New(sha256.New, s), buf: make([]byte, 0, 512)}
+	}}}, nil
 }
 
 // Key returns the key of a context instance; params must be sorted by name
@@ -194,19 +192,15 @@ func (k *Keyer) Key(context string, params []Param, rev int, user string) (strin
 	if err != nil {
 		return "", err
 	}
-	k.mu.RLock()
-	key, ok := k.memo[string(msg)]
-	k.mu.RUnlock()
-	if ok {
-		return key, nil
+	if key, ok := k.memo.Load(string(msg)); ok {
+		return key.(string), nil
 	}
-	key = d.sign(context, msg)
-	k.mu.Lock()
-	if len(k.memo) >= memoMax {
-		clear(k.memo)
+	key := d.sign(context, msg)
+	if k.memoLen.Load() < memoMax {
+		if _, loaded := k.memo.LoadOrStore(string(msg), key); !loaded {
+			k.memoLen.Add(1)
+		}
 	}
-	k.memo[string(msg)] = key
-	k.mu.Unlock()
 	return key, nil
 }
 

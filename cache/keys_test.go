@@ -154,7 +154,7 @@ func BenchmarkKey(b *testing.B) {
 }
 
 // A Keyer remembers keys it derived; the remembered key is the derived one,
-// also after the memo fills and starts again.
+// also past the bound of what it remembers.
 func TestKeyerMemo(t *testing.T) {
 	secret := []byte("test-secret-32-bytes-long-000000")
 	k, err := cache.NewKeyer(secret)
