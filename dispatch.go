@@ -147,7 +147,8 @@ func (a *App) runJSON(ctx context.Context, f *Func, in any, dst []byte) (data []
 }
 
 // jsonAppender is a json.Encoder writing into a byte slice, pooled so that
-// encoding a result costs neither an Encoder nor a copy of its output.
+// encoding a result allocates neither an Encoder nor a slice of its own
+// (the Encoder's output is copied once, into the response buffer).
 type jsonAppender struct {
 	b   []byte
 	enc *json.Encoder

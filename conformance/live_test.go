@@ -174,10 +174,18 @@ func waitSubscribed(t *testing.T, from, to string) {
 	w.subscribe("subscription", nil)
 	deadline := time.Now().Add(liveWait)
 	got := make(chan struct{})
+	readErr := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), liveWait)
 		defer cancel()
-		_, _, _ = w.c.Read(ctx)
+		_, b, err := w.c.Read(ctx)
+		if err == nil && !strings.Contains(string(b), `"type":"invalidate"`) {
+			err = fmt.Errorf("the first message was not an invalidation: %s", b)
+		}
+		if err != nil {
+			readErr <- err
+			return
+		}
 		close(got)
 	}()
 	for {
@@ -191,6 +199,8 @@ func waitSubscribed(t *testing.T, from, to string) {
 		case <-got:
 			_ = w.c.CloseNow()
 			return
+		case err := <-readErr:
+			t.Fatalf("waiting for an invalidation from %s at %s: %v", from, to, err)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

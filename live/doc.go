@@ -43,7 +43,10 @@
 // for a page whose origin is neither the request's host nor one of
 // [Options.OriginPatterns] (by default the app's Config.TrustedOrigins):
 // together with cookies, that is what keeps another site from using a
-// visitor's session.
+// visitor's session. A signed-in connection's credentials are checked again
+// on every subscription and call; once they no longer hold (a logout, an
+// expired token) the reply is unauthorized and the connection is closed
+// with [CloseCredentials].
 //
 // # Across instances
 //

@@ -38,6 +38,8 @@ func TestLogoutRevokesAnOpenConnection(t *testing.T) {
 	}, mizan.Name("whoami"), mizan.WebSocket(), mizan.RequireAuth())
 	mizan.Query(app, func(context.Context, struct{}) (int, error) { return 42, nil },
 		mizan.Name("secret_value"), mizan.In("secret"), mizan.RequireAuth())
+	mizan.Query(app, func(context.Context, struct{}) (int, error) { return 7, nil },
+		mizan.Name("other_value"), mizan.In("other"), mizan.RequireAuth())
 	hub, err := live.New(app, live.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +93,9 @@ func TestLogoutRevokesAnOpenConnection(t *testing.T) {
 	for name, c := range map[string]*client{"auth message": byMessage, "upgrade header": byHeader} {
 		msg := map[string]any{"type": "call", "fn": "whoami", "args": map[string]any{}}
 		if name == "upgrade header" {
-			msg = map[string]any{"type": "subscribe", "context": "secret", "params": map[string]any{"x": "1"}}
+			// a valid instance not subscribed yet: only the lapsed
+			// credentials can refuse it
+			msg = map[string]any{"type": "subscribe", "context": "other", "params": map[string]any{}}
 		}
 		m := c.do(msg)
 		e, _ := m["error"].(map[string]any)

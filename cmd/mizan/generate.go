@@ -78,7 +78,7 @@ func runGenerate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	doc, _, err := src.load(stdin, stderr)
+	doc, err := src.load(stdin, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "mizan generate:", err)
 		return exitFail

@@ -31,7 +31,7 @@ type irSource struct {
 // register adds the source flags to fs.
 func (s *irSource) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.file, "ir", "", "read the IR from `FILE` (- for standard input)")
-	fs.StringVar(&s.cmd, "cmd", "", "run `COMMAND` (with sh -c) with "+ir.EnvWriteIR+" set, and read the IR it writes;\nmain must call app.WriteIRFromEnv() before serving")
+	fs.StringVar(&s.cmd, "cmd", "", "run `COMMAND` (with sh -c) with "+ir.EnvWriteIR+" set, and read the IR it writes;\nmain must call app.WriteIRFromEnv() (or write the IR to $"+ir.EnvWriteIR+" itself) before serving")
 	fs.DurationVar(&s.timeout, "timeout", defaultCmdTimeout, "how long the --cmd program may take")
 }
 
@@ -47,24 +47,24 @@ func (s *irSource) check() error {
 }
 
 // load returns the IR document and its text.
-func (s *irSource) load(stdin io.Reader, stderr io.Writer) (*ir.Document, []byte, error) {
+func (s *irSource) load(stdin io.Reader, stderr io.Writer) (*ir.Document, error) {
 	var src []byte
 	var err error
 	switch {
 	case s.file == "-":
 		src, err = io.ReadAll(stdin)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading the IR from standard input: %w", err)
+			return nil, fmt.Errorf("reading the IR from standard input: %w", err)
 		}
 	case s.file != "":
 		src, err = os.ReadFile(s.file)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading the IR: %w", err)
+			return nil, fmt.Errorf("reading the IR: %w", err)
 		}
 	default:
 		src, err = irFromCommand(s.cmd, s.timeout, stderr)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	doc, err := ir.Parse(src)
@@ -73,9 +73,9 @@ func (s *irSource) load(stdin io.Reader, stderr io.Writer) (*ir.Document, []byte
 		if s.cmd != "" {
 			name = "the IR of " + s.cmd
 		}
-		return nil, nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return doc, src, nil
+	return doc, nil
 }
 
 // irFromCommand runs command with MIZAN_WRITE_IR naming a temporary
@@ -129,7 +129,7 @@ func shellCommand(ctx context.Context, command string) *exec.Cmd {
 
 // runIR implements "mizan ir".
 func runIR(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ir", "[--ir FILE | --cmd COMMAND] [--out FILE]", stderr)
+	fs := newFlagSet("ir", "(--ir FILE | --cmd COMMAND) [--out FILE]", stderr)
 	var src irSource
 	src.register(fs)
 	out := fs.String("out", "", "write the IR to `FILE` instead of standard output")
@@ -146,7 +146,7 @@ func runIR(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	doc, _, err := src.load(stdin, stderr)
+	doc, err := src.load(stdin, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "mizan ir:", err)
 		return exitFail

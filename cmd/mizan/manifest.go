@@ -13,7 +13,7 @@ import (
 // manifest, got from a program (--cmd) or checked from a file (--manifest).
 func runManifest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("manifest", "(--cmd COMMAND | --manifest FILE) [--out FILE]", stderr)
-	cmd := fs.String("cmd", "", "run `COMMAND` (with sh -c) with "+manifest.EnvWrite+" set, and read the manifest it writes;\nmain must call app.WriteManifestFromEnv() before serving")
+	cmd := fs.String("cmd", "", "run `COMMAND` (with sh -c) with "+manifest.EnvWrite+" set, and read the manifest it writes;\nmain must call app.WriteManifestFromEnv() (or write the manifest to $"+manifest.EnvWrite+" itself) before serving")
 	file := fs.String("manifest", "", "check the manifest in `FILE` (- for standard input) and print it normalized")
 	timeout := fs.Duration("timeout", defaultCmdTimeout, "how long the --cmd program may take")
 	out := fs.String("out", "", "write the manifest to `FILE` instead of standard output")

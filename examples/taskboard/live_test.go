@@ -11,8 +11,9 @@ import (
 
 // TestLivePushes opens a page's WebSocket, subscribes to project 1 and
 // project 2, and checks that another user's task on project 1 is pushed to
-// it, and nothing for project 2: each push is the next message, and
-// carries only the targets that match the page's subscriptions.
+// it naming project 1 only (project 2 is watched too, and is not in the
+// push): each push is the next message, and carries only the targets of
+// the mutation that match the page's subscriptions.
 func TestLivePushes(t *testing.T) {
 	srv := newTestServer(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -4,9 +4,9 @@
 // drives the "live" badge in the header. Requests carry the access token
 // of the signed-in user (session.ts), and so does the socket's first
 // message. The server checks a signed-in socket's token again on every
-// message and closes it once the session has ended (docs/live.md); signing
-// in later does not reopen it, which does not matter here, since every
-// context it subscribes to is public.
+// subscription and call, and closes the socket once the session has ended
+// (docs/live.md); signing in later does not reopen it, which does not
+// matter here, since every context it subscribes to is public.
 import { wsTransport, type WsState } from '@mizan/base/ws';
 import { useSyncExternalStore } from 'react';
 import { authHeaders, wsToken } from './session';
