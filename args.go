@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/mizan-afi/mizan/protocol"
 	"net/http"
 	"reflect"
 	"slices"
@@ -21,6 +22,7 @@ type param struct {
 	optional bool         // omitempty: may be absent
 	nullable bool         // a pointer: may be null
 	scalar   bool         // can come from a query string (string, bool, integer kinds)
+	filter   bool         // tagged mizan:"filter": never scopes a target
 }
 
 // argSchema describes the argument struct of a function. It is built once at
@@ -88,6 +90,15 @@ func (s *argSchema) collect(t reflect.Type, prefix []int) error {
 			p.base = f.Type.Elem()
 		}
 		p.scalar = isScalarKind(p.base.Kind())
+		for _, opt := range strings.Split(f.Tag.Get("mizan"), ",") {
+			switch strings.TrimSpace(opt) {
+			case "":
+			case "filter":
+				p.filter = true
+			default:
+				return fmt.Errorf("argument %q: unknown mizan tag option %q (the one option is filter)", name, opt)
+			}
+		}
 		s.byName[name] = len(s.params)
 		s.params = append(s.params, p)
 	}
@@ -174,8 +185,11 @@ func (s *argSchema) decodeJSON(raw []byte, dst reflect.Value) (presence, *Error)
 	if given, ok := s.decodeFast(raw, dst); ok {
 		return given, nil
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
+	var obj map[string]protocol.RawValue
+	if err := protocol.UnmarshalStrict(raw, &obj); err != nil {
+		if protocol.IsDuplicateName(err) {
+			return 0, NewError(CodeBadRequest, `"args" names an argument twice`)
+		}
 		return 0, NewError(CodeBadRequest, `"args" is not a valid JSON object`)
 	}
 	var given presence
@@ -219,15 +233,28 @@ func (s *argSchema) decodeJSON(raw []byte, dst reflect.Value) (presence, *Error)
 	return given, nil
 }
 
+// invalidArgs is the invalid_args error naming fields. Its message lists
+// at most maxNamesInMessage names (each cut to protocol.MaxErrorName bytes);
+// the envelope bounds the fields it repeats (protocol.AppendEnvelope).
 func invalidArgs(fields map[string]string) *Error {
 	names := make([]string, 0, len(fields))
 	for k := range fields {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	return &Error{code: CodeInvalidArgs, status: http.StatusBadRequest,
-		message: "invalid arguments: " + strings.Join(names, ", "), fields: fields}
+	listed := names[:min(len(names), maxNamesInMessage)]
+	for i, n := range listed {
+		listed[i] = protocol.Truncate(n, protocol.MaxErrorName)
+	}
+	msg := "invalid arguments: " + strings.Join(listed, ", ")
+	if more := len(names) - len(listed); more > 0 {
+		msg += " and " + strconv.Itoa(more) + " more"
+	}
+	return &Error{code: CodeInvalidArgs, status: http.StatusBadRequest, message: msg, fields: fields}
 }
+
+// maxNamesInMessage is how many argument names an invalid_args message lists.
+const maxNamesInMessage = 8
 
 // stringSource gives the string values of parameters: query parameters, path
 // values or form fields.

@@ -12,7 +12,7 @@ import (
 // Most calls are good, so decodeJSON first tries one pass into a shadow
 // struct (one pointer field per parameter, tagged with its name) and falls
 // back to the exact path whenever that does not succeed cleanly: an unknown
-// or inexactly spelled key, a key with an escape, a value of the wrong type,
+// or inexactly spelled key, a key given twice, a key with an escape, a value of the wrong type,
 // a missing required argument. A call the fast path accepts is one the exact
 // path accepts with the same result (FuzzArgsFastPath checks it).
 
@@ -36,7 +36,16 @@ func shadowType(params []param) reflect.Type {
 // decodeFast decodes raw, a valid JSON object, into dst in one pass. It
 // reports false, leaving dst as it was, when the exact path must decide.
 func (s *argSchema) decodeFast(raw []byte, dst reflect.Value) (presence, bool) {
-	if s.shadow == nil || !objectKeys(raw, s.known) {
+	var seen presence
+	once := func(key []byte) bool { // a known key, not seen before
+		i, ok := s.byName[string(key)]
+		if !ok || seen.has(i) {
+			return false
+		}
+		seen.set(i)
+		return true
+	}
+	if s.shadow == nil || !objectKeys(raw, once) {
 		return 0, false
 	}
 	sv := reflect.New(s.shadow)
@@ -64,12 +73,6 @@ func (s *argSchema) decodeFast(raw []byte, dst reflect.Value) (presence, bool) {
 		given.set(i)
 	}
 	return given, true
-}
-
-// known reports whether key is exactly a parameter's name.
-func (s *argSchema) known(key []byte) bool {
-	_, ok := s.byName[string(key)]
-	return ok
 }
 
 // objectKeys reports whether raw, which must be valid JSON, is an object

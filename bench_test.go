@@ -21,7 +21,7 @@ import (
 // docs/performance.md for how to run them and read the figures.
 
 // perfProfile, perfOrder and perfOK are the results of the fixture's
-// user_profile, user_orders and update_profile (PROTOCOL.md §7).
+// user_profile, user_orders and update_profile (docs/spec.md §7).
 type perfProfile struct {
 	ID    int    `json:"id"`
 	Name  string `json:"name"`

@@ -153,17 +153,19 @@ func TestCacheHitMissAndScopedPurge(t *testing.T) {
 	ca.expect(t, "/api/mizan/ctx/user/?user_id=2", "miss", `{"user_profile":{"name":"Hopper","viewer":""}}`)
 }
 
-func TestCachePartialTargetPurgesWholeContext(t *testing.T) {
+func TestCachePartialTargetPurgesMatchingInstances(t *testing.T) {
 	ca := newCachedApp(t, cache.NewMemory(cache.MemoryOptions{}))
 	a := "/api/mizan/ctx/orders/?user_id=1&status=open&page=2"
 	b := "/api/mizan/ctx/orders/?user_id=2&status=open"
 	ca.expect(t, a, "miss", `{"items":"Ada/2/open"}`)
 	ca.expect(t, b, "miss", `{"items":"Grace/0/open"}`)
 	ca.expect(t, a, "hit", `{"items":"Ada/2/open"}`)
-	// rename's user_id does not name orders' status and page: broad purge.
+	// rename's user_id names only one of orders' parameters: the target
+	// orders;user_id=1 matches every instance of user 1 (docs/spec.md §3),
+	// whatever its status and page, and no instance of user 2.
 	ca.call(t, `{"fn":"rename","args":{"user_id":1,"name":"Ryth"}}`)
 	ca.expect(t, a, "miss", `{"items":"Ryth/2/open"}`)
-	ca.expect(t, b, "miss", `{"items":"Grace/0/open"}`)
+	ca.expect(t, b, "hit", `{"items":"Grace/0/open"}`)
 }
 
 func TestCacheSharedAndOff(t *testing.T) {

@@ -35,8 +35,13 @@ type ContextMeta struct {
 	Functions []string
 	// Params are the parameters of those functions, sorted by name: what
 	// ctx/<name>/ accepts and what names an instance. Type is the base type
-	// (a pointer's element type).
+	// (a pointer's element type); Filter is set on the context's filters.
 	Params []Param
+	// Filters are the parameters of the context that are filters, sorted:
+	// those any function of the context (views and private ones included)
+	// tags `mizan:"filter"`. They never scope an invalidation target
+	// (docs/spec.md §3).
+	Filters []string
 	// Routes are the routes of the views in the context (its page routes),
 	// sorted.
 	Routes []string
@@ -92,7 +97,7 @@ func (cp *contextPlan) meta() ContextMeta {
 		m.Functions = append(m.Functions, f.meta.Name)
 	}
 	for _, name := range cp.fetchParams {
-		p := Param{Name: name, Type: cp.params[name]}
+		p := Param{Name: name, Type: cp.params[name], Filter: cp.filters[name]}
 		for _, f := range cp.fetch {
 			for _, fp := range f.meta.Params {
 				if fp.Name == name {
@@ -103,6 +108,10 @@ func (cp *contextPlan) meta() ContextMeta {
 		}
 		m.Params = append(m.Params, p)
 	}
+	for name := range cp.filters {
+		m.Filters = append(m.Filters, name)
+	}
+	slices.Sort(m.Filters)
 	for name := range cp.params {
 		if UserScopedParam(name) {
 			m.UserScoped = true

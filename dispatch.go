@@ -7,33 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
+	"maps"
 	"net/http"
 	"reflect"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/mizan-afi/mizan/protocol"
 )
-
-// endpoint wraps a protocol endpoint: no-store caching, the method check,
-// and the guarantee that nothing escapes as a bare 500.
-func endpoint(a *App, methods []string, h func(http.ResponseWriter, *http.Request)) http.Handler {
-	allow := strings.Join(methods, ", ")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header()["Cache-Control"] = []string{"no-store"} // Set, without canonicalizing a canonical name
-		if !slices.Contains(methods, r.Method) {
-			w.Header().Set("Allow", allow)
-			writeError(w, r, a.logger, NewError(CodeMethodNotAllowed, "method "+r.Method+" is not allowed here; use "+allow))
-			return
-		}
-		defer recoverTo(w, r, a.logger)
-		h(w, r)
-	})
-}
 
 // recoverTo turns a panic in Mizan's own code into an internal error.
 func recoverTo(w http.ResponseWriter, r *http.Request, logger *slog.Logger) {
@@ -108,14 +91,10 @@ func (a *App) authenticate(r *http.Request) (*Identity, *Error) {
 	return id, nil
 }
 
-// readBody reads a request body within the configured bound.
-func (a *App) readBody(w http.ResponseWriter, r *http.Request, dst []byte) ([]byte, error) {
-	body := r.Body
-	if a.cfg.MaxBodyBytes > 0 {
-		body = http.MaxBytesReader(w, body, a.cfg.MaxBodyBytes)
-	}
+// readBody reads a request body, which the bodyLimit step bounded.
+func (a *App) readBody(r *http.Request, dst []byte) ([]byte, error) {
 	b := bytes.NewBuffer(dst)
-	if _, err := b.ReadFrom(body); err != nil {
+	if _, err := b.ReadFrom(r.Body); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, err
@@ -192,6 +171,30 @@ func (a *App) recoverCall(f *Func, err *error) {
 	}
 }
 
+// validated returns every argument error of one call at once: decodeErr,
+// the decoding's (wrongly typed, unknown, missing arguments), merged with
+// the failures of the `validate` rules on what did decode. Decoding errors
+// other than invalid_args (malformed JSON) are returned as they are.
+func (a *App) validated(f *Func, in any, decodeErr *Error) *Error {
+	if decodeErr != nil && decodeErr.code != CodeInvalidArgs {
+		return decodeErr
+	}
+	verr := a.check(f, in)
+	switch {
+	case verr == nil:
+		return decodeErr
+	case decodeErr == nil:
+		return verr
+	}
+	fields := maps.Clone(decodeErr.fields)
+	for k, v := range verr.fields {
+		if _, ok := fields[k]; !ok {
+			fields[k] = v
+		}
+	}
+	return invalidArgs(fields)
+}
+
 // check validates decoded arguments with their `validate` tags.
 func (a *App) check(f *Func, in any) *Error {
 	if !f.args.validate {
@@ -221,111 +224,6 @@ func (a *App) check(f *Func, in any) *Error {
 }
 
 func reflectElem(in any) reflect.Value { return reflect.ValueOf(in).Elem() }
-
-// callRequest is the body of POST call/.
-type callRequest struct {
-	Fn   string          `json:"fn"`
-	Args json.RawMessage `json:"args"`
-}
-
-// serveCall serves POST call/.
-func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
-	if err := a.plan.cop.Check(r); err != nil {
-		writeError(w, r, a.logger, NewError(CodeForbidden, "cross-origin request refused"))
-		return
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, r, a.logger, NewError(CodeBadRequest, "call/ accepts only Content-Type: application/json"))
-		return
-	}
-	caller, merr := a.authenticate(r)
-	if merr != nil {
-		writeError(w, r, a.logger, merr)
-		return
-	}
-	if merr := a.checkCSRF(r, caller); merr != nil {
-		writeError(w, r, a.logger, merr)
-		return
-	}
-	buf := getBuf()
-	defer putBuf(buf)
-	body, err := a.readBody(w, r, buf.b[:0])
-	if err != nil {
-		writeError(w, r, a.logger, err)
-		return
-	}
-	buf.b = body
-	var req callRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		writeError(w, r, a.logger, NewError(CodeBadRequest, `body must be a JSON object {"fn": "<name>", "args": {...}}`))
-		return
-	}
-	if req.Fn == "" {
-		writeError(w, r, a.logger, NewError(CodeBadRequest, `body is missing "fn"`))
-		return
-	}
-	f, ok := a.plan.callable[req.Fn]
-	if !ok {
-		writeError(w, r, a.logger, NewError(CodeNotFound, "no function named "+quote(req.Fn)))
-		return
-	}
-	rbuf := getBuf()
-	defer putBuf(rbuf)
-	ci := &callInfo{r: r, caller: caller}
-	ctx := withCall(r.Context(), ci)
-	resp, targets, err := a.runCall(ctx, f, req.Args, append(rbuf.b[:0], `{"result":`...))
-	if err != nil {
-		writeError(w, r, a.logger, err)
-		return
-	}
-	resp = append(resp, `,"invalidate":`...)
-	resp, err = protocol.AppendTargets(resp, targets)
-	if err != nil {
-		writeError(w, r, a.logger, err)
-		return
-	}
-	resp = append(resp, '}')
-	h := w.Header()
-	mergeHeader(h, ci.header)
-	h.Set("Content-Type", "application/json")
-	if len(targets) > 0 {
-		hv, err := protocol.FormatHeader(targets)
-		if err != nil {
-			writeError(w, r, a.logger, err)
-			return
-		}
-		h.Set(protocol.HeaderInvalidate, hv)
-	}
-	a.fanOut(ctx, Invalidation{Source: f.meta.Name, Targets: targets, Caller: caller})
-	_, _ = w.Write(resp)
-	rbuf.b = resp
-}
-
-// runCall runs callable f for call/ or [App.Call]: its guard, the
-// decoding and validation of args, the function itself (ctx carries the
-// call's *callInfo), and the computation of its targets. It appends the
-// JSON of the result to dst. The caller fans the targets out.
-func (a *App) runCall(ctx context.Context, f *Func, args json.RawMessage, dst []byte) ([]byte, []Target, error) {
-	ci := callFrom(ctx)
-	if merr := f.cfg.auth.check(ci.r, ci.caller); merr != nil {
-		return dst, nil, merr
-	}
-	in := f.newIn()
-	given, merr := f.args.decodeJSON(args, reflectElem(in))
-	if merr != nil {
-		return dst, nil, merr
-	}
-	if merr := a.check(f, in); merr != nil {
-		return dst, nil, merr
-	}
-	out, err := a.runJSON(ctx, f, in, dst)
-	if err != nil {
-		return dst, nil, err
-	}
-	return out, f.targets(in, given), nil
-}
 
 // quote returns s as a JSON string, for messages naming user input.
 func quote(s string) string {

@@ -10,7 +10,7 @@ import (
 )
 
 // Code is a protocol error code, such as "not_found" or "conflict". The codes
-// of PROTOCOL.md §5 are predeclared; an application may use codes of its own.
+// of docs/spec.md §5 are predeclared; an application may use codes of its own.
 type Code = protocol.Code
 
 // The error codes of the protocol. Each has a default HTTP status, reported by

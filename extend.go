@@ -1,10 +1,8 @@
 package mizan
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/mizan-afi/mizan/protocol"
 	"net/http"
 	"net/url"
 	"slices"
@@ -88,19 +86,21 @@ func (a *App) Authenticate(r *http.Request) (*Identity, error) {
 
 // CheckContext makes the checks GET ctx/<name>/ makes before it runs any
 // function, for the instance of context name with params (their wire
-// strings, PROTOCOL.md §4) fetched by caller: it reports not_found for an
+// strings, docs/spec.md §4) fetched by caller, and returns the instance the
+// fetch names: its params normalized through their declared types
+// (`01` → `1`, docs/spec.md §4), sorted, as the origin cache and the
+// matching rule ([protocol.Match]) see them. It reports not_found for an
 // unknown context, invalid_args for unknown or malformed parameters, and
-// the guards' unauthorized or forbidden, each as an [*Error]; nil means the
-// fetch would be allowed. r is the request the caller came with (guards
-// made with [RequireFunc] read it); nil stands for a GET of the context.
-// It builds the app if needed.
-func (a *App) CheckContext(r *http.Request, caller *Identity, name string, params map[string]string) error {
+// the guards' unauthorized or forbidden, each as an [*Error]. r is the
+// request the caller came with (guards made with [RequireFunc] read it);
+// nil stands for a GET of the context. It builds the app if needed.
+func (a *App) CheckContext(r *http.Request, caller *Identity, name string, params map[string]string) (protocol.Instance, error) {
 	if err := a.Build(); err != nil {
-		return err
+		return protocol.Instance{}, err
 	}
 	cp, ok := a.plan.contexts[name]
 	if !ok || len(cp.fetch) == 0 {
-		return NewError(CodeNotFound, "no context named "+quote(name))
+		return protocol.Instance{}, NewError(CodeNotFound, "no context named "+quote(name))
 	}
 	query := make(url.Values, len(params))
 	for k, v := range params {
@@ -110,80 +110,15 @@ func (a *App) CheckContext(r *http.Request, caller *Identity, name string, param
 		var err error
 		target := a.cfg.Prefix + "ctx/" + url.PathEscape(name) + "/?" + query.Encode()
 		if r, err = http.NewRequest(http.MethodGet, target, nil); err != nil {
-			return NewError(CodeBadRequest, "cannot form a request for context "+quote(name)).WithCause(err)
+			return protocol.Instance{}, NewError(CodeBadRequest, "cannot form a request for context "+quote(name)).WithCause(err)
 		}
 	}
 	if _, merr := a.decodeContext(r, caller, cp, query); merr != nil {
-		return merr
+		return protocol.Instance{}, merr
 	}
-	return nil
-}
-
-// CallRequest is one call of a function made through [App.Call].
-type CallRequest struct {
-	// Fn is the function's wire name.
-	Fn string
-	// Args is the JSON object of the arguments; empty means none.
-	Args json.RawMessage
-	// Request is the HTTP request the call came with (for a WebSocket, the
-	// upgrade request): what [Request] returns inside the function and what
-	// guards made with [RequireFunc] see. It must not be nil.
-	Request *http.Request
-	// Caller is who calls ([App.Authenticate]); nil is anonymous.
-	Caller *Identity
-	// WebSocket restricts the call to functions registered with
-	// [WebSocket]: another function that call/ would run is refused with
-	// method_not_allowed.
-	WebSocket bool
-}
-
-// CallResult is the answer of a successful [App.Call]: what POST call/
-// answers with, in two parts.
-type CallResult struct {
-	// Result is the JSON encoding of the function's return value.
-	Result json.RawMessage
-	// Invalidate holds the invalidation targets of the call, which have
-	// already gone to every [Invalidator].
-	Invalidate []Target
-}
-
-// Call runs a function as POST call/ does, for code that carries calls
-// over another transport (package live): the same lookup (an unknown or
-// private function, a context function or a view is not_found), guard,
-// argument decoding and validation, panic recovery and targets, which go
-// to every [Invalidator] with ctx before Call returns. The function runs
-// with ctx, in which [Caller] and [Request] return req's caller and
-// request. The CSRF and cross-origin checks of call/ are the transport's to
-// make (a WebSocket's origin is checked when it opens).
-//
-// A failure is the [*Error] call/ would answer with: the function's own,
-// or internal for an unexpected error, which is logged and not returned.
-func (a *App) Call(ctx context.Context, req CallRequest) (CallResult, error) {
-	if err := a.Build(); err != nil {
-		return CallResult{}, err
+	inst := protocol.Instance{Context: cp.name}
+	for _, p := range instanceParams(cp, query) {
+		inst.Params = append(inst.Params, protocol.Param{Name: p.Name, Value: p.Value})
 	}
-	if req.Request == nil {
-		return CallResult{}, errors.New("mizan: Call: CallRequest.Request is nil")
-	}
-	if req.Fn == "" {
-		return CallResult{}, NewError(CodeBadRequest, `the call is missing "fn"`)
-	}
-	f, ok := a.plan.callable[req.Fn]
-	if !ok {
-		return CallResult{}, NewError(CodeNotFound, "no function named "+quote(req.Fn))
-	}
-	if req.WebSocket && !f.meta.WebSocket {
-		return CallResult{}, NewError(CodeMethodNotAllowed, "function "+quote(req.Fn)+" is not callable over WebSocket (it is not registered with mizan.WebSocket()); call it through call/")
-	}
-	ctx = withCall(ctx, &callInfo{r: req.Request, caller: req.Caller})
-	out, targets, err := a.runCall(ctx, f, req.Args, nil)
-	if err != nil {
-		if me, ok := asError(err); ok {
-			return CallResult{}, me
-		}
-		a.logger.Error("mizan: internal error", "fn", req.Fn, "err", err)
-		return CallResult{}, errInternal
-	}
-	a.fanOut(ctx, Invalidation{Source: f.meta.Name, Targets: targets, Caller: req.Caller})
-	return CallResult{Result: out, Invalidate: targets}, nil
+	return inst, nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/protocol"
 )
 
 // extApp is an app for the hooks of extend.go: a WebSocket mutation, an
@@ -174,7 +175,7 @@ func TestCheckContextAndAuthenticate(t *testing.T) {
 		{"staff", nil, &mizan.Identity{ID: "2"}, mizan.CodeForbidden},
 		{"staff", nil, staff, ""},
 	} {
-		err := app.CheckContext(nil, c.caller, c.ctx, c.params)
+		_, err := app.CheckContext(nil, c.caller, c.ctx, c.params)
 		var me *mizan.Error
 		switch {
 		case c.code == "" && err != nil:
@@ -182,6 +183,13 @@ func TestCheckContextAndAuthenticate(t *testing.T) {
 		case c.code != "" && (!errors.As(err, &me) || me.Code() != c.code):
 			t.Errorf("%s %v: %v, want %s", c.ctx, c.params, err, c.code)
 		}
+	}
+
+	// The instance is normalized through the declared types, sorted.
+	inst, err := app.CheckContext(nil, nil, "orders", map[string]string{"user_id": "01", "status": "open"})
+	if err != nil || inst.Context != "orders" || len(inst.Params) != 2 ||
+		inst.Params[0] != (protocol.Param{Name: "status", Value: "open"}) || inst.Params[1] != (protocol.Param{Name: "user_id", Value: "1"}) {
+		t.Errorf("CheckContext instance %+v, %v", inst, err)
 	}
 
 	r := httptest.NewRequest("GET", "/", nil)

@@ -1,11 +1,13 @@
 package mizan
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +18,10 @@ import (
 // origin cache answered: hit, miss or bypass.
 const HeaderCache = "X-Mizan-Cache"
 
+// This file is the context endpoint, GET ctx/<name>/, and its in-process
+// twin [App.Fetch], which server-rendered pages use: one decoding of the
+// query, one cache lookup, one run of the context's functions behind both.
+
 // serveContext serves GET ctx/<name>/: every function of the context, run
 // concurrently, bundled into one object keyed by function name, through the
 // origin cache when one is configured.
@@ -25,10 +31,29 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, NewError(CodeNotFound, "no context named "+quote(r.PathValue("context"))))
 		return
 	}
-	caller, merr := a.authenticate(r)
-	if merr != nil {
-		writeError(w, r, a.logger, merr)
-		return
+	caller := Caller(r.Context())
+	h := w.Header()
+	c := a.cfg.Cache
+	// A cache hit needs only the instance and the guards: the functions'
+	// argument checks (decoding, validate rules) passed when the entry was
+	// computed from the same normalized params. A query the quick reading
+	// does not take goes the whole way.
+	var e cache.Entry
+	looked := false
+	if c != nil && cp.cached {
+		var arr [8]cache.Param
+		if params, ok := cp.quickParams(r.URL.RawQuery, arr[:0]); ok {
+			if merr := cp.guard(r, caller); merr != nil {
+				writeError(w, r, a.logger, merr)
+				return
+			}
+			e, looked = c.Get(r.Context(), cp.instanceOf(params, caller)), true
+			if e.Status == cache.Hit {
+				setJSONHeaders(h, cache.Hit)
+				_, _ = w.Write(e.Value)
+				return
+			}
+		}
 	}
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -40,22 +65,18 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, merr)
 		return
 	}
-	h := w.Header()
-	c := a.cfg.Cache
 	if c == nil || !cp.cached {
 		setJSONHeaders(h, cache.Bypass)
 		buf := getBuf()
 		defer putBuf(buf)
-		res := a.runContext(r.Context(), r, caller, cp, ins, buf.b[:0])
+		res := a.runContext(r.Context(), r, caller, cp, ins, buf.b[:0], callFrom(r.Context()))
 		a.writeBundle(w, r, res)
 		buf.b = res.body
 		return
 	}
-	inst := cache.Instance{Context: cp.name, Params: instanceParams(cp, query), Rev: cp.rev}
-	if caller != nil && !cp.shared {
-		inst.User = caller.ID
+	if !looked {
+		e = c.Get(r.Context(), cp.instance(query, caller))
 	}
-	e := c.Get(r.Context(), inst)
 	switch e.Status {
 	case cache.Hit:
 		setJSONHeaders(h, cache.Hit)
@@ -63,14 +84,14 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		return
 	case cache.Bypass:
 		setJSONHeaders(h, cache.Bypass)
-		a.writeBundle(w, r, a.runContext(r.Context(), r, caller, cp, ins, nil))
+		a.writeBundle(w, r, a.runContext(r.Context(), r, caller, cp, ins, nil, callFrom(r.Context())))
 		return
 	}
 	// A miss: concurrent misses of one key run the functions once. The run
 	// outlives a caller that goes away, since others may wait on it.
 	v, _, _ := a.flights.Do(e.Key(), func() (any, error) {
 		ctx := context.WithoutCancel(r.Context())
-		res := a.runContext(ctx, r, caller, cp, ins, nil)
+		res := a.runContext(ctx, r, caller, cp, ins, nil, callFrom(r.Context()))
 		if res.err == nil {
 			c.Put(ctx, e, res.body, a.ttl(cp))
 		}
@@ -125,10 +146,7 @@ func (a *App) decodeContext(r *http.Request, caller *Identity, cp *contextPlan, 
 		}
 		ins[i] = f.newIn()
 		_, merr := f.args.decodeStrings(src, reflectElem(ins[i]))
-		if merr == nil {
-			merr = a.check(f, ins[i])
-		}
-		if merr != nil {
+		if merr = a.validated(f, ins[i], merr); merr != nil {
 			if merr.code != CodeInvalidArgs {
 				return nil, merr
 			}
@@ -164,6 +182,103 @@ func sharedArgs(fetch []*Func) []int {
 		}
 	}
 	return from
+}
+
+// instance names the cache instance of a fetch of cp by caller.
+func (cp *contextPlan) instance(query url.Values, caller *Identity) cache.Instance {
+	return cp.instanceOf(instanceParams(cp, query), caller)
+}
+
+// instanceOf names the cache instance of params (sorted wire strings).
+func (cp *contextPlan) instanceOf(params []cache.Param, caller *Identity) cache.Instance {
+	inst := cache.Instance{Context: cp.name, Params: params, Rev: cp.rev, Scopes: cp.scopes}
+	if caller != nil && !cp.shared {
+		inst.User = caller.ID
+	}
+	return inst
+}
+
+// guard applies the auth guards of cp's fetch functions.
+func (cp *contextPlan) guard(r *http.Request, caller *Identity) *Error {
+	for _, f := range cp.fetch {
+		if merr := f.cfg.auth.check(r, caller); merr != nil {
+			return merr
+		}
+	}
+	return nil
+}
+
+// quickParams reads a raw query as instanceParams reads its parse, without
+// allocating when nothing in it is escaped: the instance's params, sorted,
+// appended to dst. It reports false for anything it does not take —
+// an unknown or repeated name, an integer that does not parse, a ';',
+// more params than dst holds — which the whole path then decodes (and
+// reports, when it is an error).
+func (cp *contextPlan) quickParams(raw string, dst []cache.Param) ([]cache.Param, bool) {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		if strings.IndexByte(pair, ';') >= 0 || len(dst) == cap(dst) {
+			return nil, false
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		var err error
+		if name, err = quickUnescape(name); err != nil {
+			return nil, false
+		}
+		if value, err = quickUnescape(value); err != nil {
+			return nil, false
+		}
+		t, known := cp.params[name]
+		if !known || !slices.Contains(cp.fetchParams, name) {
+			return nil, false
+		}
+		for _, p := range dst {
+			if p.Name == name {
+				return nil, false
+			}
+		}
+		if kindClass(t) == "integer" {
+			if value, err = canonicalInt(value); err != nil {
+				return nil, false
+			}
+		}
+		dst = append(dst, cache.Param{Name: name, Value: value})
+	}
+	slices.SortFunc(dst, func(a, b cache.Param) int { return strings.Compare(a.Name, b.Name) })
+	return dst, true
+}
+
+// quickUnescape is url.QueryUnescape, which it calls only when s has
+// something to unescape.
+func quickUnescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
+}
+
+// canonicalInt returns the decimal integer s in canonical form ("05" and
+// "+5" are "5"), as instanceParams does, allocating only when s is not
+// already canonical.
+func canonicalInt(s string) (string, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if canonical := s != "" && s != "-0" && s[0] != '+' && !(s[0] == '0' && len(s) > 1) && !strings.HasPrefix(s, "-0"); canonical {
+			return s, nil
+		}
+		return strconv.FormatInt(n, 10), nil
+	}
+	u, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return "", err
+	}
+	if s[0] != '+' && s[0] != '0' {
+		return s, nil
+	}
+	return strconv.FormatUint(u, 10), nil
 }
 
 // instanceParams returns the wire strings of the query's parameters, sorted
@@ -230,8 +345,11 @@ func (cp *contextPlan) concurrent(threshold time.Duration) bool {
 
 // runContext runs every fetch function of cp and encodes the bundle into
 // dst: one after another on this goroutine, or concurrently when that pays
-// (the first here, the others on goroutines of their own).
-func (a *App) runContext(ctx context.Context, r *http.Request, caller *Identity, cp *contextPlan, ins []any, dst []byte) bundle {
+// (the first here, the others on goroutines of their own). When own is the
+// request's *callInfo, already in ctx (the context endpoint), functions
+// run one after another share it: they add their headers to it in name
+// order, which is the order the bundle merges them in anyway.
+func (a *App) runContext(ctx context.Context, r *http.Request, caller *Identity, cp *contextPlan, ins []any, dst []byte, own *callInfo) bundle {
 	if cp.concurrent(a.cfg.ConcurrencyThreshold) {
 		return a.runConcurrently(ctx, r, caller, cp, ins, dst)
 	}
@@ -242,21 +360,29 @@ func (a *App) runContext(ctx context.Context, r *http.Request, caller *Identity,
 			b = append(b, ',')
 		}
 		b = appendMember(b, f.meta.Name)
-		ci := callInfo{r: r, caller: caller}
+		fctx, ci := ctx, own
+		if ci == nil {
+			fctx, ci = withCall(ctx, r, caller)
+		}
 		measure := f.sample()
 		var start time.Time
 		if measure {
 			start = time.Now()
 		}
 		var err error
-		b, err = a.runJSON(withCall(ctx, &ci), f, ins[i], b)
+		b, err = a.runJSON(fctx, f, ins[i], b)
 		if measure {
 			f.observe(time.Since(start))
 		}
 		if err != nil {
 			return bundle{err: err, body: dst}
 		}
-		header = addHeader(header, ci.header)
+		if own == nil {
+			header = addHeader(header, ci.header)
+		}
+	}
+	if own != nil {
+		header = own.header
 	}
 	return bundle{body: append(b, '}'), header: header}
 }
@@ -267,15 +393,16 @@ func (a *App) runConcurrently(ctx context.Context, r *http.Request, caller *Iden
 	type result struct {
 		data []byte
 		err  error
-		ci   callInfo
+		ci   *callInfo
 	}
 	results := make([]result, len(cp.fetch))
 	runOne := func(i int) {
 		res := &results[i]
-		res.ci = callInfo{r: r, caller: caller}
+		fctx, ci := withCall(ctx, r, caller)
+		res.ci = ci
 		f := cp.fetch[i]
 		start := time.Now()
-		res.data, res.err = a.runJSON(withCall(ctx, &res.ci), f, ins[i], nil)
+		res.data, res.err = a.runJSON(fctx, f, ins[i], nil)
 		f.observe(time.Since(start))
 	}
 	var wg sync.WaitGroup
@@ -319,4 +446,71 @@ func addHeader(dst, add http.Header) http.Header {
 	}
 	mergeHeader(dst, add)
 	return dst
+}
+
+// Fetch returns the bundle of one context instance, the JSON object that
+// GET ctx/<name>/ would answer with, for server code: a page rendered on the
+// server embeds the bundles it was rendered from (package ssr). params are
+// the instance's parameters as their wire strings (docs/spec.md §4); they
+// are checked and coerced as query parameters are.
+//
+// The caller is the one of ctx when ctx comes from a Mizan dispatch (a view
+// calling Fetch), and anonymous otherwise; auth guards apply as they do on
+// the endpoint. The origin cache is used as by the endpoint (same keys, so
+// an entry stored by one is a hit for the other), except that Fetch never
+// joins a computation already in flight: what it returns was computed, or
+// stored, after Fetch was called, so server code that fetches after a
+// mutation sees that mutation. Headers the functions set through
+// [ResponseHeader] are dropped.
+//
+// Errors are [*Error] values: not_found for an unknown context, invalid_args
+// for bad parameters, the guards' unauthorized and forbidden, and whatever
+// the functions return.
+func (a *App) Fetch(ctx context.Context, name string, params map[string]string) ([]byte, error) {
+	if err := a.Build(); err != nil {
+		return nil, err
+	}
+	cp, ok := a.plan.contexts[name]
+	if !ok || len(cp.fetch) == 0 {
+		return nil, NewError(CodeNotFound, "no context named "+quote(name))
+	}
+	query := make(url.Values, len(params))
+	for k, v := range params {
+		query.Set(k, v)
+	}
+	caller := Caller(ctx)
+	r := Request(ctx)
+	if r == nil {
+		var err error
+		target := a.cfg.Prefix + "ctx/" + url.PathEscape(name) + "/?" + query.Encode()
+		if r, err = http.NewRequestWithContext(ctx, http.MethodGet, target, nil); err != nil {
+			return nil, NewError(CodeBadRequest, "cannot form a request for context "+quote(name)).WithCause(err)
+		}
+	}
+	ins, merr := a.decodeContext(r, caller, cp, query)
+	if merr != nil {
+		return nil, merr
+	}
+	c := a.cfg.Cache
+	if c == nil || !cp.cached {
+		return a.fetchRun(ctx, r, caller, cp, ins)
+	}
+	e := c.Get(ctx, cp.instance(query, caller))
+	if e.Status == cache.Hit {
+		return bytes.Clone(e.Value), nil
+	}
+	body, err := a.fetchRun(ctx, r, caller, cp, ins)
+	if err == nil && e.Status == cache.Miss {
+		c.Put(context.WithoutCancel(ctx), e, body, a.ttl(cp))
+	}
+	return body, err
+}
+
+// fetchRun runs the context's functions for Fetch.
+func (a *App) fetchRun(ctx context.Context, r *http.Request, caller *Identity, cp *contextPlan, ins []any) ([]byte, error) {
+	res := a.runContext(ctx, r, caller, cp, ins, nil, nil)
+	if res.err != nil {
+		return nil, res.err
+	}
+	return res.body, nil
 }

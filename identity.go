@@ -3,6 +3,7 @@ package mizan
 import (
 	"context"
 	"net/http"
+	"sync"
 )
 
 // Identity is the caller of a request, as an [Authenticator] established it.
@@ -42,13 +43,34 @@ type callInfo struct {
 	r      *http.Request
 	caller *Identity
 	header http.Header // response headers the function adds; allocated on first use
+
+	mu     sync.Mutex     // guards scopes: a function may call ScopeTo from goroutines
+	scopes []runtimeScope // recorded by ScopeTo and ScopeFunctionTo
 }
 
 // callKey is the context key of the *callInfo.
 type callKey struct{}
 
-func withCall(ctx context.Context, ci *callInfo) context.Context {
-	return context.WithValue(ctx, callKey{}, ci)
+// callCtx is a context carrying a *callInfo: one allocation for both.
+type callCtx struct {
+	context.Context
+	ci callInfo
+}
+
+// Value returns the call's *callInfo for callKey, and defers to the parent
+// context otherwise.
+func (c *callCtx) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return &c.ci
+	}
+	return c.Context.Value(key)
+}
+
+// withCall returns a context carrying a new *callInfo for the call by caller
+// of r (r may be set later, through the returned pointer).
+func withCall(ctx context.Context, r *http.Request, caller *Identity) (context.Context, *callInfo) {
+	c := &callCtx{Context: ctx, ci: callInfo{r: r, caller: caller}}
+	return c, &c.ci
 }
 
 func callFrom(ctx context.Context) *callInfo {

@@ -42,12 +42,15 @@ type funcConfig struct {
 	auth      authRule
 	shared    bool
 	form      FormInfo
+	scope     []string // ScopeBy
+	scopeSet  bool     // ScopeBy was given (an empty scope is broad)
 	errs      []string // option misuse, reported by Build
 }
 
 type affectDecl struct {
-	function bool
-	name     string
+	function     bool
+	name         string
+	callerScoped bool
 }
 
 // Name sets the function's wire name. By default it is the snake_case of the
@@ -75,6 +78,35 @@ func Affects(ctxs ...Context) Option {
 		for _, x := range ctxs {
 			c.affects = append(c.affects, affectDecl{name: string(x)})
 		}
+	})
+}
+
+// CallerScoped declares contexts a mutation affects whose targets narrow to
+// the caller (tier 2 of docs/spec.md §3): the mutation changes only what the
+// caller sees there (the caller's own name in the "global" context). The
+// targets stay as they are in the response, but the origin cache purges
+// only the caller's entries, the live hub pushes them only to the caller's
+// connections and the edge purges only the caller's entries. A context
+// given here is affected; it need not be repeated in [Affects]. A [Shared]
+// context cannot be caller-scoped (its entries belong to no caller): Build
+// reports it.
+func CallerScoped(ctxs ...Context) Option {
+	return optionFunc(func(c *funcConfig) {
+		for _, x := range ctxs {
+			c.affects = append(c.affects, affectDecl{name: string(x), callerScoped: true})
+		}
+	})
+}
+
+// ScopeBy sets the explicit scope of a mutation: the names of its arguments
+// that scope its targets, replacing the automatic scoping by argument names
+// (tier 1 of docs/spec.md §3). ScopeBy() with no names makes every target of
+// the mutation broad. Build reports a name that is not an argument of the
+// mutation, or that no affected context has as a parameter.
+func ScopeBy(args ...string) Option {
+	return optionFunc(func(c *funcConfig) {
+		c.scope = append(c.scope[:0:0], args...)
+		c.scopeSet = true
 	})
 }
 
@@ -149,7 +181,7 @@ func NoCache() Option {
 // Shared declares that the function never reads the caller's identity, so
 // its result is the same for every caller. When every function of a context
 // is Shared, signed-in callers share the context's cache entries; otherwise
-// each signed-in caller has entries of their own (PROTOCOL.md §6). Marking
+// each signed-in caller has entries of their own (docs/spec.md §6). Marking
 // some functions of a context Shared and not others is a build error.
 func Shared() Option {
 	return optionFunc(func(c *funcConfig) { c.shared = true })

@@ -28,6 +28,15 @@ type contextPlan struct {
 	fetch  []*Func                 // run by ctx/<name>/, sorted by name
 	all    []*Func                 // every member, views and private ones included
 	params map[string]reflect.Type // union of the members' scalar parameters (base types)
+	// filters are the parameters some member tags mizan:"filter": they
+	// never scope a target (docs/spec.md §3).
+	filters map[string]bool
+	// scopes are the fetch parameters that are not filters, sorted: those a
+	// target can scope, and so those the origin cache keeps generations for.
+	scopes []string
+	// required are the fetch parameters every fetch function requires: an
+	// instance always has them.
+	required map[string]bool
 	// fetchParams are the parameters of the fetch functions, sorted: what
 	// ctx/<name>/ accepts and what names a cached instance.
 	fetchParams []string
@@ -75,7 +84,7 @@ func newPlan(a *App, funcs []*Func) (*plan, error) {
 		if m.Context != "" {
 			cp := p.contexts[m.Context]
 			if cp == nil {
-				cp = &contextPlan{name: m.Context, params: map[string]reflect.Type{}}
+				cp = &contextPlan{name: m.Context, params: map[string]reflect.Type{}, filters: map[string]bool{}}
 				p.contexts[m.Context] = cp
 			}
 			cp.all = append(cp.all, f)
@@ -94,9 +103,19 @@ func newPlan(a *App, funcs []*Func) (*plan, error) {
 					continue
 				}
 				cp.params[prm.name] = prm.base
+				if prm.filter {
+					cp.filters[prm.name] = true
+				}
 			}
-		} else if !m.ViewPath && !m.Private {
-			p.callable[m.Name] = f
+		} else {
+			if !m.ViewPath && !m.Private {
+				p.callable[m.Name] = f
+			}
+			for _, prm := range f.args.params {
+				if prm.filter {
+					bad("function %s: argument %q is tagged mizan:\"filter\", which only a context function's parameter can be", m.Name, prm.name)
+				}
+			}
 		}
 	}
 	slices.SortFunc(p.sorted, func(x, y *Func) int { return strings.Compare(x.meta.Name, y.meta.Name) })
@@ -110,6 +129,21 @@ func newPlan(a *App, funcs []*Func) (*plan, error) {
 			}
 		}
 		slices.Sort(cp.fetchParams)
+		cp.required = map[string]bool{}
+		for _, name := range cp.fetchParams {
+			if !cp.filters[name] {
+				cp.scopes = append(cp.scopes, name)
+			}
+			req := true
+			for _, f := range cp.fetch {
+				i, ok := f.args.byName[name]
+				if !ok || f.args.params[i].optional || f.args.params[i].nullable {
+					req = false
+					break
+				}
+			}
+			cp.required[name] = req
+		}
 		cp.argsFrom = sharedArgs(cp.fetch)
 		if err := cp.cachePolicy(); err != nil {
 			errs = append(errs, err)
@@ -201,15 +235,16 @@ func (p *plan) routes(a *App) error {
 			errs = append(errs, fmt.Errorf("trusted origin %q: %w", o, err))
 		}
 	}
-	handle(pre+"session/{$}", endpoint(a, []string{http.MethodGet, http.MethodHead}, a.serveSession))
-	handle(pre+"call/{$}", endpoint(a, []string{http.MethodPost}, a.serveCall))
-	handle(pre+"ctx/{context}/{$}", endpoint(a, []string{http.MethodGet, http.MethodHead}, a.serveContext))
+	get, post := []string{http.MethodGet, http.MethodHead}, []string{http.MethodPost}
+	handle(pre+"session/{$}", pipeline(http.HandlerFunc(a.serveSession), a.protocolEndpoint(get...)))
+	handle(pre+"call/{$}", pipeline(http.HandlerFunc(a.serveCall),
+		a.protocolEndpoint(post...), a.sameOrigin, a.jsonBody, a.authenticated, a.csrfProtected, a.bodyLimit))
+	handle(pre+"ctx/{context}/{$}", pipeline(http.HandlerFunc(a.serveContext), a.protocolEndpoint(get...), a.authenticated))
 	if a.auth != nil {
-		post, get := []string{http.MethodPost}, []string{http.MethodGet, http.MethodHead}
-		handle(pre+"auth/token/{$}", endpoint(a, post, a.serveToken))
-		handle(pre+"auth/refresh/{$}", endpoint(a, post, a.serveRefresh))
-		handle(pre+"auth/logout/{$}", endpoint(a, post, a.serveLogout))
-		handle(pre+"auth/mwt/{$}", endpoint(a, get, a.serveMWT))
+		handle(pre+"auth/token/{$}", pipeline(http.HandlerFunc(a.serveToken), a.protocolEndpoint(post...), a.sameOrigin, a.jsonBody, a.bodyLimit))
+		handle(pre+"auth/refresh/{$}", pipeline(http.HandlerFunc(a.serveRefresh), a.protocolEndpoint(post...), a.sameOrigin, a.jsonBody, a.bodyLimit))
+		handle(pre+"auth/logout/{$}", pipeline(http.HandlerFunc(a.serveLogout), a.protocolEndpoint(post...), a.sameOrigin))
+		handle(pre+"auth/mwt/{$}", pipeline(http.HandlerFunc(a.serveMWT), a.protocolEndpoint(get...)))
 	}
 	for _, e := range a.extra {
 		handle(pre+e.path+"{$}", e.h)
@@ -262,7 +297,7 @@ func (p *plan) routes(a *App) error {
 		if strings.HasSuffix(pattern, "/") {
 			pattern += "{$}"
 		}
-		handle(pattern, a.viewHandler(views[route]))
+		handle(pattern, a.viewRoute(views[route]))
 	}
 	fallback := a.cfg.Fallback
 	if fallback == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"reflect"
 	"runtime"
 	"slices"
@@ -29,15 +28,23 @@ type Param struct {
 	Type     reflect.Type // the Go type of the field
 	Optional bool         // omitempty: may be absent
 	Nullable bool         // a pointer: may be null
+	// Filter reports whether the parameter is a filter of its context (the
+	// struct tag `mizan:"filter"`): it selects rows by a value mutations
+	// change, so it never scopes an invalidation target (docs/spec.md §3).
+	Filter bool
 }
 
 // Affect is one declared invalidation target of a mutation.
 type Affect struct {
 	Context  string // the context invalidated
 	Function string // a single function of Context, or "" for the whole context
-	// ScopedBy lists the mutation's arguments that scope the target (their
-	// names equal parameters of the context or function), sorted.
+	// ScopedBy lists the mutation's arguments that scope the target, sorted:
+	// those whose names equal parameters of the context or function that are
+	// not filters (tier 1), or the ones [ScopeBy] names.
 	ScopedBy []string
+	// CallerScoped reports whether the target narrows to the caller at the
+	// origin cache, the live hub and the edge ([CallerScoped], tier 2).
+	CallerScoped bool
 }
 
 // Meta is what registration records about a function: the Go equivalent of
@@ -58,9 +65,14 @@ type Meta struct {
 	Cache     CachePolicy
 	Shared    bool // never reads the caller: callers may share cache entries
 	Form      FormInfo
-	Params    []Param
-	Args      reflect.Type // the argument struct type
-	Result    reflect.Type // the result type (http.Handler for views)
+	// Scope is the mutation's explicit scope ([ScopeBy]) when HasScope
+	// reports true: the argument names that scope its targets, an empty
+	// list making them broad.
+	Scope    []string
+	HasScope bool
+	Params   []Param
+	Args     reflect.Type // the argument struct type
+	Result   reflect.Type // the result type (http.Handler for views)
 }
 
 // Func is a registered function.
@@ -130,30 +142,6 @@ func Mutation[In, Out any](app *App, fn func(context.Context, In) (Out, error), 
 	return f
 }
 
-// View registers a view-path function: it answers on its own [Route] with the
-// http.Handler it returns (a page, a redirect), not with data. Its arguments
-// come from the route's path values, then the query string and form fields.
-// With [Affects] it is a mutation (POST by default) and its response carries
-// the X-Mizan-Invalidate header; otherwise it is a read (GET by default) and,
-// with [In], part of a context's invalidation graph. A nil handler answers
-// 200 with an empty body.
-func View[In any](app *App, fn func(context.Context, In) (http.Handler, error), opts ...Option) *Func {
-	kind := KindQuery
-	var c funcConfig
-	for _, o := range opts {
-		o.apply(&c)
-	}
-	if len(c.affects) > 0 {
-		kind = KindMutation
-	}
-	f, err := newFunc(kind, fn, opts)
-	if f != nil {
-		f.meta.ViewPath = true
-	}
-	app.add(f, err)
-	return f
-}
-
 // newFunc builds the registration record of fn.
 func newFunc[In, Out any](kind Kind, fn func(context.Context, In) (Out, error), opts []Option) (*Func, error) {
 	f := &Func{}
@@ -169,13 +157,14 @@ func newFunc[In, Out any](kind Kind, fn func(context.Context, In) (Out, error), 
 		Name: name, Kind: kind, Context: string(c.context), Private: c.private,
 		Route: c.route, Methods: c.methods, WebSocket: c.websocket, Auth: c.auth.kind,
 		Rev: c.rev, Cache: c.cache, Shared: c.shared, Form: c.form,
+		Scope: slices.Clone(c.scope), HasScope: c.scopeSet,
 		Args: reflect.TypeFor[In](), Result: reflect.TypeFor[Out](),
 	}
 	for _, d := range c.affects {
 		if d.function {
 			f.meta.Affects = append(f.meta.Affects, Affect{Function: d.name})
 		} else {
-			f.meta.Affects = append(f.meta.Affects, Affect{Context: d.name})
+			f.meta.Affects = append(f.meta.Affects, Affect{Context: d.name, CallerScoped: d.callerScoped})
 		}
 	}
 	fail := func(format string, args ...any) (*Func, error) {
@@ -203,6 +192,9 @@ func newFunc[In, Out any](kind Kind, fn func(context.Context, In) (Out, error), 
 	if kind == KindQuery && len(c.affects) > 0 {
 		return fail("a read cannot declare affects; register a write with mizan.Mutation")
 	}
+	if kind == KindQuery && c.scopeSet {
+		return fail("ScopeBy is for mutations: it scopes what they affect")
+	}
 	if kind == KindMutation && c.inContext {
 		return fail("a mutation cannot belong to context %q; use Affects", c.context)
 	}
@@ -215,7 +207,7 @@ func newFunc[In, Out any](kind Kind, fn func(context.Context, In) (Out, error), 
 	}
 	f.args = args
 	for _, p := range args.params {
-		f.meta.Params = append(f.meta.Params, Param{Name: p.name, Type: p.typ, Optional: p.optional, Nullable: p.nullable})
+		f.meta.Params = append(f.meta.Params, Param{Name: p.name, Type: p.typ, Optional: p.optional, Nullable: p.nullable, Filter: p.filter})
 	}
 	f.newIn = func() any { return new(In) }
 	f.invoke = func(ctx context.Context, in any) (any, error) { return fn(ctx, *in.(*In)) }

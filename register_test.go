@@ -53,21 +53,31 @@ func TestTargetsSkipNilPointers(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := 3
-	got := m.targets(&scopedArgs{UserID: 5, Page: &page}, allPresent)
+	got := targetsOf(t, m, &scopedArgs{UserID: 5, Page: &page}, allPresent)
 	if len(got) != 1 || got[0].Params["user_id"] != int64(5) || got[0].Params["page"] != int64(3) || len(got[0].Params) != 3 {
 		// name is a context param too (the empty string still scopes).
 		t.Errorf("targets %+v", got)
 	}
-	got = m.targets(&scopedArgs{UserID: 5}, allPresent)
+	got = targetsOf(t, m, &scopedArgs{UserID: 5}, allPresent)
 	if _, ok := got[0].Params["page"]; ok {
 		t.Errorf("nil pointer scoped the target: %+v", got)
 	}
 	// An optional argument the request did not give does not scope.
-	got = m.targets(&scopedArgs{UserID: 5}, 1) // only user_id (index 0) given
+	got = targetsOf(t, m, &scopedArgs{UserID: 5}, 1) // only user_id (index 0) given
 	if _, ok := got[0].Params["name"]; ok || got[0].Params["user_id"] != int64(5) {
 		t.Errorf("absent optional argument scoped the target: %+v", got)
 	}
 	if !strings.Contains(strings.Join(m.Meta().Affects[0].ScopedBy, ","), "page,user_id") {
 		t.Errorf("ScopedBy %v", m.Meta().Affects[0].ScopedBy)
 	}
+}
+
+// targetsOf is f.targets without run-time scopes, failing on an error.
+func targetsOf(t *testing.T, f *Func, in any, given presence) []Target {
+	t.Helper()
+	ts, err := f.targets(in, given, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
 }

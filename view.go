@@ -1,13 +1,12 @@
 package mizan
 
 import (
+	"context"
 	"errors"
 	"mime"
 	"net/http"
 	"slices"
 	"strings"
-
-	"github.com/mizan-afi/mizan/protocol"
 )
 
 // HTML returns a handler that answers with status and an HTML body, for a
@@ -20,18 +19,51 @@ func HTML(status int, html string) http.Handler {
 	})
 }
 
-// viewHandler serves one route of one or more views, by method.
-func (a *App) viewHandler(byMethod map[string]*Func) http.Handler {
+// View registers a view-path function: it answers on its own [Route] with the
+// http.Handler it returns (a page, a redirect), not with data. Its arguments
+// come from the route's path values, then the query string and form fields.
+// With [Affects] it is a mutation (POST by default) and its response carries
+// the X-Mizan-Invalidate header; otherwise it is a read (GET by default) and,
+// with [In], part of a context's invalidation graph. A nil handler answers
+// 200 with an empty body.
+func View[In any](app *App, fn func(context.Context, In) (http.Handler, error), opts ...Option) *Func {
+	kind := KindQuery
+	var c funcConfig
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if len(c.affects) > 0 {
+		kind = KindMutation
+	}
+	f, err := newFunc(kind, fn, opts)
+	if f != nil {
+		f.meta.ViewPath = true
+	}
+	app.add(f, err)
+	return f
+}
+
+// viewRoute serves one route of one or more views, by method, through
+// the view pipeline: the method check, same origin, authenticated, the body
+// limit, then serveView.
+func (a *App) viewRoute(byMethod map[string]*Func) http.Handler {
 	var methods []string
 	for m := range byMethod {
 		methods = append(methods, m)
 	}
 	slices.Sort(methods)
 	allow := strings.Join(methods, ", ")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serve := pipeline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := byMethod[r.Method]
+		if !ok {
+			f = byMethod[http.MethodGet] // HEAD, checked below
+		}
+		a.serveView(w, r, f)
+	}), a.sameOrigin, a.authenticated, a.bodyLimit)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ok := byMethod[r.Method]
 		if !ok && r.Method == http.MethodHead {
-			f, ok = byMethod[http.MethodGet]
+			_, ok = byMethod[http.MethodGet]
 		}
 		if !ok {
 			w.Header().Set("Allow", allow)
@@ -39,27 +71,18 @@ func (a *App) viewHandler(byMethod map[string]*Func) http.Handler {
 			return
 		}
 		defer recoverTo(w, r, a.logger)
-		a.serveView(w, r, f)
+		serve.ServeHTTP(w, r)
 	})
 }
 
-// serveView runs a view and answers with the handler it returns.
+// serveView runs a view and answers with the handler it returns: its
+// guard, its arguments from the path, the query and the form (every bad one
+// reported at once), the run, and the emission step.
 func (a *App) serveView(w http.ResponseWriter, r *http.Request, f *Func) {
-	if err := a.plan.cop.Check(r); err != nil {
-		writeError(w, r, a.logger, NewError(CodeForbidden, "cross-origin request refused"))
-		return
-	}
-	caller, merr := a.authenticate(r)
-	if merr != nil {
+	ci := callFrom(r.Context())
+	if merr := f.cfg.auth.check(r, ci.caller); merr != nil {
 		writeError(w, r, a.logger, merr)
 		return
-	}
-	if merr := f.cfg.auth.check(r, caller); merr != nil {
-		writeError(w, r, a.logger, merr)
-		return
-	}
-	if a.cfg.MaxBodyBytes > 0 && r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
 	}
 	if err := parseForm(r, a.cfg.MaxBodyBytes); err != nil {
 		writeError(w, r, a.logger, err)
@@ -74,30 +97,26 @@ func (a *App) serveView(w http.ResponseWriter, r *http.Request, f *Func) {
 	}
 	in := f.newIn()
 	given, merr := f.args.decodeStrings(src, reflectElem(in))
-	if merr != nil {
+	if merr = a.validated(f, in, merr); merr != nil {
 		writeError(w, r, a.logger, merr)
 		return
 	}
-	if merr := a.check(f, in); merr != nil {
-		writeError(w, r, a.logger, merr)
-		return
-	}
-	ci := &callInfo{r: r, caller: caller}
-	ctx := withCall(r.Context(), ci)
+	ctx := r.Context()
 	out, err := a.run(ctx, f, in)
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
 	}
 	mergeHeader(w.Header(), ci.header)
-	if targets := f.targets(in, given); len(targets) > 0 {
-		hv, err := protocol.FormatHeader(targets)
+	if f.meta.Kind == KindMutation {
+		e, err := a.emitMutation(ctx, f, ci.caller, in, given)
+		if err == nil {
+			err = e.writeHeaders(w.Header(), r)
+		}
 		if err != nil {
 			writeError(w, r, a.logger, err)
 			return
 		}
-		w.Header().Set(protocol.HeaderInvalidate, hv)
-		a.fanOut(ctx, Invalidation{Source: f.meta.Name, Targets: targets, Caller: caller})
 	}
 	if h, _ := out.(http.Handler); h != nil {
 		h.ServeHTTP(w, r)

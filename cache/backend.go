@@ -11,13 +11,21 @@ import (
 // promptly when ctx is done.
 type Backend interface {
 	// GetMulti returns the values stored under keys, nil where a key is
-	// absent, in the order of keys.
+	// absent, in the order of keys. It must not modify or keep keys (the
+	// cache passes slices it reuses). The cache reads the returned values
+	// only; a backend may return slices of its own storage.
 	GetMulti(ctx context.Context, keys ...string) ([][]byte, error)
 	// Set stores value under key for ttl (zero: the backend's default).
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	// SetPermanent stores value under key with no expiry (generations).
+	// SetPermanent stores value under key with no expiry, replacing any
+	// expiry the key had.
 	SetPermanent(ctx context.Context, key string, value []byte) error
-	// Delete removes keys; absent keys are not an error.
+	// SetPermanentNX stores value under key with no expiry if the key is
+	// absent (Redis: SET NX), atomically, and reports whether it did. A key
+	// that expired counts as absent.
+	SetPermanentNX(ctx context.Context, key string, value []byte) (bool, error)
+	// Delete removes keys; absent keys are not an error. A purge is one
+	// Delete of the generations it names.
 	Delete(ctx context.Context, keys ...string) error
 	// DeletePrefix removes every key that starts with prefix.
 	DeletePrefix(ctx context.Context, prefix string) error

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,11 +30,18 @@ type Options struct {
 }
 
 // Cache is the origin cache of context bundles. It derives HMAC keys, keeps
-// a generation per context and per context instance so that a purge makes
-// entries unreachable at once, and survives a backend that is down or
-// stalled: reads fall through, writes are skipped, and purges that could not
-// be applied are applied as whole-context purges when the backend answers
-// again, before anything is read from it.
+// generations (per context, per value of each scoping parameter, per user)
+// so that a purge makes entries unreachable at once, and survives a backend
+// that is down or stalled: reads fall through, writes are skipped, and
+// purges that could not be applied are applied as whole-context purges when
+// the backend answers again, before anything is read from it.
+//
+// An entry is a hit only while every generation it was stored under is
+// still there with the same value. Generations are random and never
+// reused, a missing one makes a lookup a miss, and a lookup creates the
+// missing ones (set if absent) before the value is computed, so neither a
+// purge nor a generation lost to eviction or deletion can ever make an
+// older entry valid again.
 type Cache struct {
 	b       Backend
 	keyer   *Keyer
@@ -51,6 +57,8 @@ type Cache struct {
 	wg      sync.WaitGroup
 
 	local bool // the backend is in-process (InProcess reports true)
+
+	memo *lookupMemo // keys of instances looked up
 
 	secretSum [sha256.Size]byte // of the secret, for UsesSecret
 
@@ -78,7 +86,7 @@ func New(o Options) (*Cache, error) {
 	}
 	c := &Cache{b: o.Backend, keyer: k, timeout: o.Timeout, probe: o.ProbeInterval, logger: o.Logger,
 		pending: map[string]struct{}{}, done: make(chan struct{}), cleaning: map[string]bool{},
-		secretSum: sha256.Sum256(o.Secret)}
+		secretSum: sha256.Sum256(o.Secret), memo: newLookupMemo()}
 	if l, ok := o.Backend.(interface{ InProcess() bool }); ok {
 		c.local = l.InProcess()
 	}
@@ -98,8 +106,13 @@ func (c *Cache) UsesSecret(secret []byte) bool {
 type Instance struct {
 	Context string
 	Params  []Param // sorted by name ([SortParams])
-	Rev     int
-	User    string // "" for anonymous callers and shared contexts
+	// Scopes are the names of the context's parameters that a [Purge] may
+	// name in Purge.Param: sorted, and the same for every instance of the
+	// context (pass one immutable slice). A Purge of a name that is not
+	// among them reaches no instance.
+	Scopes []string
+	Rev    int
+	User   string // "" for anonymous callers and shared contexts
 }
 
 // Status is the outcome of a lookup, sent as X-Mizan-Cache.
@@ -119,50 +132,119 @@ type Entry struct {
 	Status Status
 	Value  []byte // the stored bytes on a hit; do not modify
 	key    string
-	gens   [16]byte
+	// hdr is what a Put stores before the value: the number of generations
+	// then each generation the lookup saw. nil when the miss must not be
+	// stored (another lookup created a missing generation first).
+	hdr []byte
 }
 
-const genLen = 16
+// genLen is the length of a generation.
+const genLen = 8
 
-// Get looks inst up. It never fails: a backend error or timeout is a
+// lookupBuf is how many keys a lookup over the memory backend reads
+// without allocating.
+const lookupBuf = 8
+
+// Get looks inst up in one backend round trip: the entry and every
+// generation it depends on. It never fails: a backend error or timeout is a
 // Bypass and marks the backend down.
+//
+// A lookup that finds a generation missing (never written, evicted or
+// deleted) is a miss, and creates it before returning (set if absent, one
+// more round trip), so that the value the caller then computes is computed
+// after the generation it is stored under came to be. If another lookup
+// created one of them first, the miss is not stored (the next one is, once
+// it has read that value).
 func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 	if !c.up.Load() {
 		return Entry{Status: Bypass}
 	}
-	key, err := c.keyer.Key(inst.Context, inst.Params, inst.Rev, inst.User)
+	l, err := c.lookupOf(inst)
 	if err != nil {
 		return Entry{Status: Bypass}
 	}
-	instKey := key
-	if inst.User != "" {
-		if instKey, err = c.instanceKey(inst); err != nil {
-			return Entry{Status: Bypass}
-		}
-	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	vals, err := c.b.GetMulti(ctx, key, ctxGenKey(inst.Context), instGenKey(instKey))
-	if err != nil || len(vals) != 3 {
+	var vals [][]byte
+	if m, ok := c.b.(*Memory); ok && len(l.keys) <= lookupBuf {
+		// The memory backend reads into a buffer on the stack.
+		var buf [lookupBuf][]byte
+		vals = m.getInto(buf[:len(l.keys)], l.keys)
+	} else {
+		vals, err = c.b.GetMulti(ctx, l.keys...)
+	}
+	if err != nil || len(vals) != len(l.keys) {
 		c.down(fmt.Errorf("cache: get: %w", err))
 		return Entry{Status: Bypass}
 	}
-	e := Entry{Status: Miss, key: key}
-	copy(e.gens[:8], genOf(vals[1]))
-	copy(e.gens[8:], genOf(vals[2]))
-	if v := vals[0]; len(v) >= genLen && [genLen]byte(v[:genLen]) == e.gens {
-		e.Status, e.Value = Hit, v[genLen:]
+	gens := vals[1:]
+	n := len(gens)
+	all := true
+	for _, g := range gens {
+		if len(g) != genLen {
+			all = false
+			break
+		}
 	}
+	if v := vals[0]; all && len(v) >= 1+n*genLen && int(v[0]) == n && sameGens(v[1:], gens) {
+		return Entry{Status: Hit, Value: v[1+n*genLen:], key: l.keys[0]}
+	}
+	e := Entry{Status: Miss, key: l.keys[0]}
+	hdr := make([]byte, 1+n*genLen)
+	hdr[0] = byte(n)
+	for i, g := range gens {
+		if len(g) != genLen {
+			var ok bool
+			if g, ok, err = c.createGen(ctx, l.keys[1+i], g); err != nil {
+				c.down(fmt.Errorf("cache: create generation: %w", err))
+				return Entry{Status: Bypass}
+			}
+			if !ok {
+				return e // not storable
+			}
+		}
+		copy(hdr[1+i*genLen:], g)
+	}
+	e.hdr = hdr
 	return e
+}
+
+// createGen writes a new generation under key, which held old (nil: absent,
+// else a value that is no generation), and reports whether the generation
+// returned is the one stored under key now.
+func (c *Cache) createGen(ctx context.Context, key string, old []byte) ([]byte, bool, error) {
+	g := newGen()
+	if old != nil {
+		// Not a generation (written by something else): replace it. Like a
+		// purge, this only makes entries unreachable.
+		return g, true, c.b.SetPermanent(ctx, key, g)
+	}
+	ok, err := c.b.SetPermanentNX(ctx, key, g)
+	return g, ok, err
+}
+
+// sameGens reports whether stored, the generations an entry was stored
+// under (and then its value), starts with the current ones.
+func sameGens(stored []byte, gens [][]byte) bool {
+	for i, g := range gens {
+		if string(stored[i*genLen:(i+1)*genLen]) != string(g) {
+			return false
+		}
+	}
+	return true
 }
 
 // Put stores value for the instance e was looked up for, if e was a miss.
 func (c *Cache) Put(ctx context.Context, e Entry, value []byte, ttl time.Duration) {
-	if e.Status != Miss || !c.up.Load() {
+	if e.Status != Miss || e.hdr == nil || !c.up.Load() {
 		return
 	}
-	buf := make([]byte, 0, genLen+len(value))
-	buf = append(append(buf, e.gens[:]...), value...)
+	buf := make([]byte, 0, len(e.hdr)+len(value))
+	buf = append(append(buf, e.hdr...), value...)
+	if m, ok := c.b.(*Memory); ok {
+		m.setOwned(e.key, buf, ttl) // buf is nobody else's: no copy
+		return
+	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	if err := c.b.Set(ctx, e.key, buf, ttl); err != nil {
@@ -170,51 +252,85 @@ func (c *Cache) Put(ctx context.Context, e Entry, value []byte, ttl time.Duratio
 	}
 }
 
-// Purge is one invalidation to apply: a whole context (Params nil) or one
-// instance of it.
+// Purge is one invalidation to apply, to every rev and every caller unless
+// User narrows it.
 type Purge struct {
 	Context string
-	Params  []Param // sorted; nil for the whole context
-	Rev     int
+	// Param, when Param.Name != "", narrows the purge to the instances
+	// whose parameter Param.Name equals Param.Value; with MayLack also
+	// those that do not have the parameter at all. Param.Name must be one
+	// of the context's [Instance.Scopes] (any other name reaches no
+	// instance). An empty Param.Name purges every instance of the context.
+	Param   Param
+	MayLack bool
+	// User, when not "", narrows the purge to the entries stored for that
+	// user (Instance.User == User): tier-2 caller scoping. Anonymous and
+	// other users' entries stay. With Param also given, every entry of the
+	// user in the context is purged (Param is not applied: the purge
+	// over-invalidates that one user's entries, never another's).
+	User string
 }
 
 // Purge makes the named entries unreachable before it returns, whatever the
-// caller they were stored for. When the backend cannot be reached the purge
-// is owed: the cache serves nothing until the backend answers again and the
-// owed purges (widened to whole contexts) are applied.
+// caller they were stored for, in one backend round trip: it deletes
+// exactly the generations the purges name (a lookup that finds one missing
+// is a miss, and creates a new random one). Deleting rather than writing
+// lets a purge through even a Redis that refuses writes (noeviction with
+// its memory full).
+//
+// The purge is attempted even while the backend is marked down, since
+// other servers may be reading it. When it cannot be applied it is owed:
+// this cache serves nothing until the backend answers again and the owed
+// purges, widened to whole contexts, are applied.
 func (c *Cache) Purge(ctx context.Context, purges ...Purge) {
+	if len(purges) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(purges)+1)
 	for _, p := range purges {
-		if err := c.purgeOne(ctx, p); err != nil {
-			c.mu.Lock()
+		keys = c.appendGens(keys, p)
+	}
+	bctx, cancel := c.bound(ctx)
+	err := c.b.Delete(bctx, keys...)
+	cancel()
+	if err != nil {
+		c.mu.Lock()
+		for _, p := range purges {
 			c.pending[p.Context] = struct{}{}
-			c.mu.Unlock()
-			c.down(fmt.Errorf("cache: purge %s: %w", p.Context, err))
+		}
+		c.mu.Unlock()
+		c.down(fmt.Errorf("cache: purge %s: %w", purges[0].Context, err))
+		return
+	}
+	for _, p := range purges {
+		if p.User == "" && p.Param.Name == "" {
+			c.cleanup(p.Context)
 		}
 	}
 }
 
-func (c *Cache) purgeOne(ctx context.Context, p Purge) error {
-	if !c.up.Load() {
-		return errors.New("backend is down")
-	}
-	ctx, cancel := c.bound(ctx)
-	defer cancel()
-	if p.Params == nil {
-		if err := c.b.SetPermanent(ctx, ctxGenKey(p.Context), newGen()); err != nil {
-			return err
+// appendGens appends the keys of the generations p names. A purge whose
+// keys cannot be derived (a string that is not UTF-8) is widened to its
+// context.
+func (c *Cache) appendGens(keys []string, p Purge) []string {
+	switch {
+	case p.User != "":
+		if k, err := c.keyer.userGenKey(p.Context, p.User); err == nil {
+			return append(keys, k)
 		}
-		c.cleanup(p.Context)
-		return nil
+	case p.Param.Name != "":
+		k, err := c.keyer.paramGenKey(p.Context, p.Param.Name, p.Param.Value, true)
+		if err == nil && !p.MayLack {
+			return append(keys, k)
+		}
+		if err == nil {
+			var lack string
+			if lack, err = c.keyer.paramGenKey(p.Context, p.Param.Name, "", false); err == nil {
+				return append(keys, k, lack)
+			}
+		}
 	}
-	instKey, err := c.instanceKey(Instance{Context: p.Context, Params: p.Params, Rev: p.Rev})
-	if err != nil {
-		return err
-	}
-	if err := c.b.SetPermanent(ctx, instGenKey(instKey), newGen()); err != nil {
-		return err
-	}
-	// The anonymous entry is dead already; freeing it now saves memory.
-	return c.b.Delete(ctx, instKey)
+	return append(keys, ctxGenKey(p.Context))
 }
 
 // cleanup removes a purged context's dead entries in the background (they
@@ -248,12 +364,6 @@ func (c *Cache) bound(ctx context.Context) (context.Context, context.CancelFunc)
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, c.timeout)
-}
-
-// instanceKey is the key of the instance's anonymous entry, which also names
-// the instance's generation.
-func (c *Cache) instanceKey(inst Instance) (string, error) {
-	return c.keyer.Key(inst.Context, inst.Params, inst.Rev, "")
 }
 
 // Up reports whether the backend is in use (not down, no purge owed).
@@ -304,7 +414,7 @@ func (c *Cache) recover() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for name := range c.pending {
-		if err := c.b.SetPermanent(ctx, ctxGenKey(name), newGen()); err != nil {
+		if err := c.b.Delete(ctx, ctxGenKey(name)); err != nil {
 			return false
 		}
 		delete(c.pending, name)
@@ -327,28 +437,13 @@ func (c *Cache) Close() error {
 	return c.b.Close()
 }
 
-func ctxGenKey(context string) string { return "gen:ctx:" + context }
-
-func instGenKey(instKey string) string { return "gen:" + instKey }
-
 // newGen returns a fresh random generation. Generations are random, not
-// counters, so that a generation key lost to eviction can never bring old
-// entries back.
+// counters, so that a value, once replaced or lost, never comes back: an
+// entry stored under it stays unreachable.
 func newGen() []byte {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	if binary.BigEndian.Uint64(b[:]) == 0 {
-		b[7] = 1
-	}
-	return b[:]
-}
-
-// genOf returns a stored generation, or eight zero bytes for none.
-func genOf(v []byte) []byte {
-	if len(v) != 8 {
-		return make([]byte, 8)
-	}
-	return v
+	b := make([]byte, genLen)
+	_, _ = rand.Read(b)
+	return b
 }
 
 // contextUntil returns a context that ends after d or when done closes.

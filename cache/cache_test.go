@@ -1,14 +1,20 @@
 package cache_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mizan-afi/mizan/cache"
+	"github.com/mizan-afi/mizan/cache/cachetest"
 )
 
 // flaky wraps a backend and fails every call while down is set.
@@ -40,6 +46,13 @@ func (f *flaky) SetPermanent(ctx context.Context, k string, v []byte) error {
 	return f.Backend.SetPermanent(ctx, k, v)
 }
 
+func (f *flaky) SetPermanentNX(ctx context.Context, k string, v []byte) (bool, error) {
+	if f.down.Load() {
+		return false, errDown
+	}
+	return f.Backend.SetPermanentNX(ctx, k, v)
+}
+
 func (f *flaky) Delete(ctx context.Context, keys ...string) error {
 	if f.down.Load() {
 		return errDown
@@ -66,8 +79,10 @@ func newCache(t *testing.T, b cache.Backend) *cache.Cache {
 }
 
 var (
-	user5 = cache.Instance{Context: "user", Params: []cache.Param{{"user_id", "5"}}}
-	user6 = cache.Instance{Context: "user", Params: []cache.Param{{"user_id", "6"}}}
+	userScopes = []string{"user_id"}
+	user5      = cache.Instance{Context: "user", Params: []cache.Param{{"user_id", "5"}}, Scopes: userScopes}
+	user6      = cache.Instance{Context: "user", Params: []cache.Param{{"user_id", "6"}}, Scopes: userScopes}
+	purge5     = cache.Purge{Context: "user", Param: cache.Param{Name: "user_id", Value: "5"}}
 )
 
 // fill stores value for inst and checks that it is then a hit.
@@ -94,7 +109,7 @@ func TestPurgeScopedReachesEveryUser(t *testing.T) {
 	fill(t, c, user5, "anon")
 	fill(t, c, u5as1, "as 1")
 	fill(t, c, user6, "six")
-	c.Purge(context.Background(), cache.Purge{Context: "user", Params: user5.Params})
+	c.Purge(context.Background(), purge5)
 	if status(c, user5) != cache.Miss || status(c, u5as1) != cache.Miss {
 		t.Error("a scoped purge left an entry of the instance")
 	}
@@ -109,7 +124,7 @@ func TestPurgeScopedReachesEveryUser(t *testing.T) {
 
 func TestPutAfterPurgeIsNeverServed(t *testing.T) {
 	c := newCache(t, cache.NewMemory(cache.MemoryOptions{}))
-	for _, p := range []cache.Purge{{Context: "user", Params: user5.Params}, {Context: "user"}} {
+	for _, p := range []cache.Purge{purge5, {Context: "user"}} {
 		e := c.Get(context.Background(), user5) // a read starts...
 		c.Purge(context.Background(), p)        // ...a mutation purges...
 		c.Put(context.Background(), e, []byte("old"), 0)
@@ -130,7 +145,7 @@ func TestBackendDownDegradesAndRecovers(t *testing.T) {
 		t.Fatalf("read while down: %s", st)
 	}
 	// The purge cannot reach the backend: it is owed.
-	c.Purge(context.Background(), cache.Purge{Context: "user", Params: user5.Params})
+	c.Purge(context.Background(), purge5)
 	if c.Up() {
 		t.Fatal("cache up with a purge owed")
 	}
@@ -174,4 +189,158 @@ func TestUsesSecret(t *testing.T) {
 	if c.UsesSecret([]byte("0123456789abcdef0123456789abcdeF")) || c.UsesSecret(nil) {
 		t.Error("UsesSecret is true for another secret")
 	}
+}
+
+func TestCacheOverMemory(t *testing.T) {
+	cachetest.TestCache(t, func(t *testing.T) cache.Backend { return cache.NewMemory(cache.MemoryOptions{}) })
+}
+
+// A memory backend too small for the workload evicts entries and
+// generations alike, least recently used first; a chaos goroutine deletes
+// random generations besides. No read may return a value older than one
+// whose purge had completed.
+func TestStressMemoryEviction(t *testing.T) {
+	for _, max := range []int{50, 400, 3000} {
+		t.Run(fmt.Sprint(max), func(t *testing.T) {
+			m := cache.NewMemory(cache.MemoryOptions{MaxEntries: max})
+			b := &chaos{Backend: m}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			go b.run(ctx)
+			res, err := cachetest.Stress(t.Context(), []cache.Backend{b, b}, cachetest.StressOptions{Duration: 500 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%+v", res)
+			if res.Stale != 0 {
+				t.Errorf("%d stale reads of %d", res.Stale, res.Reads)
+			}
+			if res.GensRecreated == 0 {
+				t.Error("no generation was lost and recreated: the test did not exercise a loss")
+			}
+		})
+	}
+}
+
+// chaos is a backend that deletes a random generation it has seen read,
+// every few hundred microseconds while run runs.
+type chaos struct {
+	cache.Backend
+	mu   sync.Mutex
+	gens []string
+	seen map[string]bool
+}
+
+func (c *chaos) GetMulti(ctx context.Context, keys ...string) ([][]byte, error) {
+	c.mu.Lock()
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	for _, k := range keys[min(1, len(keys)):] {
+		if !c.seen[k] {
+			c.seen[k] = true
+			c.gens = append(c.gens, k)
+		}
+	}
+	c.mu.Unlock()
+	return c.Backend.GetMulti(ctx, keys...)
+}
+
+func (c *chaos) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Microsecond)
+		c.mu.Lock()
+		var k string
+		if len(c.gens) > 0 {
+			k = c.gens[rand.IntN(len(c.gens))]
+		}
+		c.mu.Unlock()
+		if k != "" {
+			_ = c.Backend.Delete(ctx, k)
+		}
+	}
+}
+
+// A purge of a name the instance does not scope by does not reach it;
+// Scopes decide which generations a lookup reads.
+func TestPurgeOfAnotherScope(t *testing.T) {
+	c := newCache(t, cache.NewMemory(cache.MemoryOptions{}))
+	noScopes := cache.Instance{Context: "user", Params: user5.Params}
+	fill(t, c, noScopes, "v")
+	c.Purge(context.Background(), purge5)
+	if status(c, noScopes) != cache.Hit {
+		t.Error("a purge by user_id reached an instance that does not scope by it")
+	}
+	// Instances of one context with other Scopes are other lookups, each
+	// stored under its own generations.
+	fill(t, c, user5, "v")
+	c.Purge(context.Background(), purge5)
+	if status(c, user5) != cache.Miss {
+		t.Error("a purge by user_id left an instance scoped by it")
+	}
+}
+
+// Entries stored by a cache with the previous layout (two 8-byte
+// generations under gen:ctx:<context> and gen:<instance key>) are never
+// hits.
+func TestOldLayoutIsNotAHit(t *testing.T) {
+	m := cache.NewMemory(cache.MemoryOptions{})
+	c := newCache(t, m)
+	for _, inst := range []cache.Instance{{Context: "user"}, user5} {
+		key := c.Get(context.Background(), inst).Key()
+		gen := bytes.Repeat([]byte{1}, 8)
+		for _, v := range [][]byte{append(bytes.Repeat([]byte{0}, 16), "old"...), append(append(gen, make([]byte, 8)...), "old"...)} {
+			_ = m.SetPermanent(context.Background(), "gen:ctx:"+inst.Context, gen)
+			_ = m.Set(context.Background(), key, v, 0)
+			if st := status(c, inst); st != cache.Miss {
+				t.Errorf("%+v: an entry of the old layout is a %s", inst, st)
+			}
+		}
+	}
+}
+
+// Lookups, stores and purges at once over the memory backend itself (its
+// fast paths, which the wrapped backends of the stress tests do not take),
+// for the race detector.
+func TestConcurrentGetsOfNewInstances(t *testing.T) {
+	c := newCache(t, cache.NewMemory(cache.MemoryOptions{MaxEntries: 500}))
+	var wg, purger sync.WaitGroup
+	stop := make(chan struct{})
+	purger.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			switch i % 3 {
+			case 0:
+				c.Purge(context.Background(), cache.Purge{Context: "c", Param: cache.Param{Name: "id", Value: strconv.Itoa(i % 300)}})
+			case 1:
+				c.Purge(context.Background(), cache.Purge{Context: "c", User: "1"})
+			default:
+				c.Purge(context.Background(), cache.Purge{Context: "c"})
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+	defer func() {
+		close(stop)
+		purger.Wait()
+	}()
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 300 {
+				inst := cache.Instance{Context: "c", Params: []cache.Param{{"id", strconv.Itoa(i)}}, Scopes: []string{"id"}, User: strconv.Itoa(w % 2)}
+				e := c.Get(context.Background(), inst)
+				if e.Status == cache.Miss {
+					c.Put(context.Background(), e, []byte(inst.Params[0].Value), 0)
+				}
+				if e := c.Get(context.Background(), inst); e.Status == cache.Hit && string(e.Value) != inst.Params[0].Value {
+					t.Errorf("%+v: %q", inst, e.Value)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

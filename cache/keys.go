@@ -18,7 +18,7 @@ import (
 // MinSecretLen is the shortest cache secret a server accepts, in bytes.
 const MinSecretLen = 32
 
-// Param is one context parameter with its wire string (PROTOCOL.md §4).
+// Param is one context parameter with its wire string (docs/spec.md §4).
 type Param struct {
 	Name  string
 	Value string
@@ -28,7 +28,7 @@ type Param struct {
 var ErrShortSecret = fmt.Errorf("cache: secret must be at least %d bytes", MinSecretLen)
 
 // AppendCanonical appends the canonical form of a context instance, the HMAC
-// message of PROTOCOL.md §6:
+// message of docs/spec.md §6:
 //
 //	{"c":<context>,"p":{<params sorted by name>},"r":<rev>[,"u":<user>]}
 //
@@ -70,16 +70,16 @@ func AppendCanonical(dst []byte, context string, params []Param, rev int, user s
 	return append(dst, '}'), nil
 }
 
-// appendJSString appends s as JSON.stringify writes it.
+// appendJSString appends s as JSON.stringify writes it. It scans s once:
+// UTF-8 is validated only when s has a byte beyond ASCII.
 func appendJSString(dst []byte, s string) ([]byte, error) {
-	if !utf8.ValidString(s) {
-		return dst, fmt.Errorf("cache: %q is not valid UTF-8", s)
-	}
 	const hexDigits = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
+	var or byte // of every byte: 0x80 set when one is beyond ASCII
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		or |= c
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
@@ -101,6 +101,9 @@ func appendJSString(dst []byte, s string) ([]byte, error) {
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 		}
 		start = i + 1
+	}
+	if or >= 0x80 && !utf8.ValidString(s) {
+		return dst, fmt.Errorf("cache: %q is not valid UTF-8", s)
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"'), nil
@@ -140,16 +143,17 @@ func (d *deriver) key(context string, params []Param, rev int, user string) (str
 	if err != nil {
 		return "", err
 	}
-	return d.sign(context, msg), nil
+	return d.sign(entryPrefix, context, msg), nil
 }
 
-// sign returns the key of the canonical form msg, which must be d.buf.
-func (d *deriver) sign(context string, msg []byte) string {
+// sign returns prefix + context + ":" + the hex HMAC of msg, which must be
+// d.buf.
+func (d *deriver) sign(prefix, context string, msg []byte) string {
 	d.mac.Reset()
 	d.mac.Write(msg)
 	sum := d.mac.Sum(d.sum[:0])
-	// Build "ctx:<context>:<hex>" after the message in the same buffer.
-	out := append(msg[len(msg):], "ctx:"...)
+	// Build "<prefix><context>:<hex>" after the message in the same buffer.
+	out := append(msg[len(msg):], prefix...)
 	out = append(out, context...)
 	out = append(out, ':')
 	out = hex.AppendEncode(out, sum)
@@ -192,18 +196,105 @@ func (k *Keyer) Key(context string, params []Param, rev int, user string) (strin
 	if err != nil {
 		return "", err
 	}
+	return k.remember(d, entryPrefix, context, msg), nil
+}
+
+// remember returns the key of message msg (d.buf): the memo's, or
+// d.sign(prefix, context, msg). Every message names its kind of key (entry
+// messages start {"c":, generation messages {"g":), so that the memo maps
+// each message to one key whatever prefix a caller would pass.
+func (k *Keyer) remember(d *deriver, prefix, context string, msg []byte) string {
 	if key, ok := k.memo.Load(string(msg)); ok {
-		return key.(string), nil
+		return key.(string)
 	}
-	key := d.sign(context, msg)
+	key := d.sign(prefix, context, msg)
 	if k.memoLen.Load() < memoMax {
 		if _, loaded := k.memo.LoadOrStore(string(msg), key); !loaded {
 			k.memoLen.Add(1)
 		}
 	}
-	return key, nil
+	return key
 }
 
-// ContextPrefix returns the prefix shared by every key of a context, for a
-// broad purge.
-func ContextPrefix(context string) string { return "ctx:" + context + ":" }
+// Key prefixes. Entry keys are "ctx:<context>:<hex>" (docs/spec.md §6);
+// generation keys start with "gen:", so that no generation key is an entry
+// key or starts with a [ContextPrefix].
+const (
+	entryPrefix    = "ctx:"
+	ctxGenPrefix   = "gen:c:" // + context
+	paramGenPrefix = "gen:p:" // + context + ":" + hex HMAC
+	userGenPrefix  = "gen:u:" // + context + ":" + hex HMAC
+)
+
+// appendParamGen appends the HMAC message of a parameter generation:
+//
+//	{"g":"p","c":<context>,"n":<name>,"v":<value>}  instances whose parameter name is value
+//	{"g":"p","c":<context>,"n":<name>}              instances without the parameter
+func appendParamGen(dst []byte, context, name, value string, has bool) ([]byte, error) {
+	dst = append(dst, `{"g":"p","c":`...)
+	var err error
+	if dst, err = appendJSString(dst, context); err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"n":`...)
+	if dst, err = appendJSString(dst, name); err != nil {
+		return dst, err
+	}
+	if has {
+		dst = append(dst, `,"v":`...)
+		if dst, err = appendJSString(dst, value); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendUserGen appends the HMAC message of a user generation:
+//
+//	{"g":"u","c":<context>,"u":<user>}
+func appendUserGen(dst []byte, context, user string) ([]byte, error) {
+	dst = append(dst, `{"g":"u","c":`...)
+	var err error
+	if dst, err = appendJSString(dst, context); err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"u":`...)
+	if dst, err = appendJSString(dst, user); err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
+}
+
+// paramGenKey returns the key of the generation of context's instances
+// whose parameter name is value, or with has false, that lack it:
+// "gen:p:<context>:<hex HMAC>", which shows neither name nor value.
+func (k *Keyer) paramGenKey(context, name, value string, has bool) (string, error) {
+	d := k.derivers.Get().(*deriver)
+	defer k.derivers.Put(d)
+	msg, err := appendParamGen(d.buf[:0], context, name, value, has)
+	d.buf = msg
+	if err != nil {
+		return "", err
+	}
+	return k.remember(d, paramGenPrefix, context, msg), nil
+}
+
+// userGenKey returns the key of the generation of user's entries of
+// context: "gen:u:<context>:<hex HMAC>", which does not show the user.
+func (k *Keyer) userGenKey(context, user string) (string, error) {
+	d := k.derivers.Get().(*deriver)
+	defer k.derivers.Put(d)
+	msg, err := appendUserGen(d.buf[:0], context, user)
+	d.buf = msg
+	if err != nil {
+		return "", err
+	}
+	return k.remember(d, userGenPrefix, context, msg), nil
+}
+
+// ctxGenKey returns the key of a context's generation: "gen:c:<context>".
+func ctxGenKey(context string) string { return ctxGenPrefix + context }
+
+// ContextPrefix returns the prefix shared by every entry key of a context,
+// for the cleanup after a broad purge. No generation key starts with it.
+func ContextPrefix(context string) string { return entryPrefix + context + ":" }

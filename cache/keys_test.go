@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mizan-afi/mizan/cache"
 	"github.com/mizan-afi/mizan/protocol"
@@ -124,8 +125,15 @@ func FuzzCanonical(f *testing.F) {
 	f.Add("search", "q", "say \"hi\"\\\n\t\x01 <&> café", "", 0)
 	f.Fuzz(func(t *testing.T, ctx, name, value, user string, rev int) {
 		canon, err := cache.AppendCanonical(nil, ctx, []cache.Param{{name, value}}, rev, user)
+		valid := utf8.ValidString(ctx) && utf8.ValidString(name) && utf8.ValidString(value) && utf8.ValidString(user)
 		if err != nil {
-			return // invalid UTF-8
+			if valid {
+				t.Fatalf("valid UTF-8 refused: %v", err)
+			}
+			return
+		}
+		if !valid {
+			t.Fatalf("invalid UTF-8 accepted: %q", canon)
 		}
 		var got struct {
 			C string            `json:"c"`

@@ -61,7 +61,12 @@ func NewMemory(o MemoryOptions) *Memory {
 
 // GetMulti implements [Backend].
 func (m *Memory) GetMulti(_ context.Context, keys ...string) ([][]byte, error) {
-	out := make([][]byte, len(keys))
+	return m.getInto(make([][]byte, len(keys)), keys), nil
+}
+
+// getInto reads keys into out, which has their length, and returns it: the
+// cache's lookups use it with a buffer of their own.
+func (m *Memory) getInto(out [][]byte, keys []string) [][]byte {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -78,16 +83,25 @@ func (m *Memory) GetMulti(_ context.Context, keys ...string) ([][]byte, error) {
 		m.lru.MoveToFront(el)
 		out[i] = it.value
 	}
-	return out, nil
+	return out
 }
 
 // Set implements [Backend].
 func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	m.setOwned(key, slices.Clone(value), ttl)
+	return nil
+}
+
+// setOwned is Set of a value nobody else holds, which is kept as is: the
+// cache's stores use it with the buffer they build.
+func (m *Memory) setOwned(key string, value []byte, ttl time.Duration) {
 	if ttl <= 0 {
 		ttl = m.defaultTTL
 	}
-	m.put(key, value, m.now().Add(ttl))
-	return nil
+	expires := m.now().Add(ttl)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.putLocked(key, value, expires)
 }
 
 // SetPermanent implements [Backend].
@@ -96,10 +110,30 @@ func (m *Memory) SetPermanent(_ context.Context, key string, value []byte) error
 	return nil
 }
 
+// SetPermanentNX implements [Backend].
+func (m *Memory) SetPermanentNX(_ context.Context, key string, value []byte) (bool, error) {
+	value = slices.Clone(value)
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if el, ok := m.items[key]; ok {
+		if it := el.Value.(*memItem); it.expires.IsZero() || now.Before(it.expires) {
+			return false, nil
+		}
+	}
+	m.putLocked(key, value, time.Time{})
+	return true, nil
+}
+
 func (m *Memory) put(key string, value []byte, expires time.Time) {
 	value = slices.Clone(value)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.putLocked(key, value, expires)
+}
+
+// putLocked stores value, which the caller no longer touches, under key.
+func (m *Memory) putLocked(key string, value []byte, expires time.Time) {
 	if el, ok := m.items[key]; ok {
 		m.remove(el)
 	}

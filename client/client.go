@@ -249,7 +249,7 @@ func (c *Client) do(req *http.Request, out any) error {
 const CodeUnexpected protocol.Code = "unexpected_response"
 
 // Error is a failure the app reported with the protocol's error envelope
-// (PROTOCOL.md §5), or a failed response without one (CodeUnexpected).
+// (docs/spec.md §5), or a failed response without one (CodeUnexpected).
 // Find it in an error chain with errors.As.
 type Error struct {
 	Status  int               // the HTTP status

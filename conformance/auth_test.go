@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// The auth endpoints of PROTOCOL.md §8, against the fixture users of §7:
+// The auth endpoints of docs/spec.md §8, against the fixture users of §7:
 // ada (staff), grace and lin, password username + "-pw".
 
 // tokens is the body of auth/token/ and auth/refresh/.

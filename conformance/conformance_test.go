@@ -35,7 +35,7 @@ const urlEnv = "MIZAN_CONFORMANCE_URL"
 // prefix is where the fixture mounts the protocol endpoints.
 const prefix = "/api/mizan/"
 
-// headerInvalidate is the invalidation header (PROTOCOL.md §3). The suite
+// headerInvalidate is the invalidation header (docs/spec.md §3). The suite
 // spells out the wire instead of importing package protocol.
 const headerInvalidate = "X-Mizan-Invalidate"
 
@@ -354,7 +354,7 @@ func wantResult(t *testing.T, r response, result, invalidate, header string) {
 }
 
 // wantError fails t unless r is the protocol's error envelope with the
-// given status and code (PROTOCOL.md §5), naming exactly fields (and
+// given status and code (docs/spec.md §5), naming exactly fields (and
 // carrying no "fields" when none are given), and without an invalidation
 // header.
 func wantError(t *testing.T, r response, status int, code string, fields ...string) {

@@ -1,5 +1,5 @@
 // Package conformance holds the fixture application of the Mizan wire
-// protocol (PROTOCOL.md §7) and, in its tests, the wire-level conformance
+// protocol (docs/spec.md §7) and, in its tests, the wire-level conformance
 // suite that checks a running server against the protocol over real HTTP.
 //
 // # The fixture
@@ -11,11 +11,11 @@
 //
 // and prints "mizan fixture listening on http://HOST:PORT" once it listens
 // (with -addr 127.0.0.1:0 the port is chosen by the system). The command
-// also serves the WebSocket endpoint ws/ of package live (PROTOCOL.md §9),
+// also serves the WebSocket endpoint ws/ of package live (docs/spec.md §9),
 // sharing invalidations through the Redis of MIZAN_PUBSUB_REDIS_URL (or
 // MIZAN_CACHE_REDIS_URL) when one is set.
 //
-// Users sign in at auth/token/ (PROTOCOL.md §8) with the credentials of §7
+// Users sign in at auth/token/ (docs/spec.md §8) with the credentials of §7
 // ([CheckCredentials]) and send their access token as
 // "Authorization: Bearer <access>"; the fixture's JWT key and MWT secret
 // are drawn at random when it starts, unless JWT_PRIVATE_KEY and
@@ -63,7 +63,7 @@
 // only; another implementation of the fixture should register it too (or
 // the suite's internal-error test fails against it).
 //
-// Every error code of PROTOCOL.md §5 is reachable over HTTP except
+// Every error code of docs/spec.md §5 is reachable over HTTP except
 // unavailable (503): nothing in the fixture depends on a service that can
 // be down.
 //

@@ -32,7 +32,7 @@ func with(base []string, pairs ...string) []string {
 // overLimit is a call/ body just over the fixture's 1 MiB bound.
 var overLimit = `{"fn":"update_profile","args":{"user_id":3,"name":"` + strings.Repeat("x", 1<<20) + `"}}`
 
-// errorCases reaches every error code of PROTOCOL.md §5 but unavailable,
+// errorCases reaches every error code of docs/spec.md §5 but unavailable,
 // which nothing in the fixture can produce.
 var errorCases = []errorCase{
 	// bad_request: malformed JSON, wrong shape, not JSON at all.
@@ -124,7 +124,7 @@ func TestErrors(t *testing.T) {
 }
 
 // TestErrorCasesCoverEveryCode checks that errorCases reaches every code of
-// PROTOCOL.md §5 that the fixture can produce, with its status.
+// docs/spec.md §5 that the fixture can produce, with its status.
 func TestErrorCasesCoverEveryCode(t *testing.T) {
 	want := map[string]int{
 		"bad_request": 400, "invalid_args": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,

@@ -40,14 +40,14 @@ const ordersPerPage = 10
 type FixtureConfig struct {
 	// App is the configuration of the app (prefix, logger, cache...).
 	// When its Authenticator is nil, the fixture uses [TestAuthenticator].
-	// The fixture always signs users in (PROTOCOL.md §8): a JWT key or MWT
+	// The fixture always signs users in (docs/spec.md §8): a JWT key or MWT
 	// secret that App.Auth leaves unset is drawn at random (its tokens do
 	// not outlive the process), and without Credentials the fixture's are
 	// used ([CheckCredentials]).
 	App mizan.Config
 }
 
-// NewFixture returns the fixture application of PROTOCOL.md §7, plus the
+// NewFixture returns the fixture application of docs/spec.md §7, plus the
 // test-only mutation panic_for_tests (see the package documentation),
 // registered but not built: call [mizan.App.Build] to see registration
 // errors before serving it. Each call has its own in-memory data, starting
@@ -88,6 +88,7 @@ func NewFixture(cfg FixtureConfig) *mizan.App {
 	mizan.Mutation(app, adminAction, mizan.Name("admin_action"), mizan.RequireStaff())
 	mizan.Mutation(app, fail, mizan.Name("fail"))
 	mizan.Mutation(app, panicForTests, mizan.Name("panic_for_tests"))
+	s.registerTasks(app)
 
 	mizan.View(app, s.profilePage, mizan.Name("profile_page"), mizan.In(userContext),
 		mizan.Route("/profile/{user_id}/"))
@@ -121,7 +122,7 @@ func randomSecret() []byte {
 	return []byte(hex.EncodeToString(b[:]))
 }
 
-// accounts are the fixture's sign-in credentials (PROTOCOL.md §7): the
+// accounts are the fixture's sign-in credentials (docs/spec.md §7): the
 // password of each user is the username followed by "-pw"; ada is staff.
 var accounts = map[string]auth.User{
 	"ada":   {ID: "1", Staff: true},
@@ -131,7 +132,7 @@ var accounts = map[string]auth.User{
 
 // CheckCredentials is the fixture's credential check for auth/token/:
 // users ada (staff), grace and lin, each with the password username + "-pw"
-// (PROTOCOL.md §7). It returns nil for anything else.
+// (docs/spec.md §7). It returns nil for anything else.
 func CheckCredentials(_ context.Context, username, password string) (*auth.User, error) {
 	u, ok := accounts[username]
 	if !ok || subtle.ConstantTimeCompare([]byte(password), []byte(username+"-pw")) != 1 {
@@ -159,11 +160,13 @@ type store struct {
 	mu     sync.RWMutex
 	users  map[int]user
 	orders map[int][]order // by user id, in id order
+	ts     taskStore
 }
 
 func newStore() *store {
 	s := &store{}
 	s.users, s.orders = initialData()
+	s.ts = initialTasks()
 	return s
 }
 
@@ -290,7 +293,12 @@ func (s *store) orderPage(_ context.Context, in pageArgs) (pageResult, error) {
 			items = append(items, pageItem{ID: o.id, Total: o.total, Status: o.status})
 		}
 	}
-	start := min((in.Page-1)*ordersPerPage, len(items))
+	// The page is caller-supplied: compare before multiplying, so that no
+	// page number overflows.
+	start := len(items)
+	if in.Page-1 < (len(items)+ordersPerPage-1)/ordersPerPage {
+		start = (in.Page - 1) * ordersPerPage
+	}
 	end := min(start+ordersPerPage, len(items))
 	return pageResult{Items: items[start:end], Page: in.Page}, nil
 }

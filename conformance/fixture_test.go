@@ -80,7 +80,7 @@ func post(t *testing.T, base, fn, args string, headers ...string) (int, string) 
 
 // TestFixtureRegistration checks the metadata of every function of the
 // fixture: kind, context, affects, privacy, route, methods, WebSocket, auth
-// and parameters, as PROTOCOL.md §7 declares them.
+// and parameters, as docs/spec.md §7 declares them.
 func TestFixtureRegistration(t *testing.T) {
 	app := conformance.NewFixture(conformance.FixtureConfig{})
 	metas, err := app.Functions()
@@ -123,6 +123,19 @@ func TestFixtureRegistration(t *testing.T) {
 		"admin_action":    {kind: mizan.KindMutation, auth: "staff"},
 		"fail":            {kind: mizan.KindMutation},
 		"panic_for_tests": {kind: mizan.KindMutation},
+		// Revision 2: a filter (state), run-time scope (set_task_state's
+		// tasks, update_my_name's user), an explicit empty scope
+		// (rename_task) and a caller-scoped context (update_my_name's global).
+		"task_list":   {kind: mizan.KindQuery, context: "tasks", params: []string{"project_id", "state"}},
+		"task_detail": {kind: mizan.KindQuery, context: "task", params: []string{"task_id"}},
+		"add_task": {kind: mizan.KindMutation, websocket: true, params: []string{"project_id", "title", "state"},
+			affects: []mizan.Affect{{Context: "tasks", ScopedBy: []string{"project_id"}}}},
+		"set_task_state": {kind: mizan.KindMutation, websocket: true, params: []string{"task_id", "state"},
+			affects: []mizan.Affect{{Context: "task", ScopedBy: []string{"task_id"}}, {Context: "tasks"}}},
+		"rename_task": {kind: mizan.KindMutation, params: []string{"task_id", "title"},
+			affects: []mizan.Affect{{Context: "task"}}},
+		"update_my_name": {kind: mizan.KindMutation, websocket: true, auth: "required", params: []string{"name"},
+			affects: []mizan.Affect{{Context: "global", CallerScoped: true}, {Context: "user"}}},
 	}
 	seen := map[string]bool{}
 	for _, m := range metas {
@@ -143,6 +156,14 @@ func TestFixtureRegistration(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, w) {
 			t.Errorf("%s:\n got %+v\nwant %+v", m.Name, got, w)
+		}
+		for _, p := range m.Params {
+			if p.Filter != (m.Name == "task_list" && p.Name == "state") {
+				t.Errorf("%s: param %s has Filter %v", m.Name, p.Name, p.Filter)
+			}
+		}
+		if m.Name == "rename_task" && (!m.HasScope || len(m.Scope) != 0) {
+			t.Errorf("rename_task: explicit scope %v %v, want an empty one", m.HasScope, m.Scope)
 		}
 	}
 	for name := range wants {

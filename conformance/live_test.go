@@ -17,7 +17,7 @@ import (
 	"github.com/mizan-afi/mizan/internal/redistest"
 )
 
-// The WebSocket part of the wire suite (PROTOCOL.md §9): the messages of
+// The WebSocket part of the wire suite (docs/spec.md §9): the messages of
 // ws/ against the fixture, then invalidations across two fixture processes
 // sharing one Redis, and a thousand connections held open.
 

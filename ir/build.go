@@ -25,6 +25,10 @@ type FunctionSpec struct {
 	Shared    bool
 	Form      Form
 	Affects   []Affect
+	// Scope and HasScope are a mutation's explicit scope (see
+	// [Function.Scope]); Build sorts Scope.
+	Scope    []string
+	HasScope bool
 	// Params are the function's arguments as the server decodes them. When
 	// nil, they are derived from Args as encoding/json sees its fields.
 	Params []ParamSpec
@@ -39,6 +43,9 @@ type ParamSpec struct {
 	Name     string       // the JSON name
 	Type     reflect.Type // the field's Go type; a pointer makes it nullable
 	Optional bool         // it may be absent (omitempty)
+	// Filter marks a parameter of a context function as a filter of its
+	// context (see [Field.Filter]).
+	Filter bool
 }
 
 // Options configures [Build].
@@ -142,9 +149,21 @@ func specParams(s *FunctionSpec) ([]ParamSpec, error) {
 		if f.quoted {
 			typ = reflect.TypeFor[string]()
 		}
-		ps = append(ps, ParamSpec{Name: f.name, Type: typ, Optional: f.optional})
+		filter := isFilterTag(t.FieldByIndex(f.index).Tag.Get("mizan"))
+		ps = append(ps, ParamSpec{Name: f.name, Type: typ, Optional: f.optional, Filter: filter})
 	}
 	return ps, nil
+}
+
+// isFilterTag reports whether a field's mizan tag holds the option filter,
+// as the root package reads it (`mizan:"filter"`).
+func isFilterTag(tag string) bool {
+	for _, opt := range strings.Split(tag, ",") {
+		if strings.TrimSpace(opt) == "filter" {
+			return true
+		}
+	}
+	return false
 }
 
 // function returns the IR of s, whose types have been discovered and named.
@@ -158,7 +177,16 @@ func (r *reflector) function(s *FunctionSpec, params []ParamSpec) Function {
 		f.Methods = nil
 	}
 	for _, p := range params {
-		f.Params = append(f.Params, Field{Name: p.Name, Type: r.ref(p.Type), Optional: p.Optional})
+		f.Params = append(f.Params, Field{Name: p.Name, Type: r.ref(p.Type), Optional: p.Optional, Filter: p.Filter})
+	}
+	if s.HasScope {
+		f.HasScope = true
+		f.Scope = slices.Clone(s.Scope)
+		slices.Sort(f.Scope)
+		f.Scope = slices.Compact(f.Scope)
+		if len(f.Scope) == 0 {
+			f.Scope = nil
+		}
 	}
 	if !s.View {
 		t := Scalar(Any)

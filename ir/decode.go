@@ -406,7 +406,7 @@ func (p *parser) function(n *node) parsedFunc {
 			c.done()
 		case "param":
 			lines[loc{fn: 0, typ: -1, kind: "param", child: len(f.Params)}] = c.line
-			f.Params = append(f.Params, c.field("parameter name"))
+			f.Params = append(f.Params, c.field("parameter name", true))
 		case "result":
 			lines[loc{fn: 0, typ: -1, kind: "result"}] = c.line
 			if f.Result != nil {
@@ -415,12 +415,20 @@ func (p *parser) function(n *node) parsedFunc {
 			t := c.typeRef("type")
 			f.Result = &t
 			c.done()
+		case "scope":
+			lines[loc{fn: 0, typ: -1, kind: "scope"}] = c.line
+			if f.HasScope {
+				c.fail("given twice")
+			}
+			f.HasScope = true
+			f.Scope = append(f.Scope, c.args()...)
+			c.done()
 		case "affects":
 			lines[loc{fn: 0, typ: -1, kind: "affects", child: len(f.Affects)}] = c.line
 			f.Affects = append(f.Affects, p.affect(c))
 			continue
 		default:
-			c.fail("unknown node in a function: expected route, methods, param, result or affects")
+			c.fail("unknown node in a function: expected route, methods, param, result, scope or affects")
 		}
 		c.noChildren()
 	}
@@ -428,7 +436,7 @@ func (p *parser) function(n *node) parsedFunc {
 }
 
 func (p *parser) affect(n *node) Affect {
-	a := Affect{Context: n.str("context"), Function: n.str("function")}
+	a := Affect{Context: n.str("context"), Function: n.str("function"), CallerScoped: n.boolean("caller-scoped")}
 	if len(n.n.Arguments) > 0 {
 		n.fail("takes no arguments; use context= and function=")
 	}
@@ -446,9 +454,12 @@ func (p *parser) affect(n *node) Affect {
 	return a
 }
 
-// field reads a param or field node.
-func (n *node) field(what string) Field {
+// field reads a param or field node; only a param may say filter.
+func (n *node) field(what string, param bool) Field {
 	f := Field{Name: n.arg(what), Type: n.typeRef("type"), Optional: n.boolean("optional")}
+	if param {
+		f.Filter = n.boolean("filter")
+	}
 	n.done()
 	return f
 }
@@ -474,7 +485,7 @@ func (p *parser) typeDef(n *node) parsedType {
 			continue
 		}
 		lines[loc{fn: -1, typ: 0, kind: "field", child: len(t.Fields)}] = c.line
-		t.Fields = append(t.Fields, c.field("field name"))
+		t.Fields = append(t.Fields, c.field("field name", false))
 		c.noChildren()
 	}
 	return parsedType{t: t, lines: lines}

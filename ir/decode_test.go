@@ -43,7 +43,36 @@ func richSpecs() []ir.FunctionSpec {
 		{Name: "profile_page", Kind: ir.KindQuery, Context: "user", View: true, Route: "/profile/{user_id}/",
 			Methods: []string{"GET", "HEAD"}, Args: reflect.TypeFor[profileArgs]()},
 		{Name: "ping", Kind: ir.KindQuery, Auth: ir.AuthStaff, Result: reflect.TypeFor[string]()},
+		// Revision 2 of docs/spec.md §3: filter parameters (from the
+		// mizan tag and from Params), explicit scopes (given and empty)
+		// and a caller-scoped target.
+		{Name: "task_list", Kind: ir.KindQuery, Context: "tasks", Args: reflect.TypeFor[taskListArgs](),
+			Result: reflect.TypeFor[[]string]()},
+		{Name: "task_count", Kind: ir.KindQuery, Context: "tasks", Params: []ir.ParamSpec{
+			{Name: "project_id", Type: reflect.TypeFor[int]()},
+			{Name: "state", Type: reflect.TypeFor[Status](), Optional: true, Filter: true},
+		}, Result: reflect.TypeFor[int]()},
+		{Name: "set_task_state", Kind: ir.KindMutation, HasScope: true, Scope: []string{"task_id", "project_id"},
+			Affects: []ir.Affect{{Context: "task", ScopedBy: []string{"task_id"}}, {Context: "tasks", ScopedBy: []string{"project_id"}}},
+			Args:    reflect.TypeFor[setTaskStateArgs](), Result: reflect.TypeFor[bool]()},
+		{Name: "rename_task", Kind: ir.KindMutation, HasScope: true, Scope: []string{},
+			Affects: []ir.Affect{{Context: "task"}},
+			Args:    reflect.TypeFor[setTaskStateArgs](), Result: reflect.TypeFor[bool]()},
+		{Name: "set_my_name", Kind: ir.KindMutation, Auth: ir.AuthRequired,
+			Affects: []ir.Affect{{Context: "global", CallerScoped: true}, {Context: "user", ScopedBy: []string{"user_id"}}},
+			Args:    reflect.TypeFor[updateArgs](), Result: reflect.TypeFor[bool]()},
 	}
+}
+
+type taskListArgs struct {
+	ProjectID int     `json:"project_id"`
+	State     *Status `json:"state,omitempty" mizan:"filter"`
+}
+
+type setTaskStateArgs struct {
+	ProjectID int    `json:"project_id"`
+	TaskID    int    `json:"task_id"`
+	State     Status `json:"state"`
 }
 
 func richDoc(t *testing.T) *ir.Document {
@@ -183,6 +212,19 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"bad type name", header + "type \"t\" underlying=\"int\"\n", `ir: line 2: type "t": name must be an ASCII identifier starting with an upper-case letter`},
 		{"self-defined type", header + "type \"A\" underlying=\"B\"\ntype \"B\" underlying=\"A\"\n", `ir: line 2: type "A": is defined in terms of itself`},
 		{"second header", header + "mizan-ir version=1\n", `ir: line 2: mizan-ir: the header may appear only once, first`},
+		{"filter on a type field", header + "type \"T\" {\n    field \"a\" type=\"int\" filter=true\n}\n", `ir: line 3: field: unknown property filter`},
+		{"filter on a mutation", header + "function \"m\" kind=\"mutation\" {\n    param \"id\" type=\"int\" filter=true\n    result type=\"int\"\n}\n", `ir: line 3: function "m": parameter "id": only a parameter of a function in a context can be a filter`},
+		{"filter on a standalone read", header + "function \"q\" kind=\"query\" {\n    param \"id\" type=\"int\" filter=true\n    result type=\"int\"\n}\n", `ir: line 3: function "q": parameter "id": only a parameter of a function in a context can be a filter`},
+		{"filter not a boolean", header + "function \"q\" kind=\"query\" context=\"c\" {\n    param \"id\" type=\"int\" filter=\"yes\"\n    result type=\"int\"\n}\n", `ir: line 3: param: property filter must be true or false`},
+		{"caller-scoped function target", header + "function \"m\" kind=\"mutation\" {\n    result type=\"int\"\n    affects context=\"u\" function=\"f\" caller-scoped=true\n}\n", `ir: line 4: function "m": caller-scoped is for a target of a whole context, not of function "f"`},
+		{"caller-scoped not a boolean", header + "function \"m\" kind=\"mutation\" {\n    result type=\"int\"\n    affects context=\"u\" caller-scoped=1\n}\n", `ir: line 4: affects: property caller-scoped must be true or false`},
+		{"scope on a read", header + "function \"q\" kind=\"query\" {\n    result type=\"int\"\n    scope\n}\n", `ir: line 4: function "q": only a mutation has a scope`},
+		{"scope twice", header + "function \"m\" kind=\"mutation\" {\n    param \"id\" type=\"int\"\n    result type=\"int\"\n    scope\n    scope \"id\"\n}\n", `ir: line 6: scope: given twice`},
+		{"scope not a parameter", header + "function \"m\" kind=\"mutation\" {\n    param \"id\" type=\"int\"\n    result type=\"int\"\n    scope \"idd\"\n}\n", `ir: line 5: function "m": scope "idd" is not a parameter of the function`},
+		{"scope unsorted", header + "function \"m\" kind=\"mutation\" {\n    param \"a\" type=\"int\"\n    param \"b\" type=\"int\"\n    result type=\"int\"\n    scope \"b\" \"a\"\n}\n", `ir: line 6: function "m": scope must be sorted`},
+		{"scope with properties", header + "function \"m\" kind=\"mutation\" {\n    param \"id\" type=\"int\"\n    result type=\"int\"\n    scope names=\"id\"\n}\n", `ir: line 5: scope: unknown property names`},
+		{"scope with children", header + "function \"m\" kind=\"mutation\" {\n    param \"id\" type=\"int\"\n    result type=\"int\"\n    scope {\n        x\n    }\n}\n", `ir: line 5: scope: has no children`},
+		{"scoped-by outside the scope", header + "function \"m\" kind=\"mutation\" {\n    param \"id\" type=\"int\"\n    result type=\"int\"\n    scope\n    affects context=\"u\" {\n        scoped-by \"id\"\n    }\n}\n", `ir: line 6: function "m": scoped-by "id" is not in the function's scope`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -191,6 +233,102 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 				t.Errorf("error:\n%v\nwant it to contain:\n%s", err, c.want)
 			}
 		})
+	}
+}
+
+// TestScopesAndFilters checks the additions of revision 2 of docs/spec.md
+// §3 in the rich document: an explicit scope (sorted), an explicit empty
+// scope distinct from none, filter parameters and a caller-scoped target,
+// in the model and after a round trip through the text.
+func TestScopesAndFilters(t *testing.T) {
+	b, err := ir.Encode(richDoc(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := ir.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := func(name string) *ir.Function {
+		t.Helper()
+		f, ok := doc.Function(name)
+		if !ok {
+			t.Fatalf("no function %s", name)
+		}
+		return f
+	}
+	if f := fn("set_task_state"); !f.HasScope || !reflect.DeepEqual(f.Scope, []string{"project_id", "task_id"}) {
+		t.Errorf("set_task_state scope %v (has %v)", f.Scope, f.HasScope)
+	}
+	if f := fn("rename_task"); !f.HasScope || f.Scope != nil {
+		t.Errorf("rename_task scope %#v (has %v), want an explicit empty scope", f.Scope, f.HasScope)
+	}
+	if f := fn("update_profile"); f.HasScope || f.Scope != nil {
+		t.Errorf("update_profile scope %#v (has %v), want none", f.Scope, f.HasScope)
+	}
+	if got := fn("set_my_name").Affects; !reflect.DeepEqual(got, []ir.Affect{
+		{Context: "global", CallerScoped: true}, {Context: "user", ScopedBy: []string{"user_id"}},
+	}) {
+		t.Errorf("set_my_name affects %+v", got)
+	}
+	for _, name := range []string{"task_list", "task_count"} {
+		ps := fn(name).Params
+		if len(ps) != 2 || ps[0].Filter || !ps[1].Filter || ps[1].Name != "state" {
+			t.Errorf("%s params %+v: want state, and only state, a filter", name, ps)
+		}
+	}
+	for _, c := range doc.Contexts() {
+		if c.Name != "tasks" {
+			continue
+		}
+		want := []ir.Field{
+			{Name: "project_id", Type: ir.Scalar(ir.Int)},
+			{Name: "state", Type: ir.RefTo("Status"), Optional: true, Filter: true},
+		}
+		if !reflect.DeepEqual(c.Params, want) {
+			t.Errorf("params of tasks %+v, want %+v", c.Params, want)
+		}
+	}
+	for _, line := range []string{
+		"\n    param \"state\" type=\"Status?\" optional=true filter=true\n",
+		"\n    scope \"project_id\" \"task_id\"\n",
+		"\n    result type=\"bool\"\n    scope\n    affects context=\"task\"\n",
+		"\n    affects context=\"global\" caller-scoped=true\n",
+	} {
+		if !bytes.Contains(b, []byte(line)) {
+			t.Errorf("the encoding lacks %q", line)
+		}
+	}
+}
+
+func TestValidateScopesAndFilters(t *testing.T) {
+	intT := ir.Scalar(ir.Int)
+	cases := map[string]struct {
+		f    ir.Function
+		want string
+	}{
+		"scope without HasScope": {ir.Function{Name: "m", Kind: ir.KindMutation, Result: &intT,
+			Params: []ir.Field{{Name: "id", Type: intT}}, Scope: []string{"id"}}, `scope [id] is given without HasScope`},
+		"scope twice": {ir.Function{Name: "m", Kind: ir.KindMutation, Result: &intT,
+			Params: []ir.Field{{Name: "id", Type: intT}}, HasScope: true, Scope: []string{"id", "id"}}, `scope "id" given twice`},
+		"filter in a mutation": {ir.Function{Name: "m", Kind: ir.KindMutation, Result: &intT,
+			Params: []ir.Field{{Name: "id", Type: intT, Filter: true}}}, `only a parameter of a function in a context can be a filter`},
+		"caller-scoped function": {ir.Function{Name: "m", Kind: ir.KindMutation, Result: &intT,
+			Affects: []ir.Affect{{Context: "c", Function: "f", CallerScoped: true}}}, `caller-scoped is for a target of a whole context`},
+	}
+	for name, c := range cases {
+		doc := &ir.Document{Version: ir.Version, Functions: []ir.Function{c.f}}
+		if err := doc.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", name, err, c.want)
+		}
+	}
+	doc := &ir.Document{Version: ir.Version, Types: []ir.TypeDef{{Name: "T", Fields: []ir.Field{{Name: "a", Type: intT, Filter: true}}}}}
+	if err := doc.Validate(); err == nil || !strings.Contains(err.Error(), `field "a": only a function parameter can be a filter`) {
+		t.Errorf("a filter field: %v", err)
+	}
+	if _, err := ir.Build([]ir.FunctionSpec{{Name: "q", Kind: ir.KindQuery, HasScope: true}}, ir.Options{}); err == nil ||
+		!strings.Contains(err.Error(), "only a mutation has a scope") {
+		t.Errorf("Build of a read with a scope: %v", err)
 	}
 }
 

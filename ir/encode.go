@@ -147,10 +147,18 @@ func (e *encoder) function(f *Function) {
 		e.propString("type", f.Result.String())
 		e.end()
 	}
+	if f.HasScope {
+		e.node(1, "scope")
+		for _, s := range f.Scope {
+			e.arg(s)
+		}
+		e.end()
+	}
 	for _, a := range f.Affects {
 		e.node(1, "affects")
 		e.propString("context", a.Context)
 		e.propString("function", a.Function)
+		e.propBool("caller-scoped", a.CallerScoped)
 		if len(a.ScopedBy) == 0 {
 			e.end()
 			continue
@@ -171,6 +179,7 @@ func (e *encoder) field(depth int, node string, f Field) {
 	e.arg(f.Name)
 	e.propString("type", f.Type.String())
 	e.propBool("optional", f.Optional)
+	e.propBool("filter", f.Filter)
 	e.end()
 }
 

@@ -72,8 +72,15 @@ type Function struct {
 	Params    []Field  // the arguments, in declaration order
 	// Result is the type of the returned data. It is nil for a view, which
 	// answers with an HTTP response instead.
-	Result  *TypeRef
-	Affects []Affect // what a mutation invalidates, in declaration order
+	Result *TypeRef
+	// Scope is the explicit scope of a mutation when HasScope is true: the
+	// names of its arguments that scope its targets, sorted, replacing the
+	// automatic scoping by argument names (docs/spec.md §3). An explicit
+	// scope may be empty (nil): every target of the mutation is then broad.
+	// HasScope false means the mutation declares none.
+	Scope    []string
+	HasScope bool
+	Affects  []Affect // what a mutation invalidates, in declaration order
 }
 
 // IsCallable reports whether clients call f through call/: a mutation or a
@@ -102,6 +109,11 @@ type Affect struct {
 	Context  string   // the context invalidated
 	Function string   // one function of Context, or "" for the whole context
 	ScopedBy []string // the mutation's arguments that scope the target, sorted
+	// CallerScoped reports whether the target narrows to the caller (tier 2
+	// of docs/spec.md §3): only the caller's entries of the context are
+	// purged and only the caller's connections are told. Only a
+	// context-level target (Function "") can be caller-scoped.
+	CallerScoped bool
 }
 
 // Field is one field of a struct type or one argument of a function, by its
@@ -110,6 +122,11 @@ type Field struct {
 	Name     string  // the JSON name
 	Type     TypeRef // its type; nullable when the field may be null
 	Optional bool    // the field may be absent
+	// Filter, on a parameter of a function in a context only, reports that
+	// the parameter is a filter of that context (docs/spec.md §3): it
+	// selects rows by a value mutations change, so it never scopes an
+	// invalidation target. It is false on the fields of a type.
+	Filter bool
 }
 
 // TypeDef is a named type. A struct type has Fields and a nil Underlying;
@@ -155,8 +172,9 @@ type Context struct {
 	Name string
 	// Params are the parameters ctx/<Name>/ accepts, sorted by name: the
 	// union of its functions' parameters. A parameter is optional when
-	// every function that declares it may go without it, and never
-	// nullable (a query string has no null).
+	// every function that declares it may go without it, never nullable (a
+	// query string has no null), and a filter when any function marks it
+	// so.
 	Params []Field
 	// Functions are the fetched functions of the context (its bundle),
 	// sorted by name.
@@ -199,10 +217,11 @@ func contextParams(fns []*Function) []Field {
 			t.Nullable = false
 			if i, ok := at[p.Name]; ok {
 				params[i].Optional = params[i].Optional && optional
+				params[i].Filter = params[i].Filter || p.Filter
 				continue
 			}
 			at[p.Name] = len(params)
-			params = append(params, Field{Name: p.Name, Type: t, Optional: optional})
+			params = append(params, Field{Name: p.Name, Type: t, Optional: optional, Filter: p.Filter})
 		}
 	}
 	slices.SortFunc(params, func(a, b Field) int { return strings.Compare(a.Name, b.Name) })

@@ -341,6 +341,7 @@ type "IrField" go="github.com/mizan-afi/mizan/ir.Field" {
     field "Name" type="string"
     field "Type" type="TypeRef"
     field "Optional" type="bool"
+    field "Filter" type="bool"
 }
 type "IrTestField" go="github.com/mizan-afi/mizan/ir_test.Field" {
     field "f" type="int"

@@ -12,7 +12,7 @@ import (
 // itself).
 type loc struct {
 	fn, typ int
-	kind    string // "", "param", "field", "result", "affects", "route", "methods"
+	kind    string // "", "param", "field", "result", "scope", "affects", "route", "methods"
 	child   int
 }
 
@@ -164,9 +164,30 @@ func (c *checker) function(i int) {
 		}
 		seen[p.Name] = true
 		c.typeRef(pl, p.Type)
+		if p.Filter && f.Context == "" {
+			c.add(pl, "parameter %q: only a parameter of a function in a context can be a filter", p.Name)
+		}
 	}
 	if f.Result != nil {
 		c.typeRef(loc{fn: i, typ: -1, kind: "result"}, *f.Result)
+	}
+	sl := loc{fn: i, typ: -1, kind: "scope"}
+	switch {
+	case !f.HasScope && len(f.Scope) > 0:
+		c.add(sl, "scope %v is given without HasScope", f.Scope)
+	case f.HasScope && f.Kind != KindMutation:
+		c.add(sl, "only a mutation has a scope")
+	}
+	if !slices.IsSorted(f.Scope) {
+		c.add(sl, "scope must be sorted")
+	}
+	for k, s := range f.Scope {
+		if !seen[s] {
+			c.add(sl, "scope %q is not a parameter of the function", s)
+		}
+		if k > 0 && f.Scope[k-1] == s {
+			c.add(sl, "scope %q given twice", s)
+		}
 	}
 	if len(f.Affects) > 0 && f.Kind != KindMutation {
 		c.add(at, "only a mutation affects contexts")
@@ -179,12 +200,17 @@ func (c *checker) function(i int) {
 		if a.Function != "" && !validIdent(a.Function) {
 			c.add(al, "affected function %q must be an ASCII identifier", a.Function)
 		}
+		if a.CallerScoped && a.Function != "" {
+			c.add(al, "caller-scoped is for a target of a whole context, not of function %q", a.Function)
+		}
 		if !slices.IsSorted(a.ScopedBy) {
 			c.add(al, "scoped-by must be sorted")
 		}
 		for k, s := range a.ScopedBy {
 			if !seen[s] {
 				c.add(al, "scoped-by %q is not a parameter of the function", s)
+			} else if f.HasScope && !slices.Contains(f.Scope, s) {
+				c.add(al, "scoped-by %q is not in the function's scope", s)
 			}
 			if k > 0 && a.ScopedBy[k-1] == s {
 				c.add(al, "scoped-by %q given twice", s)
@@ -224,6 +250,9 @@ func (c *checker) typeDef(i int) {
 		}
 		seen[f.Name] = true
 		c.typeRef(fl, f.Type)
+		if f.Filter {
+			c.add(fl, "field %q: only a function parameter can be a filter", f.Name)
+		}
 	}
 }
 

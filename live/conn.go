@@ -11,13 +11,22 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/protocol"
 )
 
 // subscription is one context instance a connection watches.
 type subscription struct {
-	c       *conn
-	context string
-	params  map[string]string
+	c *conn
+	// inst is the instance as [App.CheckContext] returned it: its params
+	// normalized through their declared types ({"user_id": "01"} is
+	// user_id=1) and sorted, what the matching rule compares targets with.
+	inst protocol.Instance
+	// caller is who the connection was signed in as when it subscribed
+	// (nil: anonymous), for targets narrowed to their caller. A
+	// connection's caller does not change: its credentials are checked
+	// again on every subscription, and a connection whose caller would
+	// change is closed.
+	caller *mizan.Identity
 }
 
 // conn is one WebSocket connection. Its reader runs on the handler's
@@ -28,6 +37,7 @@ type conn struct {
 	ws     *websocket.Conn
 	r      *http.Request // the upgrade request
 	key    string        // the client's id, for skipping its own calls' pushes
+	addr   string        // the client's address, whose slot it holds (Options.MaxConnectionsPerClient)
 	ctx    context.Context
 	cancel context.CancelFunc
 	out    chan []byte
@@ -96,25 +106,28 @@ func (c *conn) readLoop() {
 			return // closed by the peer, by the hub, or over the read limit (1009)
 		}
 		if typ != websocket.MessageText {
-			c.closeWith(websocket.StatusUnsupportedData, "text messages only: JSON objects of PROTOCOL.md §9")
+			c.closeWith(websocket.StatusUnsupportedData, "text messages only: JSON objects of docs/spec.md §9")
 			return
 		}
 		c.handle(data)
 	}
 }
 
-// handle answers one message.
+// handle answers one message. Every message counts against the rate
+// limit before it is read, a malformed one as much as any: one over the
+// limit is not parsed, only peeked at for its id, and is answered
+// rate_limited.
 func (c *conn) handle(data []byte) {
 	c.messages++
+	if !c.allow(time.Now()) {
+		c.send(appendError(nil, peekID(data), mizan.Errorf(CodeRateLimited,
+			"too many messages: at most %g a second on average, in bursts of %d; this one was not handled",
+			c.h.opts.MessageRate, c.h.opts.MessageBurst).WithStatus(http.StatusTooManyRequests)))
+		return
+	}
 	req, merr := parseRequest(data)
 	if merr != nil {
 		c.send(appendError(nil, req.ID, merr))
-		return
-	}
-	if !c.allow(time.Now()) {
-		c.send(appendError(nil, req.ID, mizan.Errorf(CodeRateLimited,
-			"too many messages: at most %g a second on average, in bursts of %d; this one was not handled",
-			c.h.opts.MessageRate, c.h.opts.MessageBurst).WithStatus(http.StatusTooManyRequests)))
 		return
 	}
 	switch req.Type {
@@ -223,11 +236,12 @@ func (c *conn) subscribe(req request) {
 		c.refuse(req.ID, err)
 		return
 	}
-	if err := c.h.app.CheckContext(c.r, caller, req.Context, req.Params); err != nil {
+	inst, err := c.h.app.CheckContext(c.r, caller, req.Context, req.Params)
+	if err != nil {
 		c.send(appendError(nil, req.ID, asMizanError(c.h.logger, err)))
 		return
 	}
-	s := &subscription{c: c, context: req.Context, params: req.Params}
+	s := &subscription{c: c, inst: inst, caller: caller}
 	c.h.mu.Lock()
 	c.mu.Lock()
 	if c.subs != nil { // nil once unregistered
@@ -296,8 +310,8 @@ func (c *conn) resync() {
 	c.mu.Lock()
 	var ctxs []string
 	for _, s := range c.subs {
-		if !slices.Contains(ctxs, s.context) {
-			ctxs = append(ctxs, s.context)
+		if !slices.Contains(ctxs, s.inst.Context) {
+			ctxs = append(ctxs, s.inst.Context)
 		}
 	}
 	c.mu.Unlock()

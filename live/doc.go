@@ -1,6 +1,6 @@
 // Package live is the WebSocket transport of a Mizan app and the fan-out
 // of its invalidations to every connected client, across server instances
-// (PROTOCOL.md §9, docs/live.md).
+// (docs/spec.md §9, docs/live.md).
 //
 // [New] mounts the endpoint ws/ under the app's prefix and makes the hub
 // one more consumer of the app's invalidations:
@@ -28,6 +28,13 @@
 // the targets that match:
 //
 //	← {"type": "invalidate", "targets": [{"context": "user", "params": {"user_id": 1}}]}
+//
+// Whether a target matches a subscription is the one matching rule of
+// docs/spec.md §3 ([protocol.Match]), applied to the target as the app's
+// emission step normalized it and to the instance as [App.CheckContext]
+// normalized it ({"user_id": "01"} is user 1's instance). A target that a
+// mutation narrows to its caller ([mizan.CallerScoped], run by a signed-in
+// caller) is pushed only to the connections signed in as that caller.
 //
 // A failure is {"id": N, "type": "error", "error": {"code", "message",
 // "fields"?}}, with the codes and messages of the HTTP endpoints, plus
@@ -61,6 +68,10 @@
 // # Limits
 //
 // Each connection has a bound on message size, on subscriptions and on its
-// message rate ([Options]); a client that does not read its messages fast
-// enough is disconnected (status 1008) without delaying anyone else.
+// message rate, which every message counts against before it is parsed
+// ([Options]); a client that does not read its messages fast enough is
+// disconnected (status 1008) without delaying anyone else. The hub bounds
+// its connections, in total and per client address, and refuses an upgrade
+// over either before it happens. Every refusal of an upgrade, a malformed
+// handshake's included, is the protocol's error envelope.
 package live

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,7 +30,16 @@ const (
 	DefaultSendQueue          = 256
 	DefaultPingInterval       = 30 * time.Second
 	DefaultWriteTimeout       = 10 * time.Second
+	// DefaultMaxConnections bounds the connections of one hub.
+	DefaultMaxConnections = 10000
+	// DefaultMaxConnectionsPerClient bounds the connections of one client
+	// address.
+	DefaultMaxConnectionsPerClient = 64
 )
+
+// RetryAfterSeconds is the Retry-After of an upgrade refused because its
+// client address holds Options.MaxConnectionsPerClient connections.
+const RetryAfterSeconds = 5
 
 // HeaderClient is the request header in which a client names itself on its
 // HTTP calls, with the id it gave in the client query parameter of ws/: the
@@ -37,7 +47,7 @@ const (
 // (it has applied them from the response).
 const HeaderClient = "X-Mizan-Client"
 
-// The error codes of this package, beside those of PROTOCOL.md §5.
+// The error codes of this package, beside those of docs/spec.md §5.
 const (
 	// CodeRateLimited refuses a message sent faster than
 	// Options.MessageRate allows.
@@ -90,8 +100,9 @@ type Options struct {
 	// Default 100.
 	MaxSubscriptions int
 	// MessageRate is how many messages per second a connection may send
-	// on average; a message beyond that is refused with rate_limited.
-	// Default 50.
+	// on average; a message beyond that is not read and is answered
+	// rate_limited. Every message counts, before it is parsed: a malformed
+	// one as much as any. Default 50.
 	MessageRate float64
 	// MessageBurst is how many messages a connection may send at once
 	// above MessageRate. Default 100.
@@ -111,9 +122,46 @@ type Options struct {
 	// WriteTimeout bounds the writing of one message and the wait for a
 	// pong. Default 10s.
 	WriteTimeout time.Duration
+	// MaxConnections bounds the connections the hub holds at once, with
+	// those being upgraded; beyond it an upgrade is refused, before it
+	// happens, with 503 unavailable. Default 10,000; negative: no bound.
+	MaxConnections int
+	// MaxConnectionsPerClient bounds the connections of one client
+	// address at once, with those being upgraded; beyond it an upgrade is
+	// refused, before it happens, with 429 rate_limited and a Retry-After
+	// of [RetryAfterSeconds]. The client address is the host of the
+	// upgrade request's RemoteAddr: behind a reverse proxy, which makes
+	// every client one address, set r.RemoteAddr from the proxy's header
+	// in a middleware in front of the app (docs/live.md), or raise or turn
+	// off this bound. Default 64; negative: no bound.
+	MaxConnectionsPerClient int
 	// Logger receives the hub's warnings and errors. Default the app's.
 	Logger *slog.Logger
 }
+
+// App is what the hub needs of a Mizan app: [*mizan.App] has every method.
+// The hub reaches the app through nothing else.
+type App interface {
+	// Config returns the app's configuration (the pub/sub Redis URL, the
+	// trusted origins, the logger).
+	Config() mizan.Config
+	// Handle mounts the endpoint under the app's prefix.
+	Handle(path string, h http.Handler) error
+	// OnInvalidate adds the hub to the consumers of the app's
+	// invalidations.
+	OnInvalidate(inv mizan.Invalidator)
+	// Authenticate returns the caller of a request, as the app's endpoints
+	// find it.
+	Authenticate(r *http.Request) (*mizan.Identity, error)
+	// CheckContext checks a subscription as GET ctx/ checks a fetch and
+	// returns the instance, its params normalized through their declared
+	// types and sorted.
+	CheckContext(r *http.Request, caller *mizan.Identity, name string, params map[string]string) (protocol.Instance, error)
+	// Call runs a function as POST call/ would.
+	Call(ctx context.Context, req mizan.CallRequest) (mizan.CallResult, error)
+}
+
+var _ App = (*mizan.App)(nil)
 
 // Hub is the app's WebSocket endpoint and live invalidation fan-out. It
 // serves ws/ under the app's prefix (calls, subscriptions to context
@@ -122,7 +170,7 @@ type Options struct {
 // other instances. Create it with [New] before the app is built; Close it
 // when the server stops.
 type Hub struct {
-	app     *mizan.App
+	app     App
 	opts    Options
 	logger  *slog.Logger
 	origins []string
@@ -136,6 +184,11 @@ type Hub struct {
 	subs   map[string]map[*subscription]struct{} // by context
 	conns  map[*conn]struct{}
 	closed bool
+	// slots counts the connections held or being upgraded, against
+	// MaxConnections, and perClient those of each client address, against
+	// MaxConnectionsPerClient (an address is deleted at zero).
+	slots     int
+	perClient map[string]int
 
 	broker *broker // nil without Redis
 
@@ -146,7 +199,7 @@ type Hub struct {
 	owed      atomic.Bool
 	delivered chan struct{} // closed when the delivery goroutine ends
 
-	pushed, dropped, resyncs atomic.Uint64
+	pushed, dropped, resyncs, refused atomic.Uint64
 }
 
 var _ mizan.Invalidator = (*Hub)(nil)
@@ -158,7 +211,10 @@ var _ http.Handler = (*Hub)(nil)
 // starts sharing invalidations through Redis pub/sub (Redis need not be
 // up: the hub connects, and reconnects, in the background). Call it before
 // the app is built.
-func New(app *mizan.App, opts Options) (*Hub, error) {
+func New(app App, opts Options) (*Hub, error) {
+	if app == nil {
+		return nil, errors.New("live: New needs an app")
+	}
 	cfg := app.Config()
 	if opts.Path == "" {
 		opts.Path = DefaultPath
@@ -196,6 +252,12 @@ func New(app *mizan.App, opts Options) (*Hub, error) {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
+	if opts.MaxConnections == 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	if opts.MaxConnectionsPerClient == 0 {
+		opts.MaxConnectionsPerClient = DefaultMaxConnectionsPerClient
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = cfg.Logger
@@ -207,9 +269,10 @@ func New(app *mizan.App, opts Options) (*Hub, error) {
 	_, _ = rand.Read(raw[:])
 	h := &Hub{
 		app: app, opts: opts, logger: logger, origins: opts.OriginPatterns,
-		id:    hex.EncodeToString(raw[:]),
-		subs:  map[string]map[*subscription]struct{}{},
-		conns: map[*conn]struct{}{},
+		id:        hex.EncodeToString(raw[:]),
+		subs:      map[string]map[*subscription]struct{}{},
+		conns:     map[*conn]struct{}{},
+		perClient: map[string]int{},
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.queue = make(chan delivery, deliveryQueue)
@@ -239,17 +302,33 @@ func New(app *mizan.App, opts Options) (*Hub, error) {
 // deliveryQueue bounds the invalidations waiting for local delivery.
 const deliveryQueue = 4096
 
-// delivery is one invalidation waiting for local delivery.
+// delivery is one invalidation waiting for local delivery: what the
+// emission step computed, as the hub needs it.
 type delivery struct {
-	targets []target
-	skip    string
+	// targets are the body forms, in the mutation's order, for the pushed
+	// messages; normal[i] is targets[i] normalized by the emission step,
+	// which the matching rule reads.
+	targets []mizan.Target
+	normal  []protocol.Normal
+	// narrowed, when not nil, says which targets apply only to the data of
+	// the caller whose id is caller (tier 2 of docs/spec.md §3): those go
+	// to that caller's connections only.
+	narrowed []bool
+	caller   string
+	// skip is the client whose call it was, pushed nothing.
+	skip string
+}
+
+// isNarrowed reports whether target i goes to the caller's connections only.
+func (d *delivery) isNarrowed(i int) bool {
+	return i < len(d.narrowed) && d.narrowed[i]
 }
 
 // enqueue queues a local delivery without waiting; when the queue is full
 // the delivery is lost and every client will be told to refetch.
-func (h *Hub) enqueue(ts []target, skip string) {
+func (h *Hub) enqueue(d delivery) {
 	select {
-	case h.queue <- delivery{ts, skip}:
+	case h.queue <- d:
 	default:
 		h.owed.Store(true)
 	}
@@ -263,7 +342,7 @@ func (h *Hub) deliverLoop() {
 		case <-h.ctx.Done():
 			return
 		case d := <-h.queue:
-			h.deliver(d.targets, d.skip)
+			h.deliver(d)
 			if h.owed.Swap(false) {
 				h.logger.Warn("live: invalidations came faster than they could be pushed; telling every client to refetch")
 				h.resyncAll()
@@ -284,6 +363,9 @@ type Stats struct {
 	// it watches after invalidations may have been lost (a pub/sub
 	// reconnect, or another instance's failed publish).
 	Resyncs uint64
+	// Refused counts the upgrades refused over MaxConnections or
+	// MaxConnectionsPerClient.
+	Refused uint64
 	// PubSub reports whether the hub uses Redis, and PubSubUp whether it is
 	// subscribed to it now.
 	PubSub, PubSubUp bool
@@ -301,7 +383,7 @@ func (h *Hub) Stats() Stats {
 		s.Subscriptions += len(m)
 	}
 	h.mu.RUnlock()
-	s.Pushed, s.Dropped, s.Resyncs = h.pushed.Load(), h.dropped.Load(), h.resyncs.Load()
+	s.Pushed, s.Dropped, s.Resyncs, s.Refused = h.pushed.Load(), h.dropped.Load(), h.resyncs.Load(), h.refused.Load()
 	if b := h.broker; b != nil {
 		s.PubSub, s.PubSubUp = true, b.up.Load()
 		s.Published, s.Received, s.Lost = b.published.Load(), b.received.Load(), b.lost.Load()
@@ -345,8 +427,13 @@ type skipKey struct{}
 // targets for this process's matching connections and for the other
 // instances, and returns; the pushes are made by goroutines of the hub, so
 // a mutation's response never waits for them, for a slow connection or
-// for Redis.
+// for Redis. It reads the targets as the emission step normalized them
+// (inv.Normal) and narrows those inv.Narrowed names to the caller's
+// connections.
 func (h *Hub) Invalidate(ctx context.Context, inv mizan.Invalidation) {
+	if len(inv.Targets) == 0 {
+		return
+	}
 	skip, _ := ctx.Value(skipKey{}).(string)
 	if skip == "" {
 		if r := mizan.Request(ctx); r != nil {
@@ -355,84 +442,65 @@ func (h *Hub) Invalidate(ctx context.Context, inv mizan.Invalidation) {
 			}
 		}
 	}
-	h.enqueue(normalize(inv.Targets), skip)
+	d := newDelivery(inv, skip)
+	h.enqueue(d)
 	if h.broker != nil {
-		h.broker.publish(inv.Targets, skip)
+		h.broker.publish(d)
 	}
 }
 
-// target is an invalidation target with its params as wire strings.
-type target struct {
-	t      mizan.Target
-	params map[string]string
+// newDelivery returns the delivery of inv, to every connection but those
+// of client skip.
+func newDelivery(inv mizan.Invalidation, skip string) delivery {
+	d := delivery{targets: inv.Targets, normal: normals(inv.Normal, inv.Targets), skip: skip}
+	for i := range inv.Targets {
+		if inv.Narrowed(i) {
+			if d.narrowed == nil {
+				d.narrowed = make([]bool, len(inv.Targets))
+			}
+			d.narrowed[i] = true
+		}
+	}
+	if d.narrowed != nil {
+		d.caller = inv.Caller.ID
+	}
+	return d
 }
 
-// normalize stringifies the targets' params. A param that has no wire
-// string (which a mutation never produces) is left out: the target is
-// broader, never narrower.
-func normalize(ts []mizan.Target) []target {
-	out := make([]target, len(ts))
-	for i, t := range ts {
-		out[i].t = t
-		if len(t.Params) == 0 {
-			continue
+// normals returns the normal forms of targets: given, as the emission step
+// computed them, when there is one for each target. Otherwise (an
+// Invalidation not made by the app's emission step, or a message of an
+// instance that predates normalized targets) they are computed here; a
+// target that cannot be normalized becomes broad (its context only), so
+// that nothing stays stale.
+func normals(given []protocol.Normal, targets []mizan.Target) []protocol.Normal {
+	if len(given) == len(targets) {
+		return given
+	}
+	out := make([]protocol.Normal, len(targets))
+	for i, t := range targets {
+		n, err := protocol.Normalize(t)
+		if err != nil {
+			n = protocol.Normal{Context: t.Context}
 		}
-		out[i].params = make(map[string]string, len(t.Params))
-		for k, v := range t.Params {
-			if s, err := protocol.Stringify(v); err == nil {
-				out[i].params[k] = s
-			}
-		}
+		out[i] = n
 	}
 	return out
 }
 
-// matches reports whether a target with these params applies to a
-// subscription with those: every target param the subscription names has
-// the same value. A subscription that leaves a target param out matches
-// (an instance without a filter shows the affected rows too), as the
-// client kernel does.
-func matches(target, sub map[string]string) bool {
-	for k, v := range target {
-		if sv, ok := sub[k]; ok && sv != v {
-			return false
-		}
-	}
-	return true
-}
-
 // deliver pushes the targets to the connections with a matching
 // subscription, each receiving one message with the targets that match its
-// subscriptions, except the connections of client skip.
-func (h *Hub) deliver(ts []target, skip string) {
-	if len(ts) == 0 {
-		return
-	}
-	var hits map[*conn]uint64 // bit i: target i matches (bit 63: i >= 63)
-	h.mu.RLock()
-	for i, t := range ts {
-		bit := uint64(1) << min(i, 63)
-		for s := range h.subs[t.t.Context] {
-			if skip != "" && s.c.key == skip {
-				continue
-			}
-			if matches(t.params, s.params) {
-				if hits == nil {
-					hits = map[*conn]uint64{}
-				}
-				hits[s.c] |= bit
-			}
-		}
-	}
-	h.mu.RUnlock()
+// subscriptions, except the connections of client d.skip.
+func (h *Hub) deliver(d delivery) {
+	hits := h.recipients(&d)
 	msgs := map[uint64][]byte{}
 	for c, mask := range hits {
 		msg, ok := msgs[mask]
 		if !ok {
-			sel := make([]mizan.Target, 0, len(ts))
-			for i, t := range ts {
+			sel := make([]mizan.Target, 0, len(d.targets))
+			for i, t := range d.targets {
 				if mask&(uint64(1)<<min(i, 63)) != 0 {
-					sel = append(sel, t.t)
+					sel = append(sel, t)
 				}
 			}
 			var err error
@@ -446,6 +514,40 @@ func (h *Hub) deliver(ts []target, skip string) {
 			h.pushed.Add(1)
 		}
 	}
+}
+
+// recipients decides who is pushed what: for each connection with a
+// subscription that target i applies to, bit i of its mask (bit 63 for
+// every i >= 63). Target i applies to a subscription when the matching
+// rule of docs/spec.md §3 ([protocol.Match]) says so, except that a
+// narrowed target applies only to the subscriptions of connections signed
+// in as its caller, and that the connections of client d.skip get nothing.
+func (h *Hub) recipients(d *delivery) map[*conn]uint64 {
+	if len(d.normal) == 0 {
+		return nil
+	}
+	var hits map[*conn]uint64
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for i, n := range d.normal {
+		bit := uint64(1) << min(i, 63)
+		narrowed := d.isNarrowed(i)
+		for s := range h.subs[n.Context] {
+			if d.skip != "" && s.c.key == d.skip {
+				continue
+			}
+			if narrowed && (s.caller == nil || s.caller.ID != d.caller) {
+				continue
+			}
+			if protocol.Match(n, s.inst) {
+				if hits == nil {
+					hits = map[*conn]uint64{}
+				}
+				hits[s.c] |= bit
+			}
+		}
+	}
+	return hits
 }
 
 // resyncAll tells every connection to refetch everything it watches: one
@@ -463,8 +565,52 @@ func (h *Hub) resyncAll() {
 	}
 }
 
+// admit takes a connection slot for an upgrade from client address addr,
+// before the upgrade: it returns the refusal when the hub is closed (503
+// unavailable), holds MaxConnections connections (503 unavailable) or addr
+// holds MaxConnectionsPerClient (429 rate_limited). A slot taken is given
+// back by release, or by unregister once it is a connection's.
+func (h *Hub) admit(addr string) *mizan.Error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return mizan.NewError(mizan.CodeUnavailable, "the server is shutting down")
+	}
+	if limit := h.opts.MaxConnections; limit > 0 && h.slots >= limit {
+		h.refused.Add(1)
+		return mizan.Errorf(mizan.CodeUnavailable, "the server holds %d WebSocket connections, the most it allows: try again later", limit)
+	}
+	if limit := h.opts.MaxConnectionsPerClient; limit > 0 && h.perClient[addr] >= limit {
+		h.refused.Add(1)
+		return mizan.Errorf(CodeRateLimited, "this client already has %d WebSocket connections, the most allowed: close one first", limit).
+			WithStatus(http.StatusTooManyRequests)
+	}
+	h.slots++
+	h.perClient[addr]++
+	return nil
+}
+
+// release gives back a slot taken by admit, of an upgrade that did not
+// become a registered connection.
+func (h *Hub) release(addr string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.releaseLocked(addr)
+}
+
+// releaseLocked is release with h.mu held.
+func (h *Hub) releaseLocked(addr string) {
+	h.slots--
+	if n := h.perClient[addr] - 1; n > 0 {
+		h.perClient[addr] = n
+	} else {
+		delete(h.perClient, addr)
+	}
+}
+
 // register adds c, unless the hub is closed, and counts it in h.wg (under
-// h.mu, so that no Add can follow Close's Wait).
+// h.mu, so that no Add can follow Close's Wait). From then on c holds the
+// slot its upgrade was admitted with, until unregister.
 func (h *Hub) register(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -476,11 +622,12 @@ func (h *Hub) register(c *conn) bool {
 	return true
 }
 
-// unregister removes c and its subscriptions.
+// unregister removes c and its subscriptions, and gives back its slot.
 func (h *Hub) unregister(c *conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.conns, c)
+	h.releaseLocked(c.addr)
 	c.mu.Lock()
 	for _, s := range c.subs {
 		h.removeSub(s)
@@ -491,19 +638,19 @@ func (h *Hub) unregister(c *conn) {
 
 // addSub indexes s; removeSub un-indexes it. h.mu must be held.
 func (h *Hub) addSub(s *subscription) {
-	m := h.subs[s.context]
+	m := h.subs[s.inst.Context]
 	if m == nil {
 		m = map[*subscription]struct{}{}
-		h.subs[s.context] = m
+		h.subs[s.inst.Context] = m
 	}
 	m[s] = struct{}{}
 }
 
 func (h *Hub) removeSub(s *subscription) {
-	if m := h.subs[s.context]; m != nil {
+	if m := h.subs[s.inst.Context]; m != nil {
 		delete(m, s)
 		if len(m) == 0 {
-			delete(h.subs, s.context)
+			delete(h.subs, s.inst.Context)
 		}
 	}
 }

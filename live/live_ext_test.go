@@ -29,6 +29,7 @@ const (
 	userCtx   mizan.Context = "user"
 	ordersCtx mizan.Context = "orders"
 	secretCtx mizan.Context = "secret"
+	meCtx     mizan.Context = "me" // the caller's own data
 )
 
 type userArgs struct {
@@ -64,6 +65,8 @@ type appOptions struct {
 	trusted []string
 	// listener wraps the test server's listener (to shrink socket buffers).
 	listener func(net.Listener) net.Listener
+	// server, when set, configures the test server (its timeouts).
+	server func(*http.Server)
 }
 
 // authenticate reads X-User (a header credential) or a Bearer token
@@ -112,6 +115,19 @@ func newTestApp(t *testing.T, o appOptions) *testApp {
 	mizan.Mutation(app, rename, mizan.Name("update_profile_http"), mizan.Affects(userCtx))
 	mizan.Mutation(app, func(context.Context, ordersArgs) (okResult, error) { return okResult{true}, nil },
 		mizan.Name("archive_orders"), mizan.Affects(ordersCtx), mizan.WebSocket())
+	// rename_me changes only what its caller sees in "me": its target
+	// narrows to the caller (tier 2).
+	mizan.Query(app, func(ctx context.Context, _ struct{}) (string, error) {
+		if c := mizan.Caller(ctx); c != nil {
+			return c.ID, nil
+		}
+		return "", nil
+	}, mizan.Name("my_name"), mizan.In(meCtx))
+	mizan.Mutation(app, func(context.Context, struct {
+		Name string `json:"name"`
+	}) (okResult, error) {
+		return okResult{true}, nil
+	}, mizan.Name("rename_me"), mizan.CallerScoped(meCtx), mizan.WebSocket())
 	mizan.Mutation(app, func(context.Context, struct{}) (okResult, error) {
 		return okResult{}, mizan.NewError(mizan.CodeConflict, "it conflicts")
 	}, mizan.Name("fail"), mizan.WebSocket())
@@ -133,6 +149,9 @@ func newTestApp(t *testing.T, o appOptions) *testApp {
 	srv := httptest.NewUnstartedServer(app)
 	if o.listener != nil {
 		srv.Listener = o.listener(srv.Listener)
+	}
+	if o.server != nil {
+		o.server(srv.Config)
 	}
 	srv.Start()
 	t.Cleanup(func() {
@@ -300,6 +319,71 @@ func TestPushReachesMatchingSubscriptionsOnly(t *testing.T) {
 	one.subscribe("orders", map[string]any{"user_id": "5"})
 	if s := a.hub.Stats(); s.Connections != 3 || s.Subscriptions != 3 || s.Pushed != 5 {
 		t.Errorf("stats %+v, want 3 connections, 3 subscriptions, 5 pushed", s)
+	}
+}
+
+// A subscription's params are normalized through their declared types, as
+// GET ctx/ normalizes them: {"user_id": "01"} is user 1's instance, and is
+// pushed update_profile(user_id=1)'s target.
+func TestSubscriptionParamsAreNormalized(t *testing.T) {
+	a := newTestApp(t, appOptions{})
+	padded := dial(t, a.url)
+	padded.subscribe("user", map[string]any{"user_id": "01"})
+	a.post(t, "update_profile_http", map[string]any{"user_id": 1, "name": "Ada"})
+	// Sent next, so that a missing push shows as this one instead of a hang.
+	a.app.Invalidate(context.Background(), mizan.Target{Context: "user"})
+	expect(t, padded.recv(), `{"type":"invalidate","targets":[{"context":"user","params":{"user_id":1}}]}`)
+	expect(t, padded.recv(), `{"type":"invalidate","targets":["user"]}`)
+	// And it is not pushed another user's.
+	a.post(t, "update_profile_http", map[string]any{"user_id": 10, "name": "Ten"})
+	a.app.Invalidate(context.Background(), mizan.Target{Context: "user"})
+	expect(t, padded.recv(), `{"type":"invalidate","targets":["user"]}`)
+}
+
+// A target narrowed to its caller (a mutation declaring its context
+// mizan.CallerScoped, run by a signed-in caller) is pushed to that caller's
+// connections only: not to another caller's, nor to anonymous ones, all
+// subscribed to the same instance.
+func TestNarrowedTargetReachesTheCallersConnectionsOnly(t *testing.T) {
+	a := newTestApp(t, appOptions{})
+	ada, adaCalls := dial(t, a.url, "X-User", "ada"), dial(t, a.url, "X-User", "ada")
+	grace, anon := dial(t, a.url, "X-User", "grace"), dial(t, a.url)
+	everyone := []*client{ada, adaCalls, grace, anon}
+	for _, c := range everyone {
+		c.subscribe("me", nil)
+	}
+	// Over the socket: ada's other connection (the calling one has the
+	// targets in its reply).
+	m := adaCalls.do(map[string]any{"type": "call", "fn": "rename_me", "args": map[string]any{"name": "Ada"}})
+	expect(t, m, fmt.Sprintf(`{"id":%d,"type":"result","result":{"ok":true},"invalidate":["me"]}`, adaCalls.id))
+	// Over HTTP: every connection of ada.
+	a.post(t, "rename_me", map[string]any{"name": "Ada L."}, "X-User", "ada")
+	// Then a sentinel, which everyone is pushed (server code narrows
+	// nothing): each connection's pushes before it are those of the calls.
+	sentinel := func() {
+		t.Helper()
+		a.app.Invalidate(context.Background(), mizan.Target{Context: "me", Function: "my_name"})
+	}
+	const me, sent = `{"type":"invalidate","targets":["me"]}`, `{"type":"invalidate","targets":[{"context":"me","function":"my_name"}]}`
+	sentinel()
+	for c, want := range map[*client][]string{ada: {me, me, sent}, adaCalls: {me, sent}, grace: {sent}, anon: {sent}} {
+		for _, w := range want {
+			expect(t, c.recv(), w)
+		}
+	}
+	// An anonymous caller narrows nothing.
+	a.post(t, "rename_me", map[string]any{"name": "?"})
+	sentinel()
+	for _, c := range everyone {
+		expect(t, c.recv(), me)
+		expect(t, c.recv(), sent)
+	}
+	// grace's call reaches grace only.
+	a.post(t, "rename_me", map[string]any{"name": "Grace H."}, "X-User", "grace")
+	sentinel()
+	expect(t, grace.recv(), me)
+	for _, c := range everyone {
+		expect(t, c.recv(), sent)
 	}
 }
 
@@ -611,3 +695,19 @@ func TestNewRefusesABuiltApp(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestSocketsOutliveTheServersTimeouts: the read and write timeouts of
+// mizan.NewServer bound requests; net/http clears them on the hijacked
+// connection of a socket, so a push still arrives after both have passed.
+func TestSocketsOutliveTheServersTimeouts(t *testing.T) {
+	a := newTestApp(t, appOptions{server: func(s *http.Server) {
+		s.ReadTimeout, s.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
+	}})
+	c := dial(t, a.url)
+	c.subscribe("user", map[string]any{"user_id": "1"})
+	time.Sleep(600 * time.Millisecond)
+	a.post(t, "update_profile_http", map[string]any{"user_id": 1, "name": "Ada"})
+	if msg := c.recv(); msg["type"] != "invalidate" {
+		t.Fatalf("after the timeouts: %v", msg)
+	}
+}

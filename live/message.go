@@ -1,7 +1,6 @@
 package live
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -13,7 +12,7 @@ import (
 	"github.com/mizan-afi/mizan/protocol"
 )
 
-// The types of the messages a client sends (PROTOCOL.md §9, and "auth",
+// The types of the messages a client sends (docs/spec.md §9, and "auth",
 // this implementation's way to carry a token).
 const (
 	typeSubscribe   = "subscribe"
@@ -37,7 +36,7 @@ type request struct {
 	// Type is subscribe, unsubscribe, call or auth.
 	Type string
 	// Context and Params name the instance of a subscribe or unsubscribe;
-	// Params holds the wire strings of the values (PROTOCOL.md §4).
+	// Params holds the wire strings of the values (docs/spec.md §4).
 	Context string
 	Params  map[string]string
 	// Fn and Args are the function and arguments of a call.
@@ -50,13 +49,13 @@ type request struct {
 // wireRequest is a message as decoded, every member raw so that presence
 // can be told from absence.
 type wireRequest struct {
-	ID      json.RawMessage `json:"id"`
-	Type    json.RawMessage `json:"type"`
-	Context json.RawMessage `json:"context"`
-	Params  json.RawMessage `json:"params"`
-	Fn      json.RawMessage `json:"fn"`
-	Args    json.RawMessage `json:"args"`
-	Token   json.RawMessage `json:"token"`
+	ID      protocol.RawValue `json:"id"`
+	Type    protocol.RawValue `json:"type"`
+	Context protocol.RawValue `json:"context"`
+	Params  protocol.RawValue `json:"params"`
+	Fn      protocol.RawValue `json:"fn"`
+	Args    protocol.RawValue `json:"args"`
+	Token   protocol.RawValue `json:"token"`
 }
 
 // badRequest is the error of a message of the wrong shape.
@@ -69,16 +68,16 @@ func badRequest(format string, args ...any) *mizan.Error {
 func parseRequest(b []byte) (request, *mizan.Error) {
 	var req request
 	var w wireRequest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil || dec.More() {
+	// Member names are exact and given once, as in every request body
+	// (docs/spec.md §13.4).
+	if err := protocol.UnmarshalStrict(b, &w); err != nil {
 		return req, badRequest(`a message must be one JSON object such as {"id": 1, "type": "subscribe", "context": "user", "params": {"user_id": "1"}}`)
 	}
 	if len(w.ID) > 0 && string(w.ID) != "null" {
-		if !validID(w.ID) {
+		if !validID(json.RawMessage(w.ID)) {
 			return req, badRequest(`"id" must be an integer of at most %d digits or a string of at most %d bytes`, maxIDDigits, maxIDLen-2)
 		}
-		req.ID = w.ID
+		req.ID = json.RawMessage(w.ID)
 	}
 	if err := stringMember(w.Type, "type", &req.Type); err != nil {
 		return req, err
@@ -106,7 +105,7 @@ func parseRequest(b []byte) (request, *mizan.Error) {
 		if len(w.Args) > 0 && w.Args[0] != '{' && string(w.Args) != "null" {
 			return req, badRequest(`"args" must be a JSON object`)
 		}
-		req.Args = w.Args
+		req.Args = json.RawMessage(w.Args)
 	case typeAuth:
 		allowed = append(allowed, "token")
 		if err := stringMember(w.Token, "token", &req.Token); err != nil {
@@ -122,7 +121,7 @@ func parseRequest(b []byte) (request, *mizan.Error) {
 	}
 	members := []struct {
 		name string
-		raw  json.RawMessage
+		raw  protocol.RawValue
 	}{{"context", w.Context}, {"params", w.Params}, {"fn", w.Fn}, {"args", w.Args}, {"token", w.Token}}
 	for _, m := range members {
 		if len(m.raw) > 0 && !slices.Contains(allowed, m.name) {
@@ -132,8 +131,21 @@ func parseRequest(b []byte) (request, *mizan.Error) {
 	return req, nil
 }
 
+// peekID returns the id of a message that is not otherwise read (one over
+// the rate limit), for its reply: the id as sent when the message is a JSON
+// object whose "id" parseRequest would accept, else nil.
+func peekID(b []byte) json.RawMessage {
+	var w struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(b, &w) != nil || len(w.ID) == 0 || string(w.ID) == "null" || !validID(w.ID) {
+		return nil
+	}
+	return w.ID
+}
+
 // stringMember decodes a member that must be a non-empty JSON string.
-func stringMember(raw json.RawMessage, name string, dst *string) *mizan.Error {
+func stringMember(raw protocol.RawValue, name string, dst *string) *mizan.Error {
 	if len(raw) == 0 || string(raw) == "null" {
 		*dst = ""
 		if name == "type" {
@@ -172,12 +184,12 @@ func validID(raw json.RawMessage) bool {
 // parseParams decodes the params of a subscription: a JSON object (or null,
 // or absent) whose values are strings, booleans or integers, returned as
 // their wire strings.
-func parseParams(raw json.RawMessage) (map[string]string, *mizan.Error) {
+func parseParams(raw protocol.RawValue) (map[string]string, *mizan.Error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	var m map[string]protocol.RawValue
+	if err := protocol.UnmarshalStrict(raw, &m); err != nil {
 		return nil, badRequest(`"params" must be a JSON object of strings, booleans and integers`)
 	}
 	out := make(map[string]string, len(m))
@@ -187,7 +199,7 @@ func parseParams(raw json.RawMessage) (map[string]string, *mizan.Error) {
 			fields[k] = "not a parameter name"
 			continue
 		}
-		s, ok := paramString(v)
+		s, ok := paramString(json.RawMessage(v))
 		if !ok {
 			fields[k] = "must be a string, a boolean or an integer"
 			continue
@@ -290,7 +302,7 @@ func appendOK(dst []byte, id json.RawMessage) []byte {
 }
 
 // appendError appends {"id":<id>,"type":"error","error":{...}}: the error
-// envelope of PROTOCOL.md §5 with the id and type in front.
+// envelope of docs/spec.md §5 with the id and type in front.
 func appendError(dst []byte, id json.RawMessage, e *mizan.Error) []byte {
 	dst = append(appendHead(dst, id, "error"), ',')
 	env := protocol.AppendEnvelope(nil, e.Code(), e.Message(), e.Fields())

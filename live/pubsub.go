@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/protocol"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -28,13 +29,98 @@ const (
 var pubSubIdle = 5 * time.Second
 
 // envelope is one pub/sub message: the invalidations of a mutation on
-// instance O (T, with S the client whose call it was), or, with R, word
-// that invalidations may have been lost and every client should refetch.
+// instance O, or, with R, word that invalidations may have been lost and
+// every client should refetch.
+//
+// An invalidation carries what the emission step computed on O, so that
+// every instance pushes exactly what O would: T, the targets in body form
+// (for the pushed messages); N, each target normalized (what the matching
+// rule reads; never computed again elsewhere); W, the indices of the
+// targets narrowed to their caller, whose id is U (tier 2 of
+// docs/spec.md §3; both omitted when nothing is narrowed); and S, the
+// client whose call it was. A message without N (from an instance that
+// predates it) has its targets normalized on receipt; an instance that
+// predates W ignores it and pushes those targets to every matching
+// subscription, as it did (more pushes, never a stale page).
 type envelope struct {
 	O string         `json:"o"`
 	S string         `json:"s,omitempty"`
 	T []mizan.Target `json:"t,omitempty"`
+	N []wireNormal   `json:"n,omitempty"`
+	W []int          `json:"w,omitempty"`
+	U string         `json:"u,omitempty"`
 	R bool           `json:"r,omitempty"`
+}
+
+// wireNormal is a [protocol.Normal] in a pub/sub message:
+// {"c":"user","f":"user_profile","p":[["user_id","1"]]}, params in order.
+type wireNormal struct {
+	C string      `json:"c"`
+	F string      `json:"f,omitempty"`
+	P [][2]string `json:"p,omitempty"`
+}
+
+// envelopeOf returns the pub/sub message of a delivery.
+func envelopeOf(origin string, d delivery) envelope {
+	e := envelope{O: origin, S: d.skip, T: d.targets, N: make([]wireNormal, len(d.normal))}
+	for i, n := range d.normal {
+		w := wireNormal{C: n.Context, F: n.Function}
+		if len(n.Params) > 0 {
+			w.P = make([][2]string, len(n.Params))
+			for j, p := range n.Params {
+				w.P[j] = [2]string{p.Name, p.Value}
+			}
+		}
+		e.N[i] = w
+	}
+	for i := range d.targets {
+		if d.isNarrowed(i) {
+			e.W = append(e.W, i)
+		}
+	}
+	if len(e.W) > 0 {
+		e.U = d.caller
+	}
+	return e
+}
+
+// delivery returns the local delivery of a message another instance
+// published. Normal forms that do not fit the targets (a message from an
+// instance that predates them) are computed from the targets.
+func (e envelope) delivery() delivery {
+	d := delivery{targets: e.T, skip: e.S}
+	var given []protocol.Normal
+	if len(e.N) == len(e.T) {
+		given = make([]protocol.Normal, len(e.N))
+		for i, w := range e.N {
+			if w.C != e.T[i].Context {
+				given = nil // not this message's targets: recompute them all
+				break
+			}
+			n := protocol.Normal{Context: w.C, Function: w.F}
+			if len(w.P) > 0 {
+				n.Params = make([]protocol.Param, len(w.P))
+				for j, p := range w.P {
+					n.Params[j] = protocol.Param{Name: p[0], Value: p[1]}
+				}
+			}
+			given[i] = n
+		}
+	}
+	d.normal = normals(given, e.T)
+	for _, i := range e.W {
+		if i < 0 || i >= len(e.T) {
+			continue
+		}
+		if d.narrowed == nil {
+			d.narrowed = make([]bool, len(e.T))
+		}
+		d.narrowed[i] = true
+	}
+	if d.narrowed != nil {
+		d.caller = e.U
+	}
+	return d
 }
 
 // broker shares invalidations between instances through Redis pub/sub:
@@ -74,11 +160,11 @@ func newBroker(h *Hub, opts *redis.Options, channel string) *broker {
 	return b
 }
 
-// publish queues the targets for the other instances. When the queue is
-// full (Redis has been slow or away for a while) the invalidation is lost
-// and a resync is owed.
-func (b *broker) publish(ts []mizan.Target, skip string) {
-	msg, err := json.Marshal(envelope{O: b.h.id, S: skip, T: ts})
+// publish queues an invalidation for the other instances. When the queue
+// is full (Redis has been slow or away for a while) the invalidation is
+// lost and a resync is owed.
+func (b *broker) publish(d delivery) {
+	msg, err := json.Marshal(envelopeOf(b.h.id, d))
 	if err != nil {
 		b.h.logger.Error("live: encoding an invalidation for pub/sub", "err", err)
 		return
@@ -232,7 +318,7 @@ func (b *broker) handle(payload string) {
 		b.h.resyncAll()
 		return
 	}
-	b.h.enqueue(normalize(e.T), e.S)
+	b.h.enqueue(e.delivery())
 }
 
 // close stops the broker, giving queued publishes a moment, and closes the

@@ -3,10 +3,12 @@
 package live_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/internal/redistest"
 	"github.com/mizan-afi/mizan/live"
 )
@@ -68,6 +70,32 @@ func TestPubSubCarriesInvalidationsBetweenInstances(t *testing.T) {
 	}
 	if s := b.hub.Stats(); s.Received != 4 || s.Published != 0 {
 		t.Errorf("b: %+v, want 4 received, none published", s)
+	}
+}
+
+// Across instances too, a target narrowed to its caller reaches only that
+// caller's connections, and subscriptions match as their normalized
+// instances: the other instance decides with what the emission computed.
+func TestPubSubNarrowsToTheCallerAcrossInstances(t *testing.T) {
+	a, b := twoInstances(t, redistest.Start(t))
+	ada, grace, anon := dial(t, b.url, "X-User", "ada"), dial(t, b.url, "X-User", "grace"), dial(t, b.url)
+	for _, c := range []*client{ada, grace, anon} {
+		c.subscribe("me", nil)
+	}
+	anon.subscribe("user", map[string]any{"user_id": "01"})
+
+	a.post(t, "rename_me", map[string]any{"name": "Ada L."}, "X-User", "ada")
+	a.post(t, "update_profile_http", map[string]any{"user_id": 1, "name": "Ada"})
+	// A sentinel everyone is pushed, published after the calls' targets:
+	// what each connection is pushed before it is what the calls reached.
+	if err := a.app.Invalidate(context.Background(), mizan.Target{Context: "me", Function: "my_name"}); err != nil {
+		t.Fatal(err)
+	}
+	const sent = `{"type":"invalidate","targets":[{"context":"me","function":"my_name"}]}`
+	expect(t, ada.recv(), `{"type":"invalidate","targets":["me"]}`)
+	expect(t, anon.recv(), `{"type":"invalidate","targets":[{"context":"user","params":{"user_id":1}}]}`)
+	for _, c := range []*client{ada, grace, anon} {
+		expect(t, c.recv(), sent)
 	}
 }
 

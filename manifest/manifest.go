@@ -64,8 +64,14 @@ type Context struct {
 	// <prefix>ctx/<name>/, or none when no function is fetchable.
 	Endpoints []string `json:"endpoints"`
 	// Params are the context's parameters, sorted: the union of its
-	// functions' parameters, the names that scope its invalidations.
+	// functions' parameters, the names that name a cached instance.
 	Params []string `json:"params"`
+	// Filters are the parameters that are filters of the context, sorted:
+	// those a function of the context tags filter (docs/spec.md §3). They
+	// name instances like the other params but never scope an
+	// invalidation target, so a target leaves them out and matches every
+	// value. Every filter is one of Params.
+	Filters []string `json:"filters"`
 	// UserScoped reports whether a parameter names a user
 	// ([UserScopedParams]).
 	UserScoped bool `json:"user_scoped"`
@@ -76,7 +82,7 @@ type Context struct {
 	PageRoutes []string `json:"page_routes"`
 	// Shared reports whether the context's functions never read the
 	// caller, so that signed-in callers share its cache entries: without
-	// it, a cache key carries the caller's id (PROTOCOL.md §6).
+	// it, a cache key carries the caller's id (docs/spec.md §6).
 	Shared bool `json:"shared"`
 	// Rev is the context's cache revision, the "r" of its cache keys.
 	Rev int `json:"rev"`
@@ -96,8 +102,16 @@ type Mutation struct {
 	// X-Mizan-Invalidate header).
 	Affects []string `json:"affects"`
 	// AutoScopedParams are the mutation's arguments that scope its
-	// targets (they equal parameters of an affected context), sorted.
+	// targets, sorted: those whose names equal parameters of an affected
+	// context that are not filters, or those of its explicit scope
+	// (docs/spec.md §3). Empty when every target is broad.
 	AutoScopedParams []string `json:"auto_scoped_params"`
+	// CallerScoped are the affected contexts whose targets narrow to the
+	// caller (tier 2 of docs/spec.md §3), sorted: an edge purges only the
+	// caller's entries of these (docs/spec.md §11). Every one is one of
+	// Affects, and every target the mutation declares in it is
+	// caller-scoped (a function-level target never is).
+	CallerScoped []string `json:"caller_scoped"`
 	// Private reports whether the mutation has no RPC endpoint.
 	Private bool `json:"private,omitempty"`
 	// Route and Methods are those of a view mutation (a webhook, a form
@@ -117,8 +131,12 @@ func Encode(m *Manifest) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// Parse decodes a manifest, refusing unknown members, trailing data and a
-// document without its two maps.
+// Parse decodes a manifest, refusing unknown members, trailing data, a
+// document without its two maps, and members that contradict one another
+// (a filter that is not a parameter, a caller-scoped context that is not
+// affected). A list member that is absent or null is read as empty, so that
+// a manifest written before a member existed (filters, caller_scoped) reads
+// as saying none, and encodes again with [] as the schema says.
 func Parse(b []byte) (*Manifest, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -133,6 +151,13 @@ func Parse(b []byte) (*Manifest, error) {
 		return nil, errors.New(`manifest: "contexts" and "mutations" are required objects`)
 	}
 	for name, c := range m.Contexts {
+		for _, l := range []*[]string{&c.Endpoints, &c.Params, &c.Filters, &c.PageRoutes} {
+			orEmpty(l)
+		}
+		if c.Functions == nil {
+			c.Functions = []Function{}
+		}
+		m.Contexts[name] = c
 		for _, f := range c.Functions {
 			if f.Path != PathRPC && f.Path != PathView {
 				return nil, fmt.Errorf("manifest: context %s: function %s has path %q, not rpc or view", name, f.Name, f.Path)
@@ -141,6 +166,29 @@ func Parse(b []byte) (*Manifest, error) {
 		if c.RenderStrategy != PSR && c.RenderStrategy != DynamicCached {
 			return nil, fmt.Errorf("manifest: context %s: render_strategy %q is not psr or dynamic_cached", name, c.RenderStrategy)
 		}
+		for _, f := range c.Filters {
+			if !slices.Contains(c.Params, f) {
+				return nil, fmt.Errorf("manifest: context %s: filter %q is not one of its params", name, f)
+			}
+		}
+	}
+	for name, mu := range m.Mutations {
+		for _, l := range []*[]string{&mu.Affects, &mu.AutoScopedParams, &mu.CallerScoped} {
+			orEmpty(l)
+		}
+		m.Mutations[name] = mu
+		for _, c := range mu.CallerScoped {
+			if !slices.Contains(mu.Affects, c) {
+				return nil, fmt.Errorf("manifest: mutation %s: caller_scoped context %q is not one it affects", name, c)
+			}
+		}
 	}
 	return &m, nil
+}
+
+// orEmpty makes a nil list empty.
+func orEmpty(l *[]string) {
+	if *l == nil {
+		*l = []string{}
+	}
 }

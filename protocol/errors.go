@@ -1,6 +1,11 @@
 package protocol
 
-// Code is a protocol error code (PROTOCOL.md §5), sent as the "code" of the
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// Code is a protocol error code (docs/spec.md §5), sent as the "code" of the
 // error envelope. The constants are the codes the protocol defines; a
 // function may return an error with a code of its own.
 type Code string
@@ -68,28 +73,74 @@ type Envelope struct {
 	Error ErrorBody `json:"error"`
 }
 
+// Limits on what an error envelope repeats (docs/spec.md §13.4): an error
+// never echoes unbounded input, however much the request sent.
+const (
+	// MaxErrorFields is the most fields an envelope lists; the message
+	// says how many more there were.
+	MaxErrorFields = 32
+	// MaxErrorName is the longest field name, in bytes, an envelope
+	// repeats; a longer one is cut and ends with "…".
+	MaxErrorName = 64
+	// MaxErrorText is the longest message or field message, in bytes.
+	MaxErrorText = 512
+)
+
 // AppendEnvelope appends to dst the JSON encoding of the [Envelope] for
 // code, message and fields, and returns the extended buffer. It uses no
-// reflection and writes exactly what [encoding/json.Marshal] writes for the
-// same Envelope: fields sorted by key and omitted when empty, strings escaped
-// as encoding/json escapes them, invalid UTF-8 replaced by U+FFFD.
+// reflection and writes what [encoding/json.Marshal] writes for the same
+// Envelope (fields sorted by key and omitted when empty, strings escaped as
+// encoding/json escapes them, invalid UTF-8 replaced by U+FFFD), within the
+// limits above: at most [MaxErrorFields] fields, the first by name, with
+// "(N more fields not listed)" added to the message when there were more;
+// names cut to [MaxErrorName] bytes and texts to [MaxErrorText].
 func AppendEnvelope(dst []byte, code Code, message string, fields map[string]string) []byte {
 	dst = append(dst, `{"error":{"code":`...)
 	dst = appendJSONString(dst, string(code))
 	dst = append(dst, `,"message":`...)
+	message = Truncate(message, MaxErrorText)
+	if extra := len(fields) - MaxErrorFields; extra > 0 {
+		message += " (" + strconv.Itoa(extra) + " more fields not listed)"
+	}
 	dst = appendJSONString(dst, message)
 	if len(fields) > 0 {
 		dst = append(dst, `,"fields":{`...)
 		var arr [8]string
-		for i, k := range sortedKeys(arr[:0], fields) {
-			if i > 0 {
+		names := sortedKeys(arr[:0], fields)
+		var prev string
+		n := 0
+		for _, k := range names {
+			if n == MaxErrorFields {
+				break
+			}
+			name := Truncate(k, MaxErrorName)
+			if n > 0 && name == prev {
+				continue // two long names cut alike: one entry
+			}
+			if n > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k)
+			dst = appendJSONString(dst, name)
 			dst = append(dst, ':')
-			dst = appendJSONString(dst, fields[k])
+			dst = appendJSONString(dst, Truncate(fields[k], MaxErrorText))
+			prev = name
+			n++
 		}
 		dst = append(dst, '}')
 	}
 	return append(dst, "}}"...)
+}
+
+// Truncate returns s when it has at most max bytes, else its first bytes up
+// to a UTF-8 boundary followed by "…", within max bytes (max ≥ 3).
+func Truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const ellipsis = "…"
+	i := max - len(ellipsis)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + ellipsis
 }

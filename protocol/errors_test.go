@@ -2,9 +2,11 @@ package protocol
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCodeStatus(t *testing.T) {
@@ -98,5 +100,52 @@ func BenchmarkAppendEnvelope(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendEnvelope(buf[:0], CodeInvalidArgs, "invalid arguments", fields)
+	}
+}
+
+// TestEnvelopeBoundsWhatItRepeats: the hardening attack's 1 MiB field name
+// and 9,000 fields give a small envelope that says what it left out.
+func TestEnvelopeBoundsWhatItRepeats(t *testing.T) {
+	huge := strings.Repeat("é", 1<<19) // 1 MiB of two-byte runes
+	fields := map[string]string{huge: "unknown parameter", "a": strings.Repeat("x", 1<<20)}
+	for i := range 9000 {
+		fields[fmt.Sprintf("p%05d", i)] = "unknown argument"
+	}
+	b := AppendEnvelope(nil, CodeInvalidArgs, "invalid arguments: "+huge, fields)
+	if len(b) > 8<<10 {
+		t.Fatalf("envelope of %d bytes", len(b))
+	}
+	var env Envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if len(env.Error.Fields) != MaxErrorFields {
+		t.Errorf("%d fields, want %d", len(env.Error.Fields), MaxErrorFields)
+	}
+	if !strings.HasSuffix(env.Error.Message, "(8970 more fields not listed)") || !utf8.ValidString(env.Error.Message) {
+		t.Errorf("message %q", env.Error.Message)
+	}
+	for k, v := range env.Error.Fields {
+		if len(k) > MaxErrorName || len(v) > MaxErrorText || !utf8.ValidString(k) {
+			t.Errorf("field %q: %d-byte name, %d-byte text", k[:min(len(k), 20)], len(k), len(v))
+		}
+	}
+	// Small envelopes are unchanged: what encoding/json writes.
+	small := map[string]string{"name": "required"}
+	want, _ := json.Marshal(Envelope{Error: ErrorBody{Code: CodeInvalidArgs, Message: "invalid arguments: name", Fields: small}})
+	if got := AppendEnvelope(nil, CodeInvalidArgs, "invalid arguments: name", small); string(got) != string(want) {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		max  int
+		want string
+	}{{"short", 10, "short"}, {"abcdefghij", 10, "abcdefghij"}, {"abcdefghijk", 10, "abcdefg…"}, {"ééééé", 8, "éé…"}} {
+		if got := Truncate(c.in, c.max); got != c.want || len(got) > c.max {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
 	}
 }

@@ -9,11 +9,11 @@ import (
 )
 
 // HeaderInvalidate is the name of the response header that carries
-// invalidation targets (PROTOCOL.md §3).
+// invalidation targets (docs/spec.md §3).
 const HeaderInvalidate = "X-Mizan-Invalidate"
 
 // FormatHeader formats targets as the value of the [HeaderInvalidate]
-// header (PROTOCOL.md §3), for example "user;user_id=5, notifications".
+// header (docs/spec.md §3), for example "user;user_id=5, notifications".
 //
 // Each target becomes its context name followed by ";name=value" for each
 // parameter, sorted by name, with the value stringified as by [Stringify]

@@ -41,7 +41,7 @@ func (t Target) IsBroad() bool {
 	return len(t.Params) == 0
 }
 
-// MarshalJSON encodes t in the shortest body form (PROTOCOL.md §3): a broad
+// MarshalJSON encodes t in the shortest body form (docs/spec.md §3): a broad
 // target without a function as the JSON string "user", any other as
 // {"context":"user","function":"user_profile","params":{"user_id":5}} with
 // "function" omitted when empty and "params" omitted when empty. Parameters

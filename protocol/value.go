@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// Stringify turns a parameter value into its wire string (PROTOCOL.md §4):
+// Stringify turns a parameter value into its wire string (docs/spec.md §4):
 // integers in decimal, booleans as "true" or "false", strings unchanged.
 //
 // Any Go integer kind is accepted, including named types such as

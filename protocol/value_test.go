@@ -188,7 +188,7 @@ func TestNumberScalar(t *testing.T) {
 }
 
 // TestCacheKeyVectorsStringify checks the typed params of the cache-key
-// vectors stringify to their string params (PROTOCOL.md §4, §6).
+// vectors stringify to their string params (docs/spec.md §4, §6).
 func TestCacheKeyVectorsStringify(t *testing.T) {
 	b, err := os.ReadFile("../testdata/vectors/cache-keys.json")
 	if err != nil {

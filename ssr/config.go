@@ -8,12 +8,25 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 )
 
-// EnvBun is the environment variable naming the Bun executable, read when
-// [Config.Bun] is empty.
+// EnvBun is the environment variable naming the Bun executable that
+// [BunFromEnv] reads. Package ssr reads no configuration from the
+// environment on its own: a program that honours MIZAN_BUN sets
+// [Config.Bun] to BunFromEnv().
 const EnvBun = "MIZAN_BUN"
+
+// BunFromEnv returns the Bun executable that $MIZAN_BUN ([EnvBun]) names,
+// or "" when it is unset: the one place package ssr reads its
+// configuration from the environment. Give it to [Config.Bun], where ""
+// means the default search:
+//
+//	r, err := ssr.New(ssr.Config{Dirs: dirs, Bun: ssr.BunFromEnv()})
+func BunFromEnv() string {
+	return os.Getenv(EnvBun)
+}
 
 // BunPackagePath is where the npm package @oven/bun-linux-x64 keeps the
 // Bun executable, relative to a node_modules directory's parent.
@@ -49,10 +62,11 @@ type Config struct {
 	// Worker is the path of worker.tsx. Empty means frontends/ssr/worker.tsx
 	// in the working directory or the nearest parent that has one.
 	Worker string
-	// Bun is the Bun executable. Empty means $MIZAN_BUN ([EnvBun]) when set,
-	// else node_modules/@oven/bun-linux-x64/bin/bun ([BunPackagePath]) in the
+	// Bun is the Bun executable. Empty means
+	// node_modules/@oven/bun-linux-x64/bin/bun ([BunPackagePath]) in the
 	// worker's directory or the nearest parent that has one (the frontends
-	// workspace installs it), else "bun" on PATH.
+	// workspace installs it), else "bun" on PATH. The environment is not
+	// consulted: set Bun to [BunFromEnv]() to honour $MIZAN_BUN.
 	Bun string
 	// Workers is the number of worker processes. Zero means GOMAXPROCS,
 	// at most [DefaultMaxWorkers]. Each is started when first needed.
@@ -66,10 +80,11 @@ type Config struct {
 	// means [DefaultStartTimeout].
 	StartTimeout time.Duration
 	// Env is added to the workers' environment, after the process's own
-	// and after the defaults Mizan sets: NODE_ENV=production, NODE_PATH
-	// (the node_modules directories above the worker, so that components
-	// anywhere find react and react-dom), and MIZAN_SSR_DIRS (Dirs, which
-	// the worker enforces too).
+	// (which the workers inherit) and after the defaults Mizan sets:
+	// NODE_ENV=production, NODE_PATH (the node_modules directories above
+	// the worker, so that components anywhere find react and react-dom,
+	// followed by the inherited NODE_PATH, if any), and MIZAN_SSR_DIRS
+	// (Dirs, which the worker enforces too).
 	Env []string
 	// Logger receives what the workers print on stderr (components' console
 	// output) and their starts and deaths. Nil means slog.Default().
@@ -129,7 +144,11 @@ func (cfg Config) settle() (*settings, error) {
 	}
 	s.env = append(s.env, "NODE_ENV=production")
 	if np := nodePath(filepath.Dir(worker)); np != "" {
-		if old := os.Getenv("NODE_PATH"); old != "" {
+		// The workers start with the process's environment (os.Environ)
+		// plus s.env: NODE_PATH extends the one they inherit rather than
+		// hiding it. This passes the environment on to the child; it is
+		// not configuration of package ssr.
+		if old := environValue(os.Environ(), "NODE_PATH"); old != "" {
 			np += string(os.PathListSeparator) + old
 		}
 		s.env = append(s.env, "NODE_PATH="+np)
@@ -189,13 +208,11 @@ func findWorker(path string) (string, error) {
 }
 
 // FindBun returns the Bun executable to run: bun itself when not empty (a
-// path, or a name looked up in PATH), else $MIZAN_BUN, else
+// path, or a name looked up in PATH), else
 // node_modules/@oven/bun-linux-x64/bin/bun in dir or its nearest parent
-// that has one, else "bun" on PATH. The error wraps [ErrBunNotFound].
+// that has one, else "bun" on PATH. It does not read $MIZAN_BUN: pass
+// [BunFromEnv]() as bun for that. The error wraps [ErrBunNotFound].
 func FindBun(bun, dir string) (string, error) {
-	if bun == "" {
-		bun = os.Getenv(EnvBun)
-	}
 	if bun != "" {
 		p, err := exec.LookPath(bun)
 		if err != nil {
@@ -212,9 +229,22 @@ func FindBun(bun, dir string) (string, error) {
 	}
 	p, err := exec.LookPath("bun")
 	if err != nil {
-		return "", fmt.Errorf("%w: no %s above %s, $%s unset, none on PATH (run npm ci in frontends/)", ErrBunNotFound, BunPackagePath, dir, EnvBun)
+		return "", fmt.Errorf("%w: no %s above %s, none on PATH (run npm ci in frontends/, or set Config.Bun, e.g. to BunFromEnv() for $%s)", ErrBunNotFound, BunPackagePath, dir, EnvBun)
 	}
 	return p, nil
+}
+
+// environValue returns the value of key in env, a list of "key=value"
+// entries such as os.Environ() returns, or "" when it has none. The last
+// entry wins, as it does for a child process.
+func environValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
 }
 
 // upward looks for rel in dir and each of its parents and returns the first

@@ -9,8 +9,9 @@
 // run by Bun), started on first use. They speak newline-delimited JSON over
 // stdin and stdout; each request carries an id, so many goroutines render at
 // once with several requests in flight on each worker. A render has a
-// timeout; a worker that dies fails the renders it had with [ErrWorkerDied]
-// and is restarted by the next render. Templates are .tsx or .jsx files
+// timeout; a worker that dies is restarted, and the renders it had are
+// sent once more, to another worker or its replacement, within that
+// timeout ([ErrWorkerDied] when the retry fails too). Templates are .tsx or .jsx files
 // named relative to [Config.Dirs]; a name that escapes them is refused.
 //
 //	r, err := ssr.New(ssr.Config{Dirs: []string{"web/pages"}})
@@ -19,7 +20,7 @@
 //
 // # Pages and hydration
 //
-// [Renderer.RenderPage] renders a whole HTML document that embeds the
+// [Renderer.RenderDocument] renders a whole HTML document that embeds the
 // context bundles its component was rendered from ([Data], keyed like the
 // @mizan/base kernel's instances) in a JSON script; the client reads them
 // with readInitialData() into ClientOptions.initialData and starts without

@@ -1,18 +1,15 @@
 package ssr
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"maps"
 	"net/http"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +17,6 @@ import (
 
 	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/cache"
-	"github.com/mizan-afi/mizan/protocol"
 )
 
 // HeaderRender is the response header of a page saying how it was made:
@@ -118,15 +114,21 @@ type PageStats struct {
 // from bundles fetched through the origin cache.
 //
 // Pages consumes the app's invalidations ([mizan.App.OnInvalidate]): a
-// target scoped by parameters that name all of a route's wildcards
-// re-renders that one instance; any other target re-renders every tracked
-// instance of the routes that use its context. Re-renders wait
+// target re-renders the tracked instances of pre-rendered routes whose
+// context instances it matches, by the one matching rule of docs/spec.md
+// §3 ([protocol.Match]): a page's instance of a context is the path values
+// that are that context's params. A target narrowed to its caller (tier
+// 2) re-renders nothing, since pages are rendered anonymously. Re-renders wait
 // [PagesConfig.Debounce] to coalesce bursts, and a re-render whose HTML
 // is the same as the stored page is not stored again. A request for an
 // instance invalidated but not yet re-rendered renders it at once, so a
 // caller always sees its own mutations.
 type Pages struct {
-	app    *mizan.App
+	app App
+	// views registers the routes as views of the app: [mizan.View] is a
+	// generic function of *mizan.App, the one thing Pages needs of the app
+	// that no interface can carry.
+	views  *mizan.App
 	r      *Renderer
 	cfg    PagesConfig
 	c      *cache.Cache
@@ -170,37 +172,38 @@ type route struct {
 type ctxInfo struct {
 	name   string
 	params map[string]reflect.Type // the context's fetch parameters
+	// wildcards are the route's wildcards that are params of the context,
+	// sorted: the params of the page's instance of the context.
+	wildcards []string
 }
 
-// instance is one route with its path values.
-type instance struct {
-	rt     *route
-	id     string
-	values map[string]string
-	key    cache.Instance
-
-	mu     sync.Mutex
-	dirty  uint64 // bumped by every invalidation
-	clean  uint64 // the dirty value the stored page reflects
-	served bool   // rendered or served by this process
-	// everStored reports whether a page of the instance was ever stored
-	// by this process; evicted whether it is no longer tracked.
-	everStored, evicted bool
-	flight              *flight
+// App is what [Pages] needs of a Mizan app to render and re-render pages;
+// [*mizan.App] has every method. (Registering the routes as views takes the
+// *mizan.App itself: see [NewPages].)
+type App interface {
+	// Build builds the app, once; Pages completes its routes from it.
+	Build() error
+	// ContextMeta describes a context: its params, functions, render
+	// strategy.
+	ContextMeta(name string) (mizan.ContextMeta, bool)
+	// Lookup returns a registered function, for its auth guard.
+	Lookup(name string) (*mizan.Func, bool)
+	// Fetch returns a context's bundle as GET ctx/ would, for the caller
+	// of ctx.
+	Fetch(ctx context.Context, name string, params map[string]string) ([]byte, error)
+	// OnInvalidate adds Pages to the consumers of the app's invalidations.
+	OnInvalidate(inv mizan.Invalidator)
 }
 
-// flight is a render in progress; requests for the same or an older
-// version wait for it.
-type flight struct {
-	version uint64
-	done    chan struct{}
-	html    []byte
-	err     error
-}
+var _ App = (*mizan.App)(nil)
 
 // NewPages returns the page server of app, rendering with r, and adds it
 // to app's invalidation consumers. Register routes with [Pages.Page] or
 // [Pages.Handle] before app.Build; call [Pages.Start] after it.
+//
+// It takes the *mizan.App, not an [App], because [Pages.Handle] registers
+// each route as a view with [mizan.View], a generic function of
+// *mizan.App; everything else Pages does goes through [App].
 func NewPages(app *mizan.App, r *Renderer, cfg PagesConfig) (*Pages, error) {
 	if app == nil || r == nil {
 		return nil, errors.New("ssr: NewPages needs an app and a renderer")
@@ -214,7 +217,7 @@ func NewPages(app *mizan.App, r *Renderer, cfg PagesConfig) (*Pages, error) {
 	if cfg.MaxInstances == 0 {
 		cfg.MaxInstances = DefaultMaxInstances
 	}
-	ps := &Pages{app: app, r: r, cfg: cfg, c: cfg.Cache, logger: cfg.Logger,
+	ps := &Pages{app: app, views: app, r: r, cfg: cfg, c: cfg.Cache, logger: cfg.Logger,
 		inst: map[string]*instance{}, queue: map[*instance]struct{}{}, idle: make(chan struct{}),
 		wake: make(chan struct{}, 1), flush: make(chan struct{}, 1), done: make(chan struct{})}
 	close(ps.idle)
@@ -263,7 +266,7 @@ func (ps *Pages) Handle(rt Route) {
 		opts = append(opts, mizan.In(r.Contexts[0]))
 	}
 	opts = append(opts, rt.Options...)
-	mizan.View(ps.app, func(ctx context.Context, _ struct{}) (http.Handler, error) {
+	mizan.View(ps.views, func(ctx context.Context, _ struct{}) (http.Handler, error) {
 		return ps.serve(ctx, r)
 	}, opts...)
 }
@@ -347,11 +350,11 @@ func (ps *Pages) complete(rt *route) error {
 		if !ok || len(m.Functions) == 0 {
 			return fmt.Errorf("ssr: page %s: no function is in context %q", rt.Pattern, c)
 		}
-		ci := ctxInfo{name: m.Name, params: map[string]reflect.Type{}}
+		params := map[string]reflect.Type{}
 		for _, p := range m.Params {
-			ci.params[p.Name] = p.Type
+			params[p.Name] = p.Type
 		}
-		rt.contexts = append(rt.contexts, ci)
+		rt.addContext(m.Name, params)
 		if m.RenderStrategy != mizan.RenderPSR {
 			rt.psr = false
 		}
@@ -363,6 +366,19 @@ func (ps *Pages) complete(rt *route) error {
 		}
 	}
 	return nil
+}
+
+// addContext adds a context the route is rendered from, with its fetch
+// parameters.
+func (rt *route) addContext(name string, params map[string]reflect.Type) {
+	ci := ctxInfo{name: name, params: params}
+	for _, w := range rt.params {
+		if _, ok := params[w]; ok {
+			ci.wildcards = append(ci.wildcards, w)
+		}
+	}
+	slices.Sort(ci.wildcards)
+	rt.contexts = append(rt.contexts, ci)
 }
 
 // Start checks the routes against the built app, starts the renderer's
@@ -425,483 +441,6 @@ func (ps *Pages) Start(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// serve answers one request of a page route.
-func (ps *Pages) serve(ctx context.Context, rt *route) (http.Handler, error) {
-	if err := ps.init(); err != nil {
-		return nil, err
-	}
-	req := mizan.Request(ctx)
-	values := make(map[string]string, len(rt.params))
-	for _, name := range rt.params {
-		values[name] = req.PathValue(name)
-	}
-	if rt.psr && (mizan.Caller(ctx) == nil || rt.shared) {
-		in, err := ps.instance(rt, values)
-		if err != nil {
-			return nil, err
-		}
-		if in != nil {
-			return ps.servePSR(ctx, in)
-		}
-	}
-	ps.dynamic.Add(1)
-	html, err := ps.renderPage(ctx, rt, values)
-	if err != nil {
-		return nil, err
-	}
-	return page(html, "dynamic"), nil
-}
-
-// servePSR answers with the stored page, or renders and stores it.
-func (ps *Pages) servePSR(ctx context.Context, in *instance) (http.Handler, error) {
-	in.mu.Lock()
-	fresh := in.dirty == in.clean
-	in.served = true
-	in.mu.Unlock()
-	if fresh {
-		if e := ps.c.Get(ctx, in.key); e.Status == cache.Hit {
-			ps.hits.Add(1)
-			return page(e.Value, "psr-hit"), nil
-		}
-	}
-	html, err := ps.render(ctx, in, false)
-	if err != nil {
-		return nil, err
-	}
-	return page(html, "psr-render"), nil
-}
-
-// page answers with an HTML page.
-func page(html []byte, how string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set(HeaderRender, how)
-		_, _ = w.Write(html)
-	})
-}
-
-// instance returns the tracked instance of rt with values, creating it;
-// nil when MaxInstances are tracked already.
-func (ps *Pages) instance(rt *route, values map[string]string) (*instance, error) {
-	vals := make(map[string]string, len(rt.params))
-	params := make([]cache.Param, 0, len(rt.params))
-	for _, name := range rt.params {
-		v, ok := values[name]
-		if !ok {
-			return nil, fmt.Errorf("ssr: page %s: no value for {%s}", rt.Pattern, name)
-		}
-		v = rt.canonical(name, v)
-		vals[name] = v
-		params = append(params, cache.Param{Name: name, Value: v})
-	}
-	if err := cache.SortParams(params); err != nil {
-		return nil, fmt.Errorf("ssr: page %s: %w", rt.Pattern, err)
-	}
-	id := instanceID(rt, vals)
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if in, ok := ps.inst[id]; ok {
-		return in, nil
-	}
-	if len(ps.inst) >= ps.cfg.MaxInstances {
-		return nil, nil
-	}
-	in := &instance{rt: rt, id: id, values: vals,
-		key: cache.Instance{Context: "psr:" + rt.Name, Params: params, Rev: ps.cfg.Rev}}
-	ps.inst[id] = in
-	return in, nil
-}
-
-// lookup returns the tracked instance of rt with values (canonical), or nil.
-func (ps *Pages) lookup(rt *route, values map[string]string) *instance {
-	id := instanceID(rt, values)
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	return ps.inst[id]
-}
-
-// instanceID is the key of an instance in Pages.inst.
-func instanceID(rt *route, values map[string]string) string {
-	id := rt.Name
-	for _, name := range slices.Sorted(maps.Keys(values)) {
-		id += "\x00" + name + "\x00" + values[name]
-	}
-	return id
-}
-
-// forget stops tracking an instance that was never stored (its render
-// failed: an unknown id, a malformed value), so that such requests do not
-// fill the table. A page of it that a concurrent render stores anyway is
-// made unreachable, here or by that render (see store): a stored page is
-// always one that invalidations re-render.
-func (ps *Pages) forget(ctx context.Context, in *instance) {
-	in.mu.Lock()
-	if in.everStored {
-		in.mu.Unlock()
-		return
-	}
-	in.evicted = true
-	in.mu.Unlock()
-	ps.untrack(in)
-	ps.c.Purge(ctx, cache.Purge{Context: in.key.Context, Params: in.key.Params, Rev: in.key.Rev})
-}
-
-// untrack removes an instance from the table, if it is still the tracked
-// one of its id. It does not purge its stored page.
-func (ps *Pages) untrack(in *instance) {
-	ps.mu.Lock()
-	if ps.inst[in.id] == in {
-		delete(ps.inst, in.id)
-	}
-	ps.mu.Unlock()
-}
-
-// canonical returns a path value as its context parameter's wire string:
-// integers in canonical decimal, so that /p/05/ and /p/5/ are one page.
-func (rt *route) canonical(name, v string) string {
-	for _, c := range rt.contexts {
-		t, ok := c.params[name]
-		if !ok {
-			continue
-		}
-		switch t.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				return strconv.FormatInt(n, 10)
-			}
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-				return strconv.FormatUint(n, 10)
-			}
-		}
-		return v
-	}
-	return v
-}
-
-// renderPage fetches the route's bundles for values, as the caller of ctx,
-// and renders the page.
-func (ps *Pages) renderPage(ctx context.Context, rt *route, values map[string]string) ([]byte, error) {
-	data := Data{}
-	for _, c := range rt.contexts {
-		params := map[string]string{}
-		for name, v := range values {
-			if _, ok := c.params[name]; ok {
-				params[name] = rt.canonical(name, v)
-			}
-		}
-		b, err := ps.app.Fetch(ctx, c.name, params)
-		if err != nil {
-			return nil, err
-		}
-		data.Add(c.name, params, b)
-	}
-	props := map[string]any{"params": values}
-	ps.renders.Add(1)
-	return ps.r.RenderDocument(ctx, Document{Component: rt.Component, Props: props, Data: data,
-		Title: rt.Title, Lang: ps.cfg.Lang, Head: ps.cfg.Head, Scripts: ps.cfg.Scripts})
-}
-
-// render renders a pre-rendered instance at its current version and stores
-// it, or joins a render of that version (or a newer one) in progress. The
-// render runs as an anonymous caller, whatever ctx carries, and is not
-// cut short when ctx ends (others may wait for it).
-func (ps *Pages) render(ctx context.Context, in *instance, rerender bool) ([]byte, error) {
-	in.mu.Lock()
-	in.served = in.served || !rerender
-	v := in.dirty
-	if f := in.flight; f != nil && f.version >= v {
-		in.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.html, f.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	f := &flight{version: v, done: make(chan struct{})}
-	in.flight = f
-	in.mu.Unlock()
-
-	// Re-renders are waited for by the loop, which Close waits for; a
-	// render for a request or Start may outlive its caller, so it is
-	// counted in flights, unless Close has begun.
-	usable, counted := true, false
-	if !rerender {
-		ps.mu.Lock()
-		usable = !ps.stopped
-		if usable {
-			ps.flights.Add(1)
-			counted = true
-		}
-		ps.mu.Unlock()
-	}
-	go func() {
-		if counted {
-			defer ps.flights.Done()
-		}
-		rctx, cancel := context.WithTimeout(context.Background(), DefaultRenderTimeout)
-		defer cancel()
-		if rerender {
-			ps.rerenders.Add(1)
-		}
-		f.html, f.err = ps.renderPage(rctx, in.rt, in.values)
-		switch {
-		case !usable: // Close has begun: the cache may be closed
-		case f.err == nil:
-			ps.store(rctx, in, v, f.html)
-		default:
-			ps.forget(rctx, in)
-		}
-		in.mu.Lock()
-		if in.flight == f {
-			in.flight = nil
-		}
-		in.mu.Unlock()
-		close(f.done)
-	}()
-	select {
-	case <-f.done:
-		return f.html, f.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// store puts a page rendered at version v in the cache, unless the stored
-// page is the same or the instance was invalidated again meanwhile.
-func (ps *Pages) store(ctx context.Context, in *instance, v uint64, html []byte) {
-	e := ps.c.Get(ctx, in.key)
-	if e.Status == cache.Hit && bytes.Equal(e.Value, html) {
-		ps.unchanged.Add(1)
-		ps.markClean(in, v)
-		return
-	}
-	if e.Status == cache.Hit {
-		ps.c.Purge(ctx, cache.Purge{Context: in.key.Context, Params: in.key.Params, Rev: in.key.Rev})
-		e = ps.c.Get(ctx, in.key)
-	}
-	if e.Status != cache.Miss {
-		return // the backend is down: serve rendered pages until it is back
-	}
-	in.mu.Lock()
-	current := in.dirty == v
-	in.mu.Unlock()
-	if !current {
-		return // invalidated again; the queued re-render stores the newer page
-	}
-	ps.c.Put(ctx, e, html, ps.cfg.TTL)
-	ps.stored.Add(1)
-	ps.markClean(in, v)
-	in.mu.Lock()
-	evicted := in.evicted
-	in.mu.Unlock()
-	if evicted { // forgotten meanwhile: nothing would re-render this page
-		ps.c.Purge(ctx, cache.Purge{Context: in.key.Context, Params: in.key.Params, Rev: in.key.Rev})
-	}
-}
-
-// markClean records that the stored page reflects version v.
-func (ps *Pages) markClean(in *instance, v uint64) {
-	in.mu.Lock()
-	in.everStored = true
-	if v > in.clean {
-		in.clean = v
-	}
-	in.mu.Unlock()
-}
-
-// Invalidate marks the pages a mutation's targets affect and queues their
-// re-rendering; it is called by the app for every invalidation.
-func (ps *Pages) Invalidate(ctx context.Context, inv mizan.Invalidation) {
-	ps.mu.Lock()
-	ready := ps.setup && ps.setupErr == nil
-	ps.mu.Unlock()
-	if ps.closed.Load() || !ready {
-		return // nothing was rendered yet: Start and requests set the routes up
-	}
-	ps.mu.Lock()
-	routes := ps.routes
-	ps.mu.Unlock()
-	var marked []*instance
-	var purges []cache.Purge
-	for _, t := range inv.Targets {
-		for _, rt := range routes {
-			if !rt.psr || !rt.uses(t.Context) {
-				continue
-			}
-			given := map[string]string{}
-			for _, name := range rt.params {
-				if v, ok := t.Params[name]; ok {
-					if s, err := protocol.Stringify(v); err == nil {
-						given[name] = rt.canonical(name, s)
-					}
-				}
-			}
-			if len(rt.params) > 0 && len(given) == len(rt.params) {
-				// One instance. Unknown here, it matters only when another
-				// process may have stored it.
-				if in := ps.lookup(rt, given); in != nil {
-					marked = append(marked, in)
-				} else if ps.shared {
-					if in, _ := ps.instance(rt, given); in != nil {
-						marked = append(marked, in)
-					}
-				}
-				continue
-			}
-			if ps.shared {
-				purges = append(purges, cache.Purge{Context: "psr:" + rt.Name, Rev: ps.cfg.Rev})
-			}
-			ps.mu.Lock()
-			for _, in := range ps.inst {
-				if in.rt == rt && in.agrees(given) {
-					marked = append(marked, in)
-				}
-			}
-			ps.mu.Unlock()
-		}
-	}
-	if len(purges) > 0 {
-		ps.c.Purge(ctx, purges...)
-	}
-	if len(marked) == 0 {
-		return
-	}
-	ps.mu.Lock()
-	for _, in := range marked {
-		in.mu.Lock()
-		in.dirty++
-		in.mu.Unlock()
-		if ps.isIdle {
-			ps.idle, ps.isIdle = make(chan struct{}), false
-		}
-		ps.queue[in] = struct{}{}
-	}
-	ps.mu.Unlock()
-	select {
-	case ps.wake <- struct{}{}:
-	default:
-	}
-}
-
-// uses reports whether the route is rendered from context name.
-func (rt *route) uses(name string) bool {
-	for _, c := range rt.contexts {
-		if c.name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// agrees reports whether the instance's values equal the given ones.
-func (in *instance) agrees(given map[string]string) bool {
-	for k, v := range given {
-		if in.values[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// run is the re-render loop: it waits for invalidations, lets a burst
-// settle for Debounce (or not, when Sync asks), and re-renders what is
-// queued.
-func (ps *Pages) run() {
-	for {
-		select {
-		case <-ps.done:
-			return
-		case <-ps.flush:
-		case <-ps.wake:
-			t := time.NewTimer(ps.cfg.Debounce)
-			select {
-			case <-ps.done:
-				t.Stop()
-				return
-			case <-t.C:
-			case <-ps.flush:
-				t.Stop()
-			}
-		}
-		ps.mu.Lock()
-		batch := make([]*instance, 0, len(ps.queue))
-		for in := range ps.queue {
-			batch = append(batch, in)
-		}
-		clear(ps.queue)
-		ps.mu.Unlock()
-		ps.rerender(batch)
-		ps.mu.Lock()
-		if len(ps.queue) == 0 && !ps.isIdle {
-			close(ps.idle)
-			ps.isIdle = true
-		}
-		ps.mu.Unlock()
-	}
-}
-
-// rerender renders a batch of invalidated instances, as many at once as the
-// renderer has workers.
-func (ps *Pages) rerender(batch []*instance) {
-	sem := make(chan struct{}, ps.r.Workers())
-	var wg sync.WaitGroup
-	for _, in := range batch {
-		in.mu.Lock()
-		skip := in.dirty == in.clean // a request rendered it already
-		served := in.served
-		in.mu.Unlock()
-		if skip {
-			continue
-		}
-		if !served {
-			// Known only from a target: re-render it only if some process
-			// stored it. Otherwise stop tracking it, so that invalidations
-			// alone do not fill the table.
-			if e := ps.c.Get(context.Background(), in.key); e.Status != cache.Hit {
-				ps.mu.Lock()
-				in.mu.Lock()
-				in.clean = in.dirty
-				if !in.served && ps.inst[in.id] == in { // no request took it meanwhile
-					delete(ps.inst, in.id)
-				}
-				in.mu.Unlock()
-				ps.mu.Unlock()
-				continue
-			}
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if _, err := ps.render(context.Background(), in, true); err != nil {
-				ps.logger.Warn("ssr: re-rendering a page failed; it is rendered on its next request", "page", in.rt.Pattern, "values", in.values, "err", err)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// Sync re-renders at once what invalidations have queued (without waiting
-// for the debounce) and returns when no re-render is queued or running, or
-// when ctx ends. Tests and graceful shutdowns use it.
-func (ps *Pages) Sync(ctx context.Context) error {
-	ps.mu.Lock()
-	idle := ps.idle
-	ps.mu.Unlock()
-	select {
-	case ps.flush <- struct{}{}:
-	default:
-	}
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("ssr: waiting for page re-renders: %w", ctx.Err())
-	}
 }
 
 // Stats returns the counters of the Pages.

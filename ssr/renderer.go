@@ -52,6 +52,7 @@ type Stats struct {
 	Timeouts uint64 // renders that timed out
 	Failures uint64 // renders that failed for another reason (worker died, could not start)
 	Starts   uint64 // worker processes started
+	Retries  uint64 // renders sent again because their worker died with them in flight
 }
 
 // Renderer renders React components to HTML in a pool of Bun worker
@@ -71,7 +72,7 @@ type Renderer struct {
 	resolved  sync.Map // template name → path, see Resolve
 	nResolved atomic.Int64
 
-	renders, errs, timeouts, failures atomic.Uint64
+	renders, errs, timeouts, failures, retries atomic.Uint64
 }
 
 // New checks cfg and returns a Renderer. No process starts until the first
@@ -94,7 +95,10 @@ func (r *Renderer) Workers() int { return len(r.slots) }
 // Render renders the default export of the template name with props, which
 // must encode to a JSON object (nil means {}), and returns its HTML.
 // Errors: a name that is refused or not found, ctx's error, [ErrTimeout],
-// [ErrWorkerDied] and [ErrClosed] (wrapped), and [*RenderError].
+// [ErrWorkerDied] and [ErrClosed] (wrapped), and [*RenderError]. A render
+// whose worker dies before it answers is sent once more, to another worker
+// or to the one that replaces it, within the same Timeout; a render that
+// fails by itself (an error, a timeout) is not.
 func (r *Renderer) Render(ctx context.Context, name string, props any) (string, error) {
 	file, err := r.Resolve(name)
 	if err != nil {
@@ -162,7 +166,9 @@ func (r *Renderer) renderFile(ctx context.Context, file string, props []byte) (s
 }
 
 // call runs one request on the least loaded worker, starting it if needed,
-// with the render timeout applied once the worker is ready.
+// with the render timeout applied once the worker is ready. When that
+// worker dies before it answers, the request is sent once more (see
+// retry), within the same timeout.
 func (r *Renderer) call(ctx context.Context, method string, params []byte) (reply, error) {
 	if r.closed.Load() {
 		return reply{}, ErrClosed
@@ -175,15 +181,29 @@ func (r *Renderer) call(ctx context.Context, method string, params []byte) (repl
 		r.failures.Add(1)
 		return reply{}, err
 	}
+	// One timeout bounds the render, its retry (and a restart it waits
+	// for) included.
 	callCtx, cancel := context.WithTimeout(ctx, r.s.timeout)
 	defer cancel()
 	rep, err := p.call(callCtx, method, params)
+	var died error // why the first worker died, when the request was retried
+	if workerDied(err) && !r.closed.Load() {
+		died = err
+		r.retries.Add(1)
+		rep, err = r.retry(callCtx, sl, p, method, params)
+	}
 	var to errTimedOut
 	if errors.As(err, &to) {
 		if ctx.Err() != nil {
+			if died != nil {
+				return reply{}, fmt.Errorf("%w (retrying the render after %w)", ctx.Err(), died)
+			}
 			return reply{}, ctx.Err()
 		}
 		r.timeouts.Add(1)
+		if died != nil {
+			return reply{}, fmt.Errorf("%w after %v, retrying the render after %w", ErrTimeout, r.s.timeout, died)
+		}
 		return reply{}, fmt.Errorf("%w after %v", ErrTimeout, r.s.timeout)
 	}
 	if err != nil {
@@ -196,9 +216,50 @@ func (r *Renderer) call(ctx context.Context, method string, params []byte) (repl
 			// Sent as Close stopped the worker.
 			return reply{}, fmt.Errorf("%w: %v", ErrClosed, err)
 		}
+		if died != nil {
+			return reply{}, fmt.Errorf("%w (the render was retried once, after %w)", err, died)
+		}
 		return reply{}, err
 	}
 	return rep, nil
+}
+
+// workerDied reports whether err, from proc.call, says that the worker
+// ended before it answered: the one failure after which a render is sent
+// again, since the render itself did not fail (and rendering is a function
+// of the props: sending it twice is harmless). An error reply
+// (*RenderError) and the end of the render's context (errTimedOut) are
+// the render's own failures and are never retried.
+func workerDied(err error) bool {
+	var re *RenderError
+	var to errTimedOut
+	return errors.Is(err, ErrWorkerDied) && !errors.As(err, &re) && !errors.As(err, &to)
+}
+
+// retry sends a request again after dead, the process of slot first, died
+// with it in flight: to the least loaded other worker that is ready, else
+// to the slot of the dead one, which starts (or has started) its
+// replacement. ctx is the render's: the retry, a wait for a restart
+// included, has what is left of its timeout. The retry is not retried.
+func (r *Renderer) retry(ctx context.Context, first *slot, dead *proc, method string, params []byte) (reply, error) {
+	sl, found, best := first, false, int64(0)
+	for _, o := range r.slots {
+		if p := o.current(); p != nil && p != dead && p.usable() {
+			if l := p.inflight.Load(); !found || l < best {
+				sl, found, best = o, true, l
+			}
+		}
+	}
+	startCtx, cancel := context.WithTimeout(ctx, r.s.startTimeout)
+	p, err := sl.get(startCtx, &r.closed)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil { // the restart is slower than the render's time
+			return reply{}, errTimedOut{ctx.Err()}
+		}
+		return reply{}, err
+	}
+	return p.call(ctx, method, params)
 }
 
 // pick returns the slot with the fewest requests in flight, looking from a
@@ -298,7 +359,10 @@ func (r *Renderer) Bench(ctx context.Context, name string, props any, n int, enc
 
 // Stats returns the renderer's counters.
 func (r *Renderer) Stats() Stats {
-	st := Stats{Renders: r.renders.Load(), Errors: r.errs.Load(), Timeouts: r.timeouts.Load(), Failures: r.failures.Load()}
+	st := Stats{
+		Renders: r.renders.Load(), Errors: r.errs.Load(), Timeouts: r.timeouts.Load(),
+		Failures: r.failures.Load(), Retries: r.retries.Load(),
+	}
 	for _, sl := range r.slots {
 		sl.mu.Lock()
 		st.Starts += uint64(sl.starts)

@@ -15,15 +15,24 @@ import (
 	"time"
 )
 
-// ErrWorkerDied is wrapped by the error of every render that was in flight
-// on a worker process that exited or was killed. The next render starts a
-// new process.
+// ErrWorkerDied is wrapped by the error of a worker process that ended
+// (exited, crashed, was killed, closed its stdout or its stdin) before it
+// answered a request. A render in flight on it is sent
+// once more, to another worker or the one that replaces it; the error of a
+// render wraps ErrWorkerDied when that retry died too or no worker could
+// start for it, and wraps [ErrTimeout] as well when the render's Timeout
+// ran out during the retry ([ErrClosed] instead, once the renderer is
+// closing). A worker that cannot start fails renders with it as well.
 var ErrWorkerDied = errors.New("ssr: worker died")
 
 // restartBackoff is how long a worker slot whose process died before it
 // said ready refuses to start another, answering with that failure instead
 // (a broken set-up fails fast rather than spawning a process per render).
 const restartBackoff = time.Second
+
+// stdoutGrace is how long a worker whose stdout closed has to exit before
+// it is killed: it cannot answer anything any more.
+const stdoutGrace = 500 * time.Millisecond
 
 // reply is one answer of the worker.
 type reply struct {
@@ -178,9 +187,33 @@ func (p *proc) readReplies(stdout io.Reader) {
 			p.handle(line)
 		}
 		if err != nil {
+			p.stdoutClosed(err)
 			return
 		}
 	}
+}
+
+// stdoutClosed takes a worker whose stdout ended (EOF, or a read error) as
+// dead: it gets no more work, and unless it exits within stdoutGrace (as a
+// worker that crashed or was asked to quit does), it is killed, so that the
+// renders it holds fail with ErrWorkerDied (and are retried) rather than
+// wait for their timeout.
+func (p *proc) stdoutClosed(err error) {
+	p.doomed.Store(true)
+	why := "its stdout closed while it was running"
+	if err != io.EOF {
+		why = "reading its stdout failed: " + err.Error()
+	}
+	go func() {
+		t := time.NewTimer(stdoutGrace)
+		defer t.Stop()
+		select {
+		case <-p.dead:
+		case <-p.quit: // asked to exit: Close's context bounds it
+		case <-t.C:
+			p.kill(why)
+		}
+	}()
 }
 
 // handle dispatches one reply line.
@@ -275,6 +308,10 @@ func (p *proc) die(waitErr error) {
 	}
 	p.err = fmt.Errorf("%w: %s", ErrWorkerDied, msg)
 	p.diedAt = time.Now()
+	// Doomed before pending is dropped: a render that learns of the death
+	// from a nil pending map and is retried at once must not be handed
+	// this process again (see slot.get) while dead is not yet closed.
+	p.doomed.Store(true)
 	pending := p.pending
 	p.pending = nil
 	p.mu.Unlock()
@@ -295,6 +332,16 @@ func (p *proc) die(waitErr error) {
 func (p *proc) shutdown() {
 	p.doomed.Store(true)
 	p.quitOnce.Do(func() { close(p.quit) })
+}
+
+// usable reports whether the process said ready and takes work.
+func (p *proc) usable() bool {
+	select {
+	case <-p.ready:
+		return !p.doomed.Load() && !p.isDead()
+	default:
+		return false
+	}
 }
 
 // isDead reports whether the process has ended.
@@ -318,6 +365,18 @@ func (e errTimedOut) Unwrap() error { return e.cause }
 // reply, the process's death or the end of ctx. When ctx ends and the
 // worker has answered nothing since the request was queued, the worker is
 // taken as stuck and killed.
+//
+// Its errors are of three kinds, which decide whether a render is retried
+// (see workerDied):
+//   - a *RenderError: the worker answered with an error (the component
+//     threw, could not be imported, has no default export; a malformed
+//     request). The render failed by itself.
+//   - errTimedOut: ctx ended (the render's timeout or its caller's
+//     cancellation). The render failed by itself, too.
+//   - p.err, wrapping [ErrWorkerDied]: the process ended before it
+//     answered (whatever the cause: killed, crashed, EOF on its stdout, a
+//     write to its stdin failed, killed by Mizan as stuck because of
+//     another render). The render did not fail; its worker did.
 func (p *proc) call(ctx context.Context, method string, params []byte) (reply, error) {
 	id := p.nextID.Add(1)
 	ch := make(chan reply, 1)

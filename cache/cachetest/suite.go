@@ -8,6 +8,10 @@
 //			return b
 //		})
 //	}
+//
+// [TestCache] runs the origin cache's own guarantees over a backend made the
+// same way, and [Stress] runs mutations and reads against caches over
+// backends and counts stale reads.
 package cachetest
 
 import (
@@ -46,6 +50,7 @@ func TestBackend(t *testing.T, newBackend func(t *testing.T) cache.Backend) {
 	t.Run("GetMissing", func(t *testing.T) { testGetMissing(t, newBackend(t)) })
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, newBackend(t)) })
 	t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, newBackend(t)) })
+	t.Run("SetPermanentNX", func(t *testing.T) { testSetPermanentNX(t, newBackend(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newBackend(t)) })
 	t.Run("DeletePrefix", func(t *testing.T) { testDeletePrefix(t, newBackend(t)) })
 	t.Run("DeletePrefixGlob", func(t *testing.T) { testDeletePrefixGlob(t, newBackend(t)) })
@@ -146,6 +151,12 @@ func testGetMissing(t *testing.T, b cache.Backend) {
 	set(t, b, "k4", "four", 0)
 	want(t, b, "k1", "", "k2", "two", "k3", "", "k4", "four", "k2", "two", "k5", "")
 	want(t, b, "k4", "four", "k1", "", "k2", "two")
+	// The keys are the caller's: the cache passes slices it reuses.
+	keys := []string{"k1", "k2", "k4"}
+	getMulti(t, b, keys...)
+	if keys[0] != "k1" || keys[1] != "k2" || keys[2] != "k4" {
+		t.Errorf("GetMulti modified its keys: %q", keys)
+	}
 }
 
 func testRoundTrip(t *testing.T, b cache.Backend) {
@@ -195,6 +206,74 @@ func testOverwrite(t *testing.T, b cache.Backend) {
 	want(t, b, "k", "third")
 	set(t, b, "k", "fourth", time.Hour)
 	want(t, b, "k", "fourth")
+}
+
+func setNX(t *testing.T, b cache.Backend, key, value string) bool {
+	t.Helper()
+	ok, err := b.SetPermanentNX(ctxFor(t), key, []byte(value))
+	if err != nil {
+		t.Fatalf("SetPermanentNX(%q): %v", key, err)
+	}
+	return ok
+}
+
+func testSetPermanentNX(t *testing.T, b cache.Backend) {
+	if !setNX(t, b, "gen:a", "g1") {
+		t.Error("SetPermanentNX of an absent key: false, want true")
+	}
+	if setNX(t, b, "gen:a", "g2") {
+		t.Error("SetPermanentNX of a present key: true, want false")
+	}
+	want(t, b, "gen:a", "g1")
+	// Whatever the key holds, and however it was written.
+	set(t, b, "ttl", "t", time.Hour)
+	setPermanent(t, b, "perm", "p")
+	if err := b.Set(ctxFor(t), "empty", []byte{}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"ttl", "perm", "empty"} {
+		if setNX(t, b, k, "new") {
+			t.Errorf("SetPermanentNX over %q: true, want false", k)
+		}
+	}
+	want(t, b, "ttl", "t", "perm", "p")
+	// A deleted key is absent again; binary values round-trip.
+	if err := b.Delete(ctxFor(t), "gen:a"); err != nil {
+		t.Fatal(err)
+	}
+	bin := string([]byte{0, 0xff, 0, '\n', 0x80})
+	if !setNX(t, b, "gen:a", bin) {
+		t.Error("SetPermanentNX after Delete: false, want true")
+	}
+	want(t, b, "gen:a", bin)
+	// Racing writers: exactly one wins, and its value is the one stored.
+	const racers = 16
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		winners []string
+	)
+	ctx := ctxFor(t)
+	for i := range racers {
+		wg.Go(func() {
+			v := fmt.Sprintf("racer %d", i)
+			ok, err := b.SetPermanentNX(ctx, "gen:race", []byte(v))
+			if err != nil {
+				t.Errorf("SetPermanentNX: %v", err)
+				return
+			}
+			if ok {
+				mu.Lock()
+				winners = append(winners, v)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Fatalf("%d of %d racing SetPermanentNX won, want 1: %q", len(winners), racers, winners)
+	}
+	want(t, b, "gen:race", winners[0])
 }
 
 func testDelete(t *testing.T, b cache.Backend) {
@@ -362,6 +441,10 @@ func testContextDone(t *testing.T, b cache.Backend) {
 		{"GetMulti", func(ctx context.Context) error { _, err := b.GetMulti(ctx, keys...); return err }},
 		{"Set", func(ctx context.Context) error { return b.Set(ctx, "ctx:c:new", []byte("v"), 0) }},
 		{"SetPermanent", func(ctx context.Context) error { return b.SetPermanent(ctx, "gen:ctx:c", []byte("v")) }},
+		{"SetPermanentNX", func(ctx context.Context) error {
+			_, err := b.SetPermanentNX(ctx, "gen:ctx:nx", []byte("v"))
+			return err
+		}},
 		{"Delete", func(ctx context.Context) error { return b.Delete(ctx, keys[:10]...) }},
 		{"DeletePrefix", func(ctx context.Context) error { return b.DeletePrefix(ctx, "ctx:c:") }},
 		{"Ping", func(ctx context.Context) error { return b.Ping(ctx) }},
@@ -484,12 +567,25 @@ func testSetPermanent(t *testing.T, b cache.Backend) {
 	// SetPermanent over an entry with a TTL removes the TTL.
 	set(t, b, "gen:ctx:b", "old", shortTTL)
 	setPermanent(t, b, "gen:ctx:b", "g2")
+	// SetPermanentNX stores without expiry too.
+	if !setNX(t, b, "gen:ctx:nx", "g3") {
+		t.Fatal("SetPermanentNX of an absent key: false")
+	}
+	// A key that expires, and is then absent for SetPermanentNX.
+	set(t, b, "gen:ctx:expiring", "old", shortTTL)
 	// The control: an entry with a TTL, which must expire meanwhile.
 	set(t, b, "control", "c", shortTTL)
 	if !waitAbsent(t, b, "control", shortTTL+expiryWait) {
 		t.Fatalf("the control entry with ttl %v did not expire", shortTTL)
 	}
-	want(t, b, "gen:ctx:a", "g1", "gen:ctx:b", "g2")
+	want(t, b, "gen:ctx:a", "g1", "gen:ctx:b", "g2", "gen:ctx:nx", "g3")
+	if !waitAbsent(t, b, "gen:ctx:expiring", expiryWait) {
+		t.Fatalf("the entry with ttl %v did not expire", shortTTL)
+	}
+	if !setNX(t, b, "gen:ctx:expiring", "new") {
+		t.Error("SetPermanentNX of an expired key: false, want true")
+	}
+	want(t, b, "gen:ctx:expiring", "new")
 }
 
 // waitAbsent polls until key is absent, and reports whether it was within d.

@@ -273,6 +273,15 @@ func (b *Backend) SetPermanent(ctx context.Context, key string, value []byte) er
 	return nil
 }
 
+// SetPermanentNX implements [cache.Backend]: SET NX without expiry.
+func (b *Backend) SetPermanentNX(ctx context.Context, key string, value []byte) (bool, error) {
+	ok, err := b.c.SetNX(ctx, b.prefix+key, value, 0).Result()
+	if err != nil {
+		return false, fmt.Errorf("cache/redis: set nx: %w", err)
+	}
+	return ok, nil
+}
+
 // Delete implements [cache.Backend] with UNLINK, which frees memory off
 // Redis's main thread.
 func (b *Backend) Delete(ctx context.Context, keys ...string) error {

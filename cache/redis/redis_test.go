@@ -107,6 +107,18 @@ func TestSuiteSingleNode(t *testing.T) {
 	cachetest.TestBackend(t, func(t *testing.T) cache.Backend { return r.backend(t, Options{}) })
 }
 
+// TestCacheSingleNode runs the cache's guarantees over Redis.
+func TestCacheSingleNode(t *testing.T) {
+	t.Parallel()
+	r := newRedis(t)
+	cachetest.TestCache(t, func(t *testing.T) cache.Backend {
+		owned := r.backend(t, Options{})
+		// Not owned, so that closing the cache leaves the client to the
+		// cleanup, which deletes the test's keys.
+		return NewFromClient(owned.Client(), owned.Prefix(), 0)
+	})
+}
+
 func TestSuiteCluster(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t, 3)
@@ -122,6 +134,18 @@ func TestSuiteCluster(t *testing.T) {
 		return b
 	})
 	t.Run("DeletePrefixEveryMaster", func(t *testing.T) { testDeletePrefixEveryMaster(t, c) })
+	// The cache over a cluster: a lookup's keys, and a purge's, live on
+	// different slots.
+	t.Run("Cache", func(t *testing.T) {
+		cachetest.TestCache(t, func(t *testing.T) cache.Backend {
+			b, err := New(Options{Addrs: c.Addrs(), Prefix: uniquePrefix(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cleanup(b) })
+			return NewFromClient(b.Client(), b.Prefix(), 0)
+		})
+	})
 }
 
 func TestSuiteSentinel(t *testing.T) {
@@ -599,7 +623,7 @@ func TestWithCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	inst := cache.Instance{Context: "user", Params: []cache.Param{{Name: "user_id", Value: "5"}}}
+	inst := cache.Instance{Context: "user", Params: []cache.Param{{Name: "user_id", Value: "5"}}, Scopes: []string{"user_id"}}
 	e := c.Get(ctx(t), inst)
 	if e.Status != cache.Miss {
 		t.Fatalf("first Get: %s, want miss", e.Status)

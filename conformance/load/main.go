@@ -416,7 +416,7 @@ func load(ctx context.Context, client *http.Client, u string, want []byte, c, n 
 	return result{requests: len(all), elapsed: elapsed, lat: all, cache: cached}, nil
 }
 
-// The fixture's user context (PROTOCOL.md §7 and package conformance),
+// The fixture's user context (docs/spec.md §7 and package conformance),
 // copied for the bare handler: the same data, locking and allocations.
 
 type profile struct {

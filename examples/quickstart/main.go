@@ -1,9 +1,11 @@
 // Command quickstart is a small task-board app served by Mizan, on
-// in-memory data. Run it with
+// in-memory data. Run it from the root of the repository with
 //
-//	go run ./examples/quickstart
+//	go -C examples run ./quickstart
 //
-// and try the curl commands it prints. It shows, in one file:
+// (the examples are a Go module of their own, examples/go.mod; in
+// examples/ it is go run ./quickstart) and try the curl commands it
+// prints. It shows, in one file:
 //
 //   - a global context (current_user) read through a demo authenticator;
 //   - a named context, board, whose two functions take board_id and are

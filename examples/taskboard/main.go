@@ -6,7 +6,11 @@
 //	bash examples/taskboard/run.sh
 //
 // installs the npm packages, generates the client, builds the UI and runs
-// this command, which prints the URL to open. See docs/example.md.
+// this command, which prints the URL to open. See docs/example.md. The
+// example is in the Go module of examples/ (examples/go.mod): from the
+// root, "go -C examples run ./taskboard" runs the server alone, in
+// examples/, which the -ui default is relative to. MIZAN_BUN names the Bun
+// executable of the server-rendered pages (ssr.BunFromEnv).
 //
 // Flags:
 //
@@ -15,7 +19,8 @@
 //	                 (default: taskboard.db in mizan-taskboard/ of the user's
 //	                 cache directory, ~/.cache on Linux)
 //	-reset           delete the database first, to start from the demo data
-//	-ui DIR          the built UI (default examples/taskboard/web/dist)
+//	-ui DIR          the built UI (default taskboard/web/dist: relative to
+//	                 examples/, where go -C examples run ./taskboard runs)
 //	-cache=false     turn off the in-memory origin cache
 //	-ssr=false       render every page in the browser (default: the main
 //	                 pages are server-rendered by Bun, see pages.go; without
@@ -75,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, code int, ok bool) 
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT` (port 0: any free port)")
 	fs.StringVar(&o.db, "db", defaultDBPath(), "the SQLite database `FILE`, created and seeded on first run")
 	fs.BoolVar(&o.reset, "reset", false, "delete the database first, to start again from the demo data")
-	fs.StringVar(&o.ui, "ui", "examples/taskboard/web/dist", "serve the built UI from `DIR`")
+	fs.StringVar(&o.ui, "ui", "taskboard/web/dist", "serve the built UI from `DIR`")
 	fs.BoolVar(&o.cache, "cache", true, "serve context fetches through an in-memory origin cache")
 	fs.StringVar(&o.ir, "ir", "", "write the app's IR to `FILE` and exit")
 	fs.BoolVar(&o.ssr, "ssr", true, "render the main pages on the server (needs Bun: npm ci in frontends/)")

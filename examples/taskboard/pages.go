@@ -91,7 +91,7 @@ func newSSR(pagesDir, uiDir string) (*ssrConfig, error) {
 	if _, err := os.Stat(filepath.Join(pagesDir, "..", "..", "node_modules", "react")); err != nil {
 		return nil, fmt.Errorf("the UI's npm packages are not installed (npm ci in %s)", filepath.Clean(filepath.Join(pagesDir, "..", "..")))
 	}
-	r, err := ssr.New(ssr.Config{Dirs: []string{pagesDir}})
+	r, err := ssr.New(ssr.Config{Dirs: []string{pagesDir}, Bun: ssr.BunFromEnv()})
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,10 @@
 # client from it (mizan generate) into web/src/gen/, type-check and build
 # the UI with Vite into web/dist/, then start the server, which prints the
 # URL to open. Server flags (-addr, -db, -reset, -cache=false) are passed
-# on; see go doc ./examples/taskboard. Needs Go, Node.js 20.19+ and npm.
+# on; see go -C examples doc ./taskboard. Needs Go, Node.js 20.19+ and npm.
+# The example is in the Go module of examples/ (examples/go.mod), so the
+# server is built there (go -C examples); mizan generate is built at the
+# root, in the library's module.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -46,8 +49,8 @@ npm_ci_if_needed examples/taskboard/web
 
 build="$here/.build"
 mkdir -p "$build"
-step "building the server (go build ./examples/taskboard)"
-go build -o "$build/taskboard" ./examples/taskboard
+step "building the server (go -C examples build ./taskboard)"
+go -C examples build -o "$build/taskboard" ./taskboard
 
 step "generating the client (mizan generate --target react)"
 go run ./cmd/mizan generate --cmd "$(printf '%q' "$build/taskboard")" --target react=examples/taskboard/web/src/gen >&2

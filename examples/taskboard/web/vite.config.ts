@@ -18,7 +18,7 @@ export default defineConfig({
   },
   server: {
     // npm run dev: the Go server (bash examples/taskboard/run.sh, or
-    // go run ./examples/taskboard) answers the API and the print pages.
+    // go -C examples run ./taskboard) answers the API and the print pages.
     proxy: {
       '/api/': { target: 'http://127.0.0.1:8080', ws: true }, // ws: the live WebSocket
       '^/projects/\\d+/print/': 'http://127.0.0.1:8080',

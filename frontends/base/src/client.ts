@@ -1,6 +1,6 @@
 import { retryable, toMizanError } from './errors.js';
 import { Instance, type ContextInstance } from './instance.js';
-import { instanceKey, matches, stringifyParams, toTarget, type Params, type TargetInput } from './targets.js';
+import { instanceKey, matchTarget, stringifyParams, toTarget, type Params, type TargetInput } from './targets.js';
 import { httpTransport, type CallResult, type Transport } from './transport.js';
 
 /** How context fetches are retried: only `unavailable` and `network` failures are. */
@@ -113,12 +113,14 @@ export class MizanClient {
 
   /**
    * invalidate applies targets (body forms, or parsed from the header) to
-   * the instances: a broad target hits every instance of its context, a
-   * scoped or function-level one those whose params agree with its params.
-   * A hit instance is marked stale and refetched if watched, else when next
-   * subscribed. A function-level target refetches the whole bundle (the
-   * protocol reads contexts whole); unchanged functions keep their data by
-   * reference, so their subscribers are not notified.
+   * the instances, each decided by matchTarget (docs/spec.md §3): a broad
+   * target hits every instance of its context, a scoped or function-level
+   * one those whose params agree with its params. A hit instance is marked
+   * stale and refetched if watched, else when next subscribed. A
+   * function-level hit (refetch 'function') refetches the whole bundle too,
+   * as the spec allows a consumer that cannot refresh one function: the
+   * protocol reads contexts whole (§2). Unchanged functions keep their data
+   * by reference, so their subscribers are not notified.
    */
   invalidate(targets: TargetInput[]): void {
     // Entries of no known form (a server bug) are skipped, not thrown on:
@@ -127,7 +129,7 @@ export class MizanClient {
       .filter((t) => typeof t === 'string' || (t !== null && typeof t === 'object' && typeof t.context === 'string'))
       .map(toTarget);
     for (const inst of this.instances.values()) {
-      if (ts.some((t) => matches(t, inst.context, inst.params))) inst.invalidate();
+      if (ts.some((t) => matchTarget(t, inst) !== null)) inst.invalidate();
     }
   }
 }

@@ -1,6 +1,6 @@
 /**
  * MizanError is the error envelope `{"error": {code, message, fields?}}`
- * (PROTOCOL.md §5) as an exception. Failures that never reached a server
+ * (docs/spec.md §5) as an exception. Failures that never reached a server
  * response have code `"network"` and status 0.
  */
 export class MizanError extends Error {

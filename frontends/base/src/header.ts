@@ -7,7 +7,7 @@ const trim = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, '');
 
 /**
  * parseInvalidateHeader parses the value of the X-Mizan-Invalidate header
- * (PROTOCOL.md §3), for example `user;user_id=5, notifications`, into
+ * (docs/spec.md §3), for example `user;user_id=5, notifications`, into
  * targets in the order of the entries, params as decoded strings. It is
  * strict and throws an Error for an empty header or entry, a missing or
  * invalid name (names are A-Z a-z 0-9 _ - .), a parameter without `=`, a

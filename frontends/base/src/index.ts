@@ -1,7 +1,7 @@
 // @mizan/base: the framework-agnostic Mizan client kernel (docs/kernel-api.md).
 export { MizanError } from './errors.js';
-export type { ParamValue, Params, TargetInput, Target } from './targets.js';
-export { instanceKey } from './targets.js';
+export type { ParamValue, Params, TargetInput, Target, InstanceRef, Refetch } from './targets.js';
+export { instanceKey, toTarget, matchTarget } from './targets.js';
 export { parseInvalidateHeader } from './header.js';
 export type { CallResult, Transport, HttpTransportOptions } from './transport.js';
 export { httpTransport } from './transport.js';

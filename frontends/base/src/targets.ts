@@ -1,9 +1,9 @@
-/** A context parameter value on the wire (PROTOCOL.md §4). */
+/** A context parameter value on the wire (docs/spec.md §4). */
 export type ParamValue = string | number | boolean;
 /** Context parameters; an undefined value is omitted. */
 export type Params = Record<string, ParamValue | undefined>;
 
-/** An invalidation target in any of the three body forms (PROTOCOL.md §3). */
+/** An invalidation target in any of the three body forms (docs/spec.md §3). */
 export type TargetInput =
   | string
   | { context: string; function?: string; params?: Record<string, ParamValue> };
@@ -19,7 +19,7 @@ const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnPropert
 
 /**
  * stringifyParams returns params with undefined values dropped and every
- * value stringified as PROTOCOL.md §4 says (integers in decimal, booleans
+ * value stringified as docs/spec.md §4 says (integers in decimal, booleans
  * `true`/`false`, strings unchanged), keys in sorted order.
  */
 export function stringifyParams(params?: Params | null): Record<string, string> {
@@ -61,16 +61,41 @@ export function toTarget(t: TargetInput): Target {
   return out;
 }
 
+/** What a matching target asks a consumer to refresh (docs/spec.md §3, "Matching"). */
+export type Refetch =
+  | { readonly refetch: 'instance' }
+  | { readonly refetch: 'function'; readonly function: string };
+
+/** The instance side of matching: a context and its params, stringified (a ContextInstance is one). */
+export interface InstanceRef {
+  readonly context: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+const wholeInstance: Refetch = { refetch: 'instance' };
+
 /**
- * matches reports whether target t applies to the instance of context with
- * params: same context, and the instance agrees with every target param,
- * compared as strings. An instance that omits a target param matches: it
- * may well show the affected rows (a filter left out shows them all).
+ * matchTarget is the kernel's one matching rule (docs/spec.md §3,
+ * "Matching"; vectors testdata/vectors/target-match.json): it returns null
+ * when target t does not apply to instance, else what to refresh. t applies
+ * iff it names the instance's context (case-sensitive) and the instance
+ * agrees with every target param, compared as strings byte for byte; an
+ * instance that omits a target param matches (it may well show the affected
+ * rows: a filter left out shows them all), so a broad target matches every
+ * instance of its context. A function-level target matches the same
+ * instances and asks for that function's part only; a consumer that cannot
+ * refresh one function refreshes the instance.
  */
-export function matches(t: Target, context: string, params: Record<string, string>): boolean {
-  if (t.context !== context) return false;
+export function matchTarget(t: Target, instance: InstanceRef): Refetch | null {
+  if (t.context !== instance.context) return null;
+  const p = instance.params;
   for (const k of Object.keys(t.params)) {
-    if (hasOwn(params, k) && params[k] !== t.params[k]) return false;
+    if (hasOwn(p, k) && p[k] !== t.params[k]) return null;
   }
-  return true;
+  return t.function ? { refetch: 'function', function: t.function } : wholeInstance;
+}
+
+/** matches reports whether target t applies to the instance of context with params: matchTarget(...) !== null. */
+export function matches(t: Target, context: string, params: Record<string, string>): boolean {
+  return matchTarget(t, { context, params }) !== null;
 }

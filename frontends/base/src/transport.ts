@@ -52,7 +52,7 @@ interface Reply {
 }
 
 /**
- * httpTransport speaks PROTOCOL.md §2 over fetch: `GET ctx/<name>/?params`
+ * httpTransport speaks docs/spec.md §2 over fetch: `GET ctx/<name>/?params`
  * for a context, and `POST call/` for a function, after getting the CSRF
  * token from `GET session/` once (again after a 403). Targets come from the
  * body's `invalidate`, or from the X-Mizan-Invalidate header when the body

@@ -1,4 +1,4 @@
-// @mizan/base/ws: the WebSocket transport (PROTOCOL.md §9, docs/live.md).
+// @mizan/base/ws: the WebSocket transport (docs/spec.md §9, docs/live.md).
 // An entry point of its own, so that apps without live updates do not
 // carry it.
 import { MizanError, fromEnvelope } from './errors.js';

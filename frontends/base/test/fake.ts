@@ -63,7 +63,7 @@ export async function tick(n = 3): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((r) => setTimeout(r, 0));
 }
 
-/** A small in-memory fixture server in the shape of PROTOCOL.md §7. */
+/** A small in-memory fixture server in the shape of docs/spec.md §7. */
 export function fixtureServer() {
   const users: Record<string, { id: number; name: string; email: string }> = {
     '1': { id: 1, name: 'Ada', email: 'ada@example.com' },

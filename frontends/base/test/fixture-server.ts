@@ -1,5 +1,5 @@
 // Vitest globalSetup of @mizan/base (vitest.config.ts): builds the Go
-// fixture application of PROTOCOL.md §7 (conformance/fixture), serves it
+// fixture application of docs/spec.md §7 (conformance/fixture), serves it
 // on a free loopback port for the whole run and stops it afterwards.
 // test/live.test.ts reads its origin with inject('fixtureUrl').
 //

@@ -8,7 +8,7 @@ interface Vectors {
   format: { name: string; targets: { context: string; params?: Record<string, string> }[]; header: string }[];
 }
 
-// The shared vectors of the repository (PROTOCOL.md §3), not a copy.
+// The shared vectors of the repository (docs/spec.md §3), not a copy.
 const vectors = JSON.parse(
   readFileSync(new URL('../../../testdata/vectors/invalidate-header.json', import.meta.url), 'utf8'),
 ) as Vectors;

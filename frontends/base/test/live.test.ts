@@ -1,5 +1,5 @@
 // Live tests: the real httpTransport and MizanClient against the Go fixture
-// application of PROTOCOL.md §7, built and served for the run by
+// application of docs/spec.md §7, built and served for the run by
 // test/fixture-server.ts (Vitest globalSetup). Without Go they fail when
 // CI=true and are skipped elsewhere.
 import type { AddressInfo } from 'node:net';

@@ -1,4 +1,4 @@
-// Live tests of wsTransport against the Go fixture (PROTOCOL.md §9),
+// Live tests of wsTransport against the Go fixture (docs/spec.md §9),
 // served by test/fixture-server.ts: two clients, each with its own
 // WebSocket, see each other's changes without asking; a client's own call
 // is not pushed back to it; socket calls; and recovery after the socket

@@ -33,7 +33,7 @@ interface UserBundle {
   user_orders: Order[];
 }
 
-/** A fake server after PROTOCOL.md §7, counting requests per context. */
+/** A fake server after docs/spec.md §7, counting requests per context. */
 class FakeServer implements Transport {
   users: Record<string, Profile> = { '1': { id: 1, name: 'Ada' }, '2': { id: 2, name: 'Grace' } };
   fetches: { context: string; params: Params; signal: AbortSignal | undefined }[] = [];

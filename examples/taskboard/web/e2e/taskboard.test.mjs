@@ -18,8 +18,8 @@
 // repository.
 //
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium); TASKBOARD_BIN, a
-// built server (default: go build ./examples/taskboard into a temporary
-// directory). Without Chromium the test is skipped, except under CI=true,
+// built server (default: go build ./taskboard in examples/, the examples'
+// Go module, into a temporary directory). Without Chromium the test is skipped, except under CI=true,
 // where it fails.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -104,7 +104,7 @@ before(async () => {
   bin = process.env.TASKBOARD_BIN;
   if (!bin) {
     bin = join(tmp, 'taskboard');
-    execFileSync('go', ['build', '-o', bin, './examples/taskboard'], { cwd: root, stdio: 'inherit' });
+    execFileSync('go', ['build', '-o', bin, './taskboard'], { cwd: join(root, 'examples'), stdio: 'inherit' });
   }
   ({ proc: server, url: base } = await startServer(bin));
 

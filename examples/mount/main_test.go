@@ -1,28 +1,33 @@
-package mizan_test
+package main
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 )
 
-// TestMountInChi shows the app as a plain http.Handler mounted in a chi router
-// next to the router's own routes and middleware.
+// TestMountInChi shows the app as a plain http.Handler mounted in a chi
+// router next to the router's own routes and middleware.
 func TestMountInChi(t *testing.T) {
-	e := newTestApp(t) // built app behind e.srv; mount the same handler in chi
-	r := chi.NewRouter()
-	r.Use(middleware.RequestID)
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-	r.Mount("/", e.srv.Config.Handler)
-	srv := httptest.NewServer(r)
+	app, err := newApp(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A handler between chi and the app sees chi's middleware ran first.
+	var reqIDs []string
+	srv := httptest.NewServer(newRouter(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqIDs = append(reqIDs, middleware.GetReqID(r.Context()))
+		app.ServeHTTP(w, r)
+	})))
 	defer srv.Close()
 
 	get := func(path string) (int, string) {
+		t.Helper()
 		res, err := http.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
@@ -47,5 +52,19 @@ func TestMountInChi(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || res.Header.Get("X-Mizan-Invalidate") != "user;user_id=2" {
 		t.Errorf("call through chi: %d %v", res.StatusCode, res.Header)
+	}
+	if code, body := get("/api/mizan/ctx/user/?user_id=2"); code != 200 || !strings.Contains(body, `"name":"G"`) {
+		t.Errorf("context fetch after the call: %d %s", code, body)
+	}
+	if code, _ := get("/no/such/route/"); code != 404 {
+		t.Errorf("unknown path through chi: %d, want 404", code)
+	}
+	if len(reqIDs) != 5 {
+		t.Fatalf("the app saw %d requests, want 5", len(reqIDs))
+	}
+	for i, id := range reqIDs {
+		if id == "" {
+			t.Errorf("request %d reached the app without chi's request ID", i)
+		}
 	}
 }

@@ -20,10 +20,24 @@ type mfArgs struct {
 	Slug    string `json:"slug"`
 }
 
+type mfBoardArgs struct {
+	BoardID int    `json:"board_id"`
+	State   string `json:"state,omitempty" mizan:"filter"`
+}
+
+type mfMoveArgs struct {
+	BoardID int    `json:"board_id"`
+	State   string `json:"state"`
+	Slug    string `json:"slug"`
+}
+
 // newManifestApp registers the cases the fixture's golden file does not
 // cover: a shared context, a private context function, a context of views
 // only, function-level and multi-context affects, a private mutation
-// without a route, and a prefix of its own.
+// without a route, and a prefix of its own; and from revision 2 of
+// docs/spec.md §3, filters (one declared by a private function only), an
+// explicit scope, an explicit empty scope, and caller-scoped contexts (one
+// also named by Affects, one also the context of a function-level target).
 func newManifestApp(t *testing.T, reversed bool) *App {
 	t.Helper()
 	app := New(Config{Prefix: "/rpc/"})
@@ -57,6 +71,45 @@ func newManifestApp(t *testing.T, reversed bool) *App {
 		func() {
 			Mutation(app, func(context.Context, struct{}) (int, error) { return 0, nil }, Name("nightly"), Private(), Affects("docs"))
 		},
+		func() {
+			Query(app, func(context.Context, mfBoardArgs) (int, error) { return 0, nil }, Name("board_tasks"), In("board"))
+		},
+		func() {
+			Query(app, func(context.Context, struct {
+				Q string `json:"q,omitempty" mizan:"filter"`
+			}) (int, error) {
+				return 0, nil
+			}, Name("board_audit"), In("board"), Private())
+		},
+		func() {
+			Query(app, func(context.Context, struct{}) (string, error) { return "", nil }, Name("my_name"), In("me"))
+		},
+		func() {
+			Mutation(app, func(context.Context, mfMoveArgs) (int, error) { return 0, nil }, Name("move_task"), Affects("board", "page"))
+		},
+		func() {
+			Mutation(app, func(context.Context, mfMoveArgs) (int, error) { return 0, nil }, Name("rename_board"), Affects("board"), ScopeBy())
+		},
+		func() {
+			Mutation(app, func(context.Context, mfMoveArgs) (int, error) { return 0, nil }, Name("retitle"),
+				Affects("board", "page"), ScopeBy("slug"))
+		},
+		func() {
+			Mutation(app, func(context.Context, struct {
+				Nick string `json:"nick"`
+			}) (int, error) {
+				return 0, nil
+			}, Name("set_nick"), CallerScoped("me", "board"), Affects("me", "docs"))
+		},
+		func() {
+			// board_tasks is a function-level target of board, which the
+			// header names as board: board is not caller-scoped.
+			Mutation(app, func(context.Context, struct {
+				Nick string `json:"nick"`
+			}) (int, error) {
+				return 0, nil
+			}, Name("set_nick_everywhere"), CallerScoped("me", "board"), AffectsFunction("board_tasks"))
+		},
 	}
 	if reversed {
 		for i := len(regs) - 1; i >= 0; i-- {
@@ -80,6 +133,19 @@ func TestManifestCases(t *testing.T) {
 	}
 	want := `{
   "contexts": {
+    "board": {
+      "functions": [
+        {"name": "board_tasks", "path": "rpc"}
+      ],
+      "endpoints": ["/rpc/ctx/board/"],
+      "params": ["board_id", "q", "state"],
+      "filters": ["q", "state"],
+      "user_scoped": false,
+      "render_strategy": "psr",
+      "page_routes": [],
+      "shared": false,
+      "rev": 0
+    },
     "docs": {
       "functions": [
         {"name": "doc_page", "path": "view", "route": "/docs/{slug}/"},
@@ -87,6 +153,7 @@ func TestManifestCases(t *testing.T) {
       ],
       "endpoints": [],
       "params": ["slug"],
+      "filters": [],
       "user_scoped": false,
       "render_strategy": "psr",
       "page_routes": ["/docs/{slug}/", "/docs/{slug}/print/"],
@@ -100,16 +167,35 @@ func TestManifestCases(t *testing.T) {
       ],
       "endpoints": ["/rpc/ctx/page/"],
       "params": ["owner_id", "slug"],
+      "filters": [],
       "user_scoped": true,
       "render_strategy": "dynamic_cached",
       "page_routes": [],
       "shared": true,
       "rev": 3
+    },
+    "me": {
+      "functions": [
+        {"name": "my_name", "path": "rpc"}
+      ],
+      "endpoints": ["/rpc/ctx/me/"],
+      "params": [],
+      "filters": [],
+      "user_scoped": false,
+      "render_strategy": "psr",
+      "page_routes": [],
+      "shared": false,
+      "rev": 0
     }
   },
   "mutations": {
-    "edit": {"affects": ["docs", "page"], "auto_scoped_params": ["owner_id", "slug"]},
-    "nightly": {"affects": ["docs"], "auto_scoped_params": [], "private": true}
+    "edit": {"affects": ["docs", "page"], "auto_scoped_params": ["owner_id", "slug"], "caller_scoped": []},
+    "nightly": {"affects": ["docs"], "auto_scoped_params": [], "caller_scoped": [], "private": true},
+    "move_task": {"affects": ["board", "page"], "auto_scoped_params": ["board_id", "slug"], "caller_scoped": []},
+    "rename_board": {"affects": ["board"], "auto_scoped_params": [], "caller_scoped": []},
+    "retitle": {"affects": ["board", "page"], "auto_scoped_params": ["slug"], "caller_scoped": []},
+    "set_nick": {"affects": ["board", "docs", "me"], "auto_scoped_params": [], "caller_scoped": ["board", "me"]},
+    "set_nick_everywhere": {"affects": ["board", "me"], "auto_scoped_params": [], "caller_scoped": ["me"]}
   }
 }`
 	var w, g any
@@ -120,6 +206,27 @@ func TestManifestCases(t *testing.T) {
 	_ = json.Unmarshal(gotText, &g)
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("manifest\n got %s\nwant %s", gotText, want)
+	}
+}
+
+// TestContextMetaFilters checks the filters the manifest takes from
+// ContextMeta: every function's tagged parameters, a private one's too.
+func TestContextMetaFilters(t *testing.T) {
+	app := newManifestApp(t, false)
+	m, ok := app.ContextMeta("board")
+	if !ok {
+		t.Fatal("no context board")
+	}
+	if !reflect.DeepEqual(m.Filters, []string{"q", "state"}) {
+		t.Errorf("filters %v", m.Filters)
+	}
+	for _, p := range m.Params {
+		if p.Filter != (p.Name == "state") {
+			t.Errorf("param %+v: only state, a fetched parameter, is a filter", p)
+		}
+	}
+	if d, _ := app.ContextMeta("docs"); d.Filters != nil {
+		t.Errorf("docs filters %v", d.Filters)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -17,6 +18,79 @@ import (
 	"github.com/mizan-afi/mizan/cache"
 	"github.com/mizan-afi/mizan/cache/redis"
 )
+
+// Config configures an [App]. The zero value is usable: endpoints under
+// /api/mizan/, every caller anonymous, 1 MiB request bodies.
+type Config struct {
+	// Prefix is the path the protocol endpoints are mounted under. It must
+	// start and end with "/". Default "/api/mizan/".
+	Prefix string
+	// Authenticator finds the caller of each request. Nil means every caller
+	// is anonymous (and functions guarded by Require* always refuse).
+	Authenticator Authenticator
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Zero means
+	// 1 MiB; a negative value means no bound.
+	MaxBodyBytes int64
+	// Logger receives errors that are not sent to callers (panics, internal
+	// errors). Nil means slog.Default().
+	Logger *slog.Logger
+	// CSRFCookieName is the cookie set by session/. Default "csrftoken".
+	CSRFCookieName string
+	// SecureCookies marks the CSRF cookie Secure even when the request did not
+	// reach this process over TLS (TLS ends at a proxy in front of it). The
+	// cookie is always Secure on a TLS request.
+	SecureCookies bool
+	// CSRFHeaderName is the request header that must repeat the cookie.
+	// Default "X-CSRFToken".
+	CSRFHeaderName string
+	// TrustedOrigins are origins ("https://app.example.com") whose
+	// cross-origin state-changing requests are allowed. Same-origin requests
+	// and requests from non-browser clients are always allowed.
+	TrustedOrigins []string
+	// Cache is the origin cache of context bundles (package cache, with a
+	// memory or Redis backend). Nil turns origin caching off; see
+	// [ConfigFromEnv].
+	Cache *cache.Cache
+	// CacheTTL is how long a bundle stays cached when no function of its
+	// context sets [Cache]. Zero means the backend's default (24 hours: a
+	// safety net, since mutations purge what they change).
+	CacheTTL time.Duration
+	// Fallback serves requests that match no Mizan endpoint or route (a
+	// single-page app's files, for example). Nil means a 404 error envelope.
+	Fallback http.Handler
+	// PubSubRedisURL is the redis:// or rediss:// URL through which the
+	// live hub (package live) shares invalidations with the app's other
+	// server instances. It is read by package live only; empty means
+	// in-process fan-out. [ConfigFromEnv] sets it from
+	// MIZAN_PUBSUB_REDIS_URL, or else MIZAN_CACHE_REDIS_URL.
+	PubSubRedisURL string
+	// Auth turns on sign-in with JWTs and sessions (package auth, see
+	// docs/auth.md): the endpoints auth/token/, auth/refresh/,
+	// auth/logout/ and auth/mwt/ under the prefix, and, ahead of
+	// Authenticator, the caller named by an access token
+	// ("Authorization: Bearer") or a session cookie. A request carrying
+	// neither goes on to Authenticator. Nil means off. Set Auth.Credentials
+	// to the application's password check. Build reports a configuration
+	// auth.New refuses, and a secret shared with the cache.
+	Auth *auth.Config
+	// ConcurrencyThreshold decides when a context fetch runs its functions
+	// concurrently. Mizan keeps a moving average of each function's running
+	// time; the functions of a context run concurrently when overlapping
+	// them would save more than this (the sum of the averages minus the
+	// largest), and one after another on the request's goroutine otherwise,
+	// since a goroutine costs a few microseconds. A function not yet measured
+	// counts as slow. Zero means [DefaultConcurrencyThreshold]; a negative
+	// value makes every context with several functions always concurrent.
+	ConcurrencyThreshold time.Duration
+}
+
+// DefaultConcurrencyThreshold is the default of
+// [Config.ConcurrencyThreshold]: about four times what starting and joining
+// a goroutine costs.
+const DefaultConcurrencyThreshold = 10 * time.Microsecond
+
+// DefaultPrefix is the conventional mount point of the protocol endpoints.
+const DefaultPrefix = "/api/mizan/"
 
 // The environment variables [ConfigFromEnv] reads.
 const (
