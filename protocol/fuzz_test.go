@@ -192,7 +192,13 @@ func FuzzAppendEnvelope(f *testing.F) {
 	f.Fuzz(func(t *testing.T, code, message, k, v string) {
 		fields := map[string]string{k: v, "z" + k: message}
 		got := AppendEnvelope(nil, Code(code), message, fields)
-		want, err := json.Marshal(Envelope{ErrorBody{Code(code), message, fields}})
+		// What encoding/json writes for the envelope within the limits
+		// AppendEnvelope keeps (names and texts cut, docs/spec.md §13.4).
+		bounded := map[string]string{}
+		for name, text := range fields {
+			bounded[Truncate(name, MaxErrorName)] = Truncate(text, MaxErrorText)
+		}
+		want, err := json.Marshal(Envelope{ErrorBody{Code(code), Truncate(message, MaxErrorText), bounded}})
 		if err != nil {
 			t.Fatal(err)
 		}

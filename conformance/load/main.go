@@ -1,10 +1,30 @@
-// Command load is a loopback load run of the fixture's context fetch,
-// GET /api/mizan/ctx/user/?user_id=1, against a bare net/http handler that
-// serves the same bytes with the same work: route the path, parse and check
-// user_id, call user_profile and user_orders (copies of the fixture's, on the
-// same data), encode the bundle with encoding/json.
+// Command load is a loopback load run of the Mizan fixture against a bare
+// net/http handler doing the same work by hand, in one of two modes.
+//
+// By default it loads the fixture's context fetch,
+// GET /api/mizan/ctx/user/?user_id=1 (-path changes the path and query);
+// the bare handler serves the same bytes with the same work: route the path,
+// parse and check user_id, call user_profile and user_orders (copies of the
+// fixture's, on the same data), encode the bundle with encoding/json.
+//
+// With -call it loads a function call instead: both targets get
+// POST /api/mizan/call/ with Content-Type: application/json and the body
+// {"fn":"update_profile","args":{"user_id":1,"name":"Ada"}}; -fn and -args
+// set the body's fn and args and imply -call. The bare handler does the work
+// of the bare call handler of BenchmarkCall (bench_test.go) by hand: check
+// the method and the Content-Type, decode the body with a json.Decoder
+// (DisallowUnknownFields, 1 MiB http.MaxBytesReader) into a struct with
+// pointer arguments, check the required arguments, call update_profile (a
+// copy of the fixture's, on the same data), encode the result and its
+// invalidation target with json.Marshal, and set X-Mizan-Invalidate. It
+// implements update_profile only. The default name is the one user 1 already
+// has, so the calls leave the data, and the bodies, as they were; another
+// name in -args renames the user in both targets, a running fixture given to
+// -mizan included.
 //
 //	go run ./conformance/load                  # both servers in this process
+//	go run ./conformance/load -call            # POST call/ of update_profile
+//	go run ./conformance/load -fn update_profile -args '{"user_id":2,"name":"Grace"}'
 //	go run ./conformance/load -serve           # only serve both, for wrk
 //	go run ./conformance/load -mizan http://127.0.0.1:8766  # a running fixture
 //
@@ -13,7 +33,9 @@
 // Both targets are real listeners on 127.0.0.1, loaded one after the other in
 // alternating rounds by C keep-alive clients, each round bounded by a request
 // count and a time limit. It prints requests/s and p50/p90/p99 latency per
-// target, and refuses to measure when the two answer different bytes.
+// target, and refuses to measure unless both answer 200 with the same bytes
+// (and, for a call, the same X-Mizan-Invalidate), and stops at any answer
+// that is not 200 with those bytes.
 package main
 
 import (
@@ -25,6 +47,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -62,7 +85,13 @@ type options struct {
 	mizanURL string
 	serve    bool
 	mutate   time.Duration
+	call     bool
+	fn       string
+	args     string
 }
+
+// callPath is the call endpoint under the fixture's default prefix.
+const callPath = "/api/mizan/call/"
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var o options
@@ -76,17 +105,36 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.mizanURL, "mizan", "", "base URL of a running Mizan fixture on loopback (default: serve one here)")
 	fs.BoolVar(&o.serve, "serve", false, "only start both servers, print their URLs and wait (for wrk)")
 	fs.DurationVar(&o.mutate, "mutate", 0, "while loading Mizan, call update_profile (user 1, same name: the body stays the same, the cache entry is purged) every `D`; 0: never")
+	fs.BoolVar(&o.call, "call", false, "load POST "+callPath+" of -fn with -args instead of GET -path")
+	fs.StringVar(&o.fn, "fn", "update_profile", "function called in call mode (the bare handler implements update_profile only); implies -call")
+	fs.StringVar(&o.args, "args", `{"user_id":1,"name":"Ada"}`, "JSON object of the arguments in call mode; implies -call")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.call = o.call || set["fn"] || set["args"]
 	if o.clients < 1 || o.requests < 1 || o.rounds < 1 || o.limit <= 0 {
 		return errors.New("-c, -n, -rounds and -d must be positive")
 	}
 	if !strings.HasPrefix(o.path, "/") {
 		return errors.New("-path must start with /")
+	}
+	var callBody []byte
+	if o.call {
+		if set["path"] {
+			return errors.New("-path is for the GET mode; a call goes to " + callPath)
+		}
+		if o.mutate > 0 {
+			return errors.New("-mutate is for the GET mode; in call mode every request is a mutation")
+		}
+		var err error
+		if callBody, err = newCallBody(o.fn, o.args); err != nil {
+			return err
+		}
 	}
 
 	// MIZAN_CACHE_SECRET and MIZAN_CACHE_REDIS_URL turn the origin cache on
@@ -132,14 +180,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	if o.serve {
-		fmt.Fprintf(stdout, "mizan %s%s\nbare  %s%s\n", mizanURL, o.path, bareURL, o.path)
+		if o.call {
+			fmt.Fprintf(stdout, "mizan POST %s%s\nbare  POST %s%s\nContent-Type: application/json\n%s\n",
+				strings.TrimSuffix(mizanURL, "/"), callPath, bareURL, callPath, callBody)
+		} else {
+			fmt.Fprintf(stdout, "mizan %s%s\nbare  %s%s\n", mizanURL, o.path, bareURL, o.path)
+		}
 		<-ctx.Done()
 		return nil
 	}
 
+	req := request{method: http.MethodGet, path: o.path}
+	if o.call {
+		req = request{method: http.MethodPost, path: callPath, body: callBody, agree: []string{"X-Mizan-Invalidate"}}
+	}
 	targets := []*target{
-		{name: "mizan", url: strings.TrimSuffix(mizanURL, "/") + o.path},
-		{name: "bare", url: bareURL + o.path},
+		{name: "mizan", url: strings.TrimSuffix(mizanURL, "/") + req.path},
+		{name: "bare", url: bareURL + req.path},
 	}
 	client := &http.Client{Transport: &http.Transport{
 		MaxIdleConns:        2 * o.clients,
@@ -149,15 +206,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 
-	want, err := sameBody(ctx, client, targets)
+	want, err := sameBody(ctx, client, targets, req)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "GOMAXPROCS %d, %d clients, up to %d requests or %s per target per round, %d rounds\n",
 		runtime.GOMAXPROCS(0), o.clients, o.requests, o.limit, o.rounds)
+	if o.call {
+		fmt.Fprintf(stdout, "POST %s (%d bytes, application/json): %s\n", callPath, len(callBody), callBody)
+	}
 	fmt.Fprintf(stdout, "body (%d bytes): %s\n", len(want), want)
 	for _, t := range targets {
-		if _, err := load(ctx, client, t.url, want, o.clients, o.warmup, o.limit); err != nil {
+		if _, err := load(ctx, client, t.url, req, want, o.clients, o.warmup, o.limit); err != nil {
 			return fmt.Errorf("warming up %s: %w", t.name, err)
 		}
 	}
@@ -172,7 +232,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			if t.name == "mizan" && o.mutate > 0 {
 				stop = mutate(ctx, client, strings.TrimSuffix(mizanURL, "/"), o.mutate)
 			}
-			res, err := load(ctx, client, t.url, want, o.clients, o.requests, o.limit)
+			res, err := load(ctx, client, t.url, req, want, o.clients, o.requests, o.limit)
 			if n := stop(); n > 0 {
 				fmt.Fprintf(stdout, "round %d mizan: %d mutations\n", round+1, n)
 			}
@@ -246,11 +306,78 @@ func checkLoopback(raw string) error {
 	return nil
 }
 
-// sameBody fetches once from every target and returns the body they share.
-func sameBody(ctx context.Context, client *http.Client, targets []*target) ([]byte, error) {
-	var want []byte
+// newCallBody returns the body of a call of fn with args, a JSON object:
+// {"fn":FN,"args":ARGS}, with ARGS compacted.
+func newCallBody(fn, args string) ([]byte, error) {
+	if fn != "update_profile" {
+		return nil, fmt.Errorf("-fn %q: the bare handler implements update_profile only", fn)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(args), &obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("-args must be a JSON object, not %q", args)
+	}
+	name, _ := json.Marshal(fn)
+	var b bytes.Buffer
+	b.WriteString(`{"fn":`)
+	b.Write(name)
+	b.WriteString(`,"args":`)
+	if err := json.Compact(&b, []byte(args)); err != nil {
+		return nil, fmt.Errorf("-args: %w", err)
+	}
+	b.WriteString("}")
+	return b.Bytes(), nil
+}
+
+// request is what the load sends to every target: a GET of path, or a POST
+// of body (application/json) to path.
+type request struct {
+	method string
+	path   string
+	body   []byte // nil for a GET
+	// agree lists response headers, beyond Cache-Control and Content-Type,
+	// that every target must send, and send alike.
+	agree []string
+}
+
+// build returns the request to u. A request with a body is built with a
+// bytes.Reader, which sets its Content-Length and GetBody: rewind gives it a
+// fresh body before each send.
+func (q request) build(ctx context.Context, u string) (*http.Request, error) {
+	var body io.Reader
+	if q.body != nil {
+		body = bytes.NewReader(q.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, q.method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	if q.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// rewind gives req, built by build and perhaps sent, a fresh body to send.
+func (q request) rewind(req *http.Request) error {
+	if req.GetBody == nil {
+		return nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return err
+	}
+	req.Body = body
+	return nil
+}
+
+// sameBody sends q once to every target and returns the body they share.
+func sameBody(ctx context.Context, client *http.Client, targets []*target, q request) ([]byte, error) {
+	var (
+		want []byte
+		hdr0 http.Header
+	)
 	for _, t := range targets {
-		status, body, hdr, err := get(ctx, client, t.url)
+		status, body, hdr, err := send(ctx, client, t.url, q)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.name, err)
 		}
@@ -258,18 +385,31 @@ func sameBody(ctx context.Context, client *http.Client, targets []*target) ([]by
 			return nil, fmt.Errorf("%s answered %d (Cache-Control %q, Content-Type %q): %s",
 				t.name, status, hdr.Get("Cache-Control"), hdr.Get("Content-Type"), body)
 		}
+		for _, k := range q.agree {
+			if hdr.Get(k) == "" {
+				return nil, fmt.Errorf("%s answered without %s: %s", t.name, k, body)
+			}
+		}
 		if want == nil {
-			want = body
-		} else if !bytes.Equal(body, want) {
+			want, hdr0 = body, hdr
+			continue
+		}
+		if !bytes.Equal(body, want) {
 			return nil, fmt.Errorf("the targets answer different bytes; nothing to compare:\n%s %s\n%s %s",
 				targets[0].name, want, t.name, body)
+		}
+		for _, k := range q.agree {
+			if hdr.Get(k) != hdr0.Get(k) {
+				return nil, fmt.Errorf("the targets answer different %s; nothing to compare:\n%s %q\n%s %q",
+					k, targets[0].name, hdr0.Get(k), t.name, hdr.Get(k))
+			}
 		}
 	}
 	return want, nil
 }
 
-func get(ctx context.Context, client *http.Client, u string) (int, []byte, http.Header, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+func send(ctx context.Context, client *http.Client, u string, q request) (int, []byte, http.Header, error) {
+	req, err := q.build(ctx, u)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -334,9 +474,9 @@ func (r result) String() string {
 	return s
 }
 
-// load sends up to n GET requests to u from c clients, stopping at limit,
+// load sends up to n requests q to u from c clients, stopping at limit,
 // and checks every answer is 200 with the body want.
-func load(ctx context.Context, client *http.Client, u string, want []byte, c, n int, limit time.Duration) (result, error) {
+func load(ctx context.Context, client *http.Client, u string, q request, want []byte, c, n int, limit time.Duration) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var (
@@ -361,12 +501,16 @@ func load(ctx context.Context, client *http.Client, u string, want []byte, c, n 
 			lat := make([]time.Duration, 0, n/c+1)
 			var hit, miss, bypass int
 			buf := bytes.NewBuffer(make([]byte, 0, 2*len(want)))
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			req, err := q.build(ctx, u)
 			if err != nil {
 				fail(err)
 				return
 			}
 			for ctx.Err() == nil && issued.Add(1) <= int64(n) {
+				if err := q.rewind(req); err != nil {
+					fail(err)
+					break
+				}
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
@@ -434,6 +578,15 @@ type userArgs struct {
 	UserID int `json:"user_id"`
 }
 
+type nameArgs struct {
+	UserID int    `json:"user_id"`
+	Name   string `json:"name"`
+}
+
+type okResult struct {
+	OK bool `json:"ok"`
+}
+
 type store struct {
 	mu     sync.RWMutex
 	users  map[int]profile
@@ -472,7 +625,21 @@ func (s *store) userOrders(_ context.Context, in userArgs) ([]order, error) {
 	return append(out, s.orders[in.UserID]...), nil
 }
 
-// bareHandler is GET /api/mizan/ctx/user/?user_id=N written by hand.
+// updateProfile changes a user's name, as the fixture's update_profile.
+func (s *store) updateProfile(_ context.Context, in nameArgs) (okResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.users[in.UserID]
+	if !ok {
+		return okResult{}, errNoUser
+	}
+	p.Name = in.Name
+	s.users[in.UserID] = p
+	return okResult{OK: true}, nil
+}
+
+// bareHandler is GET /api/mizan/ctx/user/?user_id=N and POST
+// /api/mizan/call/ of update_profile written by hand.
 func bareHandler(s *store) http.Handler {
 	type bundle struct {
 		UserOrders  []order `json:"user_orders"`
@@ -516,5 +683,72 @@ func bareHandler(s *store) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(b)
 	})
+	mux.HandleFunc(callPath+"{$}", bareCallHandler(s, fail))
 	return mux
+}
+
+// bareCallHandler is POST /api/mizan/call/ for update_profile written by
+// hand, as the bare call handler of BenchmarkCall (bench_test.go): read and
+// decode the body, check the arguments, call the function, encode the result
+// with its invalidation target in the body and the header.
+func bareCallHandler(s *store, fail func(http.ResponseWriter, int, string, string)) http.HandlerFunc {
+	type request struct {
+		Fn   string `json:"fn"`
+		Args struct {
+			UserID *int    `json:"user_id"`
+			Name   *string `json:"name"`
+		} `json:"args"`
+	}
+	type target struct {
+		Context string         `json:"context"`
+		Params  map[string]any `json:"params"`
+	}
+	type response struct {
+		Result     okResult `json:"result"`
+		Invalidate []target `json:"invalidate"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodPost {
+			fail(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			fail(w, http.StatusBadRequest, "bad_request", "Content-Type must be application/json")
+			return
+		}
+		var req request
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			fail(w, http.StatusBadRequest, "bad_request", "malformed body")
+			return
+		}
+		if req.Fn != "update_profile" {
+			fail(w, http.StatusNotFound, "not_found", "no such function")
+			return
+		}
+		if req.Args.UserID == nil || req.Args.Name == nil {
+			fail(w, http.StatusBadRequest, "invalid_args", "user_id and name are required")
+			return
+		}
+		id := *req.Args.UserID
+		res, err := s.updateProfile(r.Context(), nameArgs{UserID: id, Name: *req.Args.Name})
+		if err != nil {
+			fail(w, http.StatusNotFound, "not_found", "no such user")
+			return
+		}
+		b, err := json.Marshal(response{
+			Result:     res,
+			Invalidate: []target{{Context: "user", Params: map[string]any{"user_id": id}}},
+		})
+		if err != nil {
+			fail(w, http.StatusInternalServerError, "internal", "internal error")
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Mizan-Invalidate", "user;user_id="+strconv.Itoa(id))
+		_, _ = w.Write(b)
+	}
 }
