@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"strconv"
+	"unicode/utf8"
 )
 
 // The fast path of decodeJSON. The exact path decodes the arguments object
@@ -12,7 +13,7 @@ import (
 // Most calls are good, so decodeJSON first tries one pass into a shadow
 // struct (one pointer field per parameter, tagged with its name) and falls
 // back to the exact path whenever that does not succeed cleanly: an unknown
-// or inexactly spelled key, a key given twice, a key with an escape, a value of the wrong type,
+// or inexactly spelled key, a key given twice, a key with an escape, invalid UTF-8, a value of the wrong type,
 // a missing required argument. A call the fast path accepts is one the exact
 // path accepts with the same result (FuzzArgsFastPath checks it).
 
@@ -45,7 +46,9 @@ func (s *argSchema) decodeFast(raw []byte, dst reflect.Value) (presence, bool) {
 		seen.set(i)
 		return true
 	}
-	if s.shadow == nil || !objectKeys(raw, once) {
+	// encoding/json replaces invalid UTF-8 with U+FFFD where the exact
+	// path refuses it, so such bytes anywhere go to the exact path.
+	if s.shadow == nil || !utf8.Valid(raw) || !objectKeys(raw, once) {
 		return 0, false
 	}
 	sv := reflect.New(s.shadow)

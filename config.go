@@ -94,8 +94,9 @@ const DefaultPrefix = "/api/mizan/"
 
 // The environment variables [ConfigFromEnv] reads.
 const (
-	EnvCacheSecret   = "MIZAN_CACHE_SECRET"    // HMAC secret of cache keys, 32 bytes or more
-	EnvCacheRedisURL = "MIZAN_CACHE_REDIS_URL" // redis:// or rediss:// URL of the cache
+	EnvCacheSecret    = "MIZAN_CACHE_SECRET"    // HMAC secret of cache keys, 32 bytes or more
+	EnvCacheRedisURL  = "MIZAN_CACHE_REDIS_URL" // redis:// or rediss:// URL of the cache
+	EnvCacheAdmission = "MIZAN_CACHE_ADMISSION" // which misses the cache stores: auto (default), always or second
 
 	EnvJWTPrivateKey      = "JWT_PRIVATE_KEY"              // JWT key: HS256 secret (32 bytes or more) or PEM private key; turns auth on
 	EnvJWTAlgorithm       = "JWT_ALGORITHM"                // HS256 (default), RS256 or EdDSA
@@ -115,7 +116,9 @@ const (
 // With both MIZAN_CACHE_SECRET and MIZAN_CACHE_REDIS_URL set, the origin
 // cache is on, in Redis; with either missing it is off and one warning is
 // logged (to logger, or slog.Default() when nil). A secret shorter than 32
-// bytes or a malformed URL is an error.
+// bytes or a malformed URL is an error. MIZAN_CACHE_ADMISSION chooses which
+// misses the cache stores (cache.ParseAdmission: auto, the default, always
+// or second; docs/cache.md).
 //
 // With JWT_PRIVATE_KEY set, Config.Auth is set (sign-in with JWTs,
 // docs/auth.md) from the JWT_* variables and MIZAN_MWT_SECRET and
@@ -201,11 +204,15 @@ func cacheFromEnv(logger *slog.Logger) (*cache.Cache, error) {
 	if len(secret) < cache.MinSecretLen {
 		return nil, fmt.Errorf("mizan: %s: %w (got %d)", EnvCacheSecret, cache.ErrShortSecret, len(secret))
 	}
+	admission, err := cache.ParseAdmission(os.Getenv(EnvCacheAdmission))
+	if err != nil {
+		return nil, fmt.Errorf("mizan: %s: %w", EnvCacheAdmission, err)
+	}
 	backend, err := redis.New(redis.Options{URL: url})
 	if err != nil {
 		return nil, fmt.Errorf("mizan: %s: %w", EnvCacheRedisURL, err)
 	}
-	c, err := cache.New(cache.Options{Backend: backend, Secret: []byte(secret), Logger: logger})
+	c, err := cache.New(cache.Options{Backend: backend, Secret: []byte(secret), Logger: logger, Admission: admission})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("mizan: cache: %w", err), backend.Close())
 	}

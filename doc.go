@@ -21,7 +21,7 @@
 //	if err := app.Build(); err != nil {
 //		log.Fatal(err)
 //	}
-//	http.ListenAndServe(":8080", app)
+//	log.Fatal(mizan.ListenAndServe(context.Background(), ":8080", app, mizan.ServerOptions{}))
 //
 // The wire name defaults to the snake_case of the Go function's name
 // (userProfile → user_profile); [Name] sets another.

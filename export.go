@@ -105,7 +105,7 @@ func (a *App) WriteIR(w io.Writer) error {
 //
 //	app := newApp()
 //	app.WriteIRFromEnv()
-//	log.Fatal(http.ListenAndServe(":8080", app))
+//	log.Fatal(mizan.ListenAndServe(context.Background(), ":8080", app, mizan.ServerOptions{}))
 func (a *App) WriteIRFromEnv() {
 	if code, done := a.writeIRFromEnv(os.Getenv(EnvWriteIR), os.Stderr); done {
 		os.Exit(code)

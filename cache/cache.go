@@ -27,6 +27,25 @@ type Options struct {
 	// Logger receives state changes (down, recovered). Nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Admission decides which misses are stored, so that a client asking
+	// for ever new instances cannot fill the backend. The zero value is
+	// [AdmitAuto]: every miss while a context gets few new instances, then
+	// only instances requested again (see [Admission]).
+	Admission Admission
+	// Doorkeeper is how many recent misses the cache remembers to
+	// recognize an instance's second request (AdmitAuto,
+	// AdmitSecondRequest), rounded up to a power of two; 8 bytes each, in
+	// this process. Zero means [DefaultDoorkeeper], 65,536.
+	Doorkeeper int
+	// FirstMissRate is, per context, how many instances the doorkeeper
+	// does not remember AdmitAuto stores a second (in this process). Zero
+	// means [DefaultFirstMissRate], 100.
+	FirstMissRate int
+	// FirstMissTTL caps the lifetime of an entry AdmitAuto stored at its
+	// instance's first miss; the instance's next miss, remembered, stores
+	// it for its full TTL. Zero means [DefaultFirstMissTTL], 1 minute.
+	FirstMissTTL time.Duration
 }
 
 // Cache is the origin cache of context bundles. It derives HMAC keys, keeps
@@ -60,6 +79,8 @@ type Cache struct {
 
 	memo *lookupMemo // keys of instances looked up
 
+	adm *admitter // which misses are stored
+
 	secretSum [sha256.Size]byte // of the secret, for UsesSecret
 
 	cleanMu  sync.Mutex
@@ -84,7 +105,11 @@ func New(o Options) (*Cache, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c := &Cache{b: o.Backend, keyer: k, timeout: o.Timeout, probe: o.ProbeInterval, logger: o.Logger,
+	adm, err := newAdmitter(o)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{adm: adm, b: o.Backend, keyer: k, timeout: o.Timeout, probe: o.ProbeInterval, logger: o.Logger,
 		pending: map[string]struct{}{}, done: make(chan struct{}), cleaning: map[string]bool{},
 		secretSum: sha256.Sum256(o.Secret), memo: newLookupMemo()}
 	if l, ok := o.Backend.(interface{ InProcess() bool }); ok {
@@ -127,15 +152,20 @@ const (
 
 // Entry is the result of [Cache.Get]. Store it back with [Cache.Put] after a
 // miss: it remembers the generations the lookup saw, so a value computed
-// before a purge is never served after it.
+// before a purge is never served after it, and whether the admission
+// policy lets the miss be stored.
 type Entry struct {
 	Status Status
 	Value  []byte // the stored bytes on a hit; do not modify
 	key    string
 	// hdr is what a Put stores before the value: the number of generations
 	// then each generation the lookup saw. nil when the miss must not be
-	// stored (another lookup created a missing generation first).
+	// stored (not admitted, or another lookup created a missing generation
+	// first).
 	hdr []byte
+	// ttlCap, when not zero, caps the TTL of the Put (a first miss that
+	// AdmitAuto stores).
+	ttlCap time.Duration
 }
 
 // genLen is the length of a generation.
@@ -155,6 +185,9 @@ const lookupBuf = 8
 // after the generation it is stored under came to be. If another lookup
 // created one of them first, the miss is not stored (the next one is, once
 // it has read that value).
+//
+// A miss is recorded by the admission policy ([Options.Admission]); one it
+// does not admit is not stored and creates no generation.
 func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 	if !c.up.Load() {
 		return Entry{Status: Bypass}
@@ -190,6 +223,11 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 		return Entry{Status: Hit, Value: v[1+n*genLen:], key: l.keys[0]}
 	}
 	e := Entry{Status: Miss, key: l.keys[0]}
+	ok, ttlCap := c.adm.admit(inst.Context, e.key)
+	if !ok {
+		return e // not admitted: not storable
+	}
+	e.ttlCap = ttlCap
 	hdr := make([]byte, 1+n*genLen)
 	hdr[0] = byte(n)
 	for i, g := range gens {
@@ -234,10 +272,15 @@ func sameGens(stored []byte, gens [][]byte) bool {
 	return true
 }
 
-// Put stores value for the instance e was looked up for, if e was a miss.
+// Put stores value for the instance e was looked up for, if e was a miss
+// that may be stored (see [Options.Admission]), for ttl (zero: the
+// backend's default), or less for a first miss that AdmitAuto stores.
 func (c *Cache) Put(ctx context.Context, e Entry, value []byte, ttl time.Duration) {
 	if e.Status != Miss || e.hdr == nil || !c.up.Load() {
 		return
+	}
+	if e.ttlCap > 0 && (ttl <= 0 || ttl > e.ttlCap) {
+		ttl = e.ttlCap
 	}
 	buf := make([]byte, 0, len(e.hdr)+len(value))
 	buf = append(append(buf, e.hdr...), value...)

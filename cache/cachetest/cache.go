@@ -20,7 +20,9 @@ var secret = []byte("cachetest-secret-32-bytes-long-0")
 // TestCache runs the origin cache's guarantees over backends made by
 // newBackend (as for [TestBackend]): purges reach exactly the entries they
 // name, a lost generation never brings an older entry back, and a value
-// computed before a purge is never served after it.
+// computed before a purge is never served after it; each admission policy
+// stores what it says, and a flood of one-off instances leaves a bounded
+// number of entries.
 func TestCache(t *testing.T, newBackend func(t *testing.T) cache.Backend) {
 	t.Run("PurgeParam", func(t *testing.T) { testPurgeParam(t, newCacheOver(t, newBackend(t))) })
 	t.Run("PurgeParamMayLack", func(t *testing.T) { testPurgeMayLack(t, newCacheOver(t, newBackend(t))) })
@@ -29,6 +31,7 @@ func TestCache(t *testing.T, newBackend func(t *testing.T) cache.Backend) {
 	t.Run("LostGeneration", func(t *testing.T) { testLostGeneration(t, newBackend(t)) })
 	t.Run("PutRacingPurge", func(t *testing.T) { testPutRacingPurge(t, newBackend(t)) })
 	t.Run("GenerationCreatedMeanwhile", func(t *testing.T) { testGenCreatedMeanwhile(t, newBackend(t)) })
+	t.Run("Admission", func(t *testing.T) { testAdmission(t, newBackend) })
 	t.Run("Stress", func(t *testing.T) {
 		res, err := Stress(ctxFor(t), []cache.Backend{newBackend(t)}, StressOptions{Duration: 300 * time.Millisecond})
 		if err != nil {

@@ -19,18 +19,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -38,11 +35,11 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	addr := flag.String("addr", "127.0.0.1:8080", "`host:port` to listen on")
 	flag.Parse()
-	if err := serve(ctx, *addr); err != nil {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// serve stops on SIGINT or SIGTERM by itself (mizan.Serve).
+	if err := serve(context.Background(), *addr, os.Stdout, logger); err != nil {
 		fmt.Fprintln(os.Stderr, "mount:", err)
 		os.Exit(1)
 	}
@@ -134,26 +131,21 @@ func newRouter(app http.Handler) http.Handler {
 	return r
 }
 
-// serve listens on addr until ctx is done, then shuts down gracefully.
-func serve(ctx context.Context, addr string) error {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+// serve listens on addr until ctx is done or the process gets SIGINT or
+// SIGTERM, then shuts down gracefully. It prints the address it listens on
+// to stdout.
+func serve(ctx context.Context, addr string, stdout io.Writer, logger *slog.Logger) error {
 	app, err := newApp(logger)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: addr, Handler: newRouter(app), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.ListenAndServe() }()
-	fmt.Println("listening on http://" + addr + " (chi: /healthz; Mizan: /api/mizan/..., /profile/{user_id}/)")
-	select {
-	case err := <-served:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return err
-	case <-ctx.Done():
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	fmt.Fprintln(stdout, "listening on http://"+ln.Addr().String()+" (chi: /healthz; Mizan: /api/mizan/..., /profile/{user_id}/)")
+	// mizan.Serve serves any handler, here the router, with read, write
+	// and idle timeouts and a header limit, and drains the requests in
+	// flight on shutdown.
+	return mizan.Serve(ctx, ln, newRouter(app), mizan.ServerOptions{Logger: logger})
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 )
@@ -66,5 +69,50 @@ func TestMountInChi(t *testing.T) {
 		if id == "" {
 			t.Errorf("request %d reached the app without chi's request ID", i)
 		}
+	}
+}
+
+// TestServe runs serve on a free port: it prints the address, answers
+// through the router, and returns nil once its context is done.
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := serve(ctx, "127.0.0.1:0", pw, slog.New(slog.DiscardHandler))
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() {
+		t.Fatalf("no output: %v", lines.Err())
+	}
+	rest, ok := strings.CutPrefix(lines.Text(), "listening on ")
+	base, _, _ := strings.Cut(rest, " ")
+	if !ok || !strings.HasPrefix(base, "http://127.0.0.1:") || strings.HasSuffix(base, ":0") {
+		t.Fatalf("first line %q does not give the address", lines.Text())
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	res, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(b) != "ok" {
+		t.Errorf("GET /healthz = %d %q", res.StatusCode, b)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not return after its context was cancelled")
+	}
+	if err := serve(context.Background(), "256.0.0.1:99999", io.Discard, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("an unusable address was accepted")
 	}
 }

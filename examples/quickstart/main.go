@@ -36,22 +36,19 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/cache"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	// run stops on SIGINT or SIGTERM by itself (mizan.Serve); a second one
+	// ends the process at once.
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
@@ -424,8 +421,9 @@ func newMemoryCache(logger *slog.Logger) (*cache.Cache, error) {
 	return c, nil
 }
 
-// run parses args, serves the app until ctx is done, then shuts down
-// gracefully. It prints the URL and the demo commands to stdout.
+// run parses args, serves the app until ctx is done or the process gets
+// SIGINT or SIGTERM, then shuts down gracefully. It prints the URL and the
+// demo commands to stdout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -459,28 +457,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *addr, err)
 	}
-	srv := &http.Server{
-		Handler:           app,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
 	printIntro(stdout, baseURL(ln.Addr()), c != nil)
 
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
+	// mizan.Serve bounds how long a client may take to send its request
+	// and to read the response, closes idle connections, limits the
+	// headers, and on Ctrl+C (SIGINT), SIGTERM or the end of ctx drains the
+	// requests in flight before running OnShutdown and returning nil.
+	opts := mizan.ServerOptions{Logger: logger}
+	if c != nil {
+		opts.OnShutdown = append(opts.OnShutdown, func(context.Context) error { return c.Close() })
 	}
-	fmt.Fprintln(stdout, "\nShutting down.")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	return nil
+	return mizan.Serve(ctx, ln, app, opts)
 }
 
 // baseURL returns the URL a listener answers on, naming the loopback host

@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -209,6 +211,60 @@ func TestREADMEShowsTheDemoCalls(t *testing.T) {
 		if line := d.curl("http://127.0.0.1:8080"); !strings.Contains(string(readme), line+"\n") {
 			t.Errorf("README.md lacks the demo line\n%s", line)
 		}
+	}
+}
+
+// TestREADMEQuickStartBuilds compiles the Go program of the README's
+// "Quick start" as it stands, against the framework in this clone: through
+// an overlay, as a package of this module that exists for the build only.
+func TestREADMEQuickStartBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skipf("no README next to the module: %v", err)
+	}
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command: %v", err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Quick start\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Quick start" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	_, code, ok := strings.Cut(section, "\n```go\n")
+	if ok {
+		code, _, ok = strings.Cut(code, "\n```\n")
+	}
+	if !ok || !strings.HasPrefix(code, "package main\n") {
+		t.Fatal("the Quick start section has no ```go block holding a package main")
+	}
+	for _, want := range []string{"mizan.ListenAndServe(", "mizan.ServerOptions{"} {
+		if !strings.Contains(code, want) {
+			t.Errorf("the Quick start program does not call %s", want)
+		}
+	}
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "main.go")
+	if err := os.WriteFile(src, []byte(code+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	virtual, err := filepath.Abs(filepath.Join("readme_quickstart", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlay, err := json.Marshal(map[string]any{"Replace": map[string]string{virtual: src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "overlay.json"), overlay, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(goCmd, "build", "-overlay", filepath.Join(tmp, "overlay.json"), "-o", filepath.Join(tmp, "quickstart"), "./readme_quickstart")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the README's Quick start does not build: %v\n%s\n%s", err, out, code)
 	}
 }
 

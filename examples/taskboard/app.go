@@ -29,6 +29,16 @@ const (
 	ProjectContext mizan.Context = "project"
 	// TaskContext holds one task with its comments, scoped by task_id.
 	TaskContext mizan.Context = "task"
+	// DirectoryContext holds what only signed-in members see of each
+	// other: email addresses and who is staff. Its function is guarded
+	// (RequireAuth), so a fetch of it is refused with 401 to anonymous
+	// callers; it is in no server-rendered page, whose contexts must stay
+	// public for the pages to be pre-rendered (pages.go).
+	DirectoryContext mizan.Context = "directory"
+	// DemoContext holds the sign-in page's list of demo accounts. It is
+	// public on purpose, and only because this is a demo: see
+	// demoAccounts.
+	DemoContext mizan.Context = "demo"
 )
 
 // Status is where a task stands: todo, doing or done.
@@ -41,7 +51,9 @@ const (
 	StatusDone  Status = "done"
 )
 
-// User is a member of the team.
+// User is a member of the team with everything the app knows of them, as
+// current_user gives the caller their own record and rename_user the
+// record it renamed (both to signed-in callers only).
 type User struct {
 	ID    int    `json:"id"`
 	Name  string `json:"name"`
@@ -49,10 +61,30 @@ type User struct {
 	Staff bool   `json:"staff"`
 }
 
-// Person is a user as other records refer to one.
+// Person is a user as anyone may see one: as other records refer to one,
+// and as the public team list shows one. Names are public (every task and
+// comment shows them); email addresses and staff flags are not.
 type Person struct {
 	ID   int    `json:"id"`
 	Name string `json:"name"`
+}
+
+// Member is what a signed-in member sees of another besides the name
+// (which team gives everyone): their email address and whether they are
+// staff. members returns these, behind RequireAuth.
+type Member struct {
+	ID    int    `json:"id"`
+	Email string `json:"email"`
+	Staff bool   `json:"staff"`
+}
+
+// DemoAccount is one demo account as the sign-in page lists it: the
+// username (also its password) and whether it is staff. The name is the
+// team's.
+type DemoAccount struct {
+	ID       int    `json:"id"`
+	Username string `json:"username"`
+	Staff    bool   `json:"staff"`
 }
 
 // Project is a project's name and description.
@@ -151,9 +183,20 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, *ssr.Pages, error) 
 
 	// Reads. Shared: these functions never read the caller, so signed-in
 	// users share the origin cache's entries. current_user does read it.
+	// Every read is public but members: anyone may browse the projects and
+	// the team's names (team gives people as Person: id and name), and
+	// the pages are pre-rendered for anonymous visitors. What would let a
+	// stranger write to or phish the team, the email addresses and who is
+	// staff (the accounts worth attacking), is for signed-in members only.
 	mizan.Query(app, s.currentUser, mizan.In(mizan.Global))
 	mizan.Query(app, s.projects, mizan.In(BoardContext), mizan.Shared())
 	mizan.Query(app, s.team, mizan.In(BoardContext), mizan.Shared())
+	// Guarded: an anonymous fetch of ctx/directory/ is a 401, checked
+	// before the origin cache, so a shared entry is never served to an
+	// anonymous caller. Shared is still right: every member sees the same
+	// directory.
+	mizan.Query(app, s.members, mizan.In(DirectoryContext), mizan.Shared(), mizan.RequireAuth())
+	mizan.Query(app, s.demoAccounts, mizan.In(DemoContext), mizan.Shared())
 	mizan.Query(app, s.projectInfo, mizan.In(ProjectContext), mizan.Shared())
 	mizan.Query(app, s.projectTasks, mizan.In(ProjectContext), mizan.Shared())
 	mizan.Query(app, s.projectStats, mizan.In(ProjectContext), mizan.Shared())

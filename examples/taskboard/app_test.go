@@ -9,6 +9,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,14 +218,14 @@ func TestReads(t *testing.T) {
 
 	var board struct {
 		Projects []Project `json:"projects"`
-		Team     []User    `json:"team"`
+		Team     []Person  `json:"team"`
 	}
 	c.fetch("board", "", &board)
 	if len(board.Projects) != 2 || board.Projects[0].Name != "Mobile app" || board.Projects[1].Name != "Website relaunch" {
 		t.Errorf("projects = %+v, want Mobile app and Website relaunch, by name", board.Projects)
 	}
-	if len(board.Team) != 4 || board.Team[0].Name != "Ada Lovelace" || !board.Team[0].Staff || board.Team[1].Staff {
-		t.Errorf("team = %+v, want 4 users, Ada (staff) first", board.Team)
+	if want := []Person{{1, "Ada Lovelace"}, {3, "Alan Turing"}, {2, "Grace Hopper"}, {4, "Katherine Johnson"}}; !slices.Equal(board.Team, want) {
+		t.Errorf("team = %+v, want %+v", board.Team, want)
 	}
 
 	var p projectBundle
@@ -278,6 +280,95 @@ func TestReads(t *testing.T) {
 			t.Errorf("ctx/%s/%s = %d %s, want %d %s", tc.ctx, tc.query, r.status, r.body, tc.status, tc.code)
 		}
 	}
+}
+
+// TestWhatIsPublic checks what an anonymous caller can read: every
+// context the pages show, but no email address and no staff flag, which
+// only signed-in members get, from the guarded directory context.
+func TestWhatIsPublic(t *testing.T) {
+	srv := newTestServer(t, nil)
+	anon := newClient(t, srv)
+
+	// Every public context, every instance of the demo data: no email
+	// address, and no staff flag outside the demo's account list.
+	public := []string{"global/", "board/", "demo/", "project/?project_id=1", "project/?project_id=2"}
+	for id := 1; id <= len(seedTasks); id++ {
+		public = append(public, "task/?task_id="+strconv.Itoa(id))
+	}
+	for _, path := range public {
+		r := anon.do("GET", "/api/mizan/ctx/"+path, "", "")
+		if r.status != 200 {
+			t.Errorf("anonymous ctx/%s = %d %s", path, r.status, r.body)
+			continue
+		}
+		if strings.Contains(string(r.body), "@") {
+			t.Errorf("anonymous ctx/%s shows an email address: %s", path, r.body)
+		}
+		if path != "demo/" && strings.Contains(string(r.body), `"staff"`) {
+			t.Errorf("anonymous ctx/%s shows staff flags: %s", path, r.body)
+		}
+	}
+	// The team is names only: no field but id and name.
+	var board struct {
+		Team []map[string]any `json:"team"`
+	}
+	anon.fetch("board", "", &board)
+	for _, p := range board.Team {
+		if len(p) != 2 || p["id"] == nil || p["name"] == nil {
+			t.Errorf("a public team entry is %v, want only id and name", p)
+		}
+	}
+	// The demo's sign-in list: usernames (the demo passwords) and roles,
+	// published on purpose.
+	var demo struct {
+		Accounts []DemoAccount `json:"demo_accounts"`
+	}
+	anon.fetch("demo", "", &demo)
+	if want := []DemoAccount{{1, "ada", true}, {2, "grace", false}, {3, "alan", false}, {4, "katherine", false}}; !slices.Equal(demo.Accounts, want) {
+		t.Errorf("demo_accounts = %+v, want %+v", demo.Accounts, want)
+	}
+
+	// The directory is refused to anonymous callers...
+	refused := func(who string, c *client) {
+		t.Helper()
+		r := c.fetch("directory", "", nil)
+		if r.status != 401 || r.code(t) != "unauthorized" || strings.Contains(string(r.body), "@") {
+			t.Errorf("%s ctx/directory/ = %d %s, want 401 unauthorized", who, r.status, r.body)
+		}
+	}
+	refused("anonymous", anon)
+	// ... given to any member, staff or not, in the order of team...
+	want := []Member{{1, "ada@example.com", true}, {3, "alan@example.com", false}, {2, "grace@example.com", false}, {4, "katherine@example.com", false}}
+	grace := newClient(t, srv)
+	grace.signIn(2)
+	var dir struct {
+		Members []Member `json:"members"`
+	}
+	r := grace.fetch("directory", "", &dir)
+	if !slices.Equal(dir.Members, want) {
+		t.Errorf("members for Grace = %+v, want %+v", dir.Members, want)
+	}
+	if got := r.header.Get("X-Mizan-Cache"); got != "miss" {
+		t.Errorf("first ctx/directory/: X-Mizan-Cache %q, want miss", got)
+	}
+	// ... from one cache entry that members share (Shared)...
+	alan := newClient(t, srv)
+	alan.signIn(3)
+	dir.Members = nil
+	if r := alan.fetch("directory", "", &dir); r.header.Get("X-Mizan-Cache") != "hit" || !slices.Equal(dir.Members, want) {
+		t.Errorf("ctx/directory/ for Alan = %s %+v, want a cache hit with %+v", r.header.Get("X-Mizan-Cache"), dir.Members, want)
+	}
+	// ... which an anonymous caller still does not get: the guard comes
+	// before the cache. Nor does a caller whose session has ended.
+	refused("anonymous, once cached,", anon)
+	if r := alan.do("POST", "/api/mizan/auth/logout/", "", ""); r.status != 200 {
+		t.Fatalf("auth/logout/ = %d %s", r.status, r.body)
+	}
+	refused("signed out", alan)
+
+	// (The pages are rendered from the public contexts only: the browser
+	// test checks that /team and /signin are pre-rendered without an email
+	// address, and that a signed-in member's team page shows them.)
 }
 
 func TestInvalidationTargets(t *testing.T) {

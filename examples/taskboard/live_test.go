@@ -56,3 +56,45 @@ func TestLivePushes(t *testing.T) {
 		t.Errorf("push: %s, want %s", got, want)
 	}
 }
+
+// TestLiveDirectoryIsGuarded checks that a subscription to the guarded
+// directory context is refused to an anonymous socket, as a fetch is, and
+// accepted once the socket has signed in with an access token.
+func TestLiveDirectoryIsGuarded(t *testing.T) {
+	srv := newTestServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	grace := newClient(t, srv)
+	grace.signIn(2)
+	for _, tc := range []struct {
+		who, token, want string
+	}{
+		{"anonymous", "", `{"id":1,"type":"error","error":{"code":"unauthorized","message":"authentication required"}}`},
+		{"signed in", grace.access, `{"id":1,"type":"ok"}`},
+	} {
+		ws, _, err := websocket.Dial(ctx, "ws"+srv.URL[len("http"):]+"/api/mizan/ws/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exchange := func(msg string) string {
+			t.Helper()
+			if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+		if tc.token != "" {
+			if got := exchange(`{"id":0,"type":"auth","token":"` + tc.token + `"}`); got != `{"id":0,"type":"ok"}` {
+				t.Fatalf("%s: auth: %s", tc.who, got)
+			}
+		}
+		if got := exchange(`{"id":1,"type":"subscribe","context":"directory","params":{}}`); got != tc.want {
+			t.Errorf("%s: subscribe to directory: %s, want %s", tc.who, got, tc.want)
+		}
+		ws.CloseNow()
+	}
+}

@@ -50,9 +50,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/mizan-afi/mizan"
@@ -60,9 +58,9 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	// run stops on SIGINT or SIGTERM by itself (mizan.Serve); a second one
+	// ends the process at once.
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // options are the command's flags.
@@ -139,8 +137,8 @@ func writeIR(path string) error {
 	return app.WriteIRFile(path)
 }
 
-// serve opens the database, serves the app until ctx is done, then shuts
-// down gracefully.
+// serve opens the database, serves the app until ctx is done or the
+// process gets SIGINT or SIGTERM, then shuts down gracefully.
 func serve(ctx context.Context, o options, stdout, stderr io.Writer, logger *slog.Logger) error {
 	if o.reset {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -218,16 +216,6 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer, logger *slo
 	if pages != nil {
 		handler = pageErrors(app, o.ui)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
-	}
-	// Shutdown does not wait for WebSockets (hijacked connections): the
-	// hub closes them.
-	srv.RegisterOnShutdown(func() { _ = hub.Close() })
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 
 	state := "opened"
 	if created {
@@ -239,18 +227,25 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer, logger *slo
 	fmt.Fprintf(stdout, "Taskboard listening on %s/\n", baseURL(ln.Addr()))
 	fmt.Fprintln(stdout, "Open it in a browser and sign in as ada (password ada), grace, alan or katherine. Press Ctrl+C to stop.")
 
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
+	// mizan.Serve bounds reading a request (headers and body), writing a
+	// response and idle keep-alive connections, limits the headers, and on
+	// SIGINT, SIGTERM or the end of ctx drains the requests in flight, then
+	// runs OnShutdown in order: the hub closes the WebSockets (a drain does
+	// not wait for them), the pages stop re-rendering, the renderer stops
+	// its Bun workers, the cache stops. The defers above close the same
+	// things when serving fails; each Close is safe to call twice.
+	opts := mizan.ServerOptions{Logger: logger}
+	opts.OnShutdown = append(opts.OnShutdown, func(context.Context) error { return hub.Close() })
+	if pages != nil {
+		opts.OnShutdown = append(opts.OnShutdown, pages.Close)
 	}
-	fmt.Fprintln(stdout, "Shutting down.")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
+	if cfg.ssr != nil {
+		opts.OnShutdown = append(opts.OnShutdown, cfg.ssr.renderer.Close)
 	}
-	return nil
+	if cfg.cache != nil {
+		opts.OnShutdown = append(opts.OnShutdown, func(context.Context) error { return cfg.cache.Close() })
+	}
+	return mizan.Serve(ctx, ln, handler, opts)
 }
 
 // newMemoryCache returns an in-process origin cache under a fresh random

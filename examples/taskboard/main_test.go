@@ -128,6 +128,7 @@ func TestRunWritesIR(t *testing.T) {
 	for _, want := range []string{
 		`function "add_task" kind="mutation" auth="required"`,
 		`function "create_project" kind="mutation" auth="staff"`,
+		`function "members" kind="query" context="directory" auth="required" shared=true`,
 		`affects context="project" function="project_tasks"`,
 		`function "project_print"`,
 		`route "/projects/{project_id}/print/"`,

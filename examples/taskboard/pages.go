@@ -33,6 +33,14 @@ import (
 // a refresh token, the script gets an access token and refetches the
 // global context (current_user) with it, and the header shows the user.
 //
+// A guarded context cannot be part of such a page: the page is rendered as
+// an anonymous caller, whom the guard refuses (a route with a guarded
+// context is not pre-rendered, docs/ssr.md, and its fetch refuses an
+// anonymous visitor). So the team page (/team) embeds the public team
+// (board: names only); the email addresses and staff flags of the guarded
+// directory context are fetched by the browser once it is signed in, and
+// shown then (web/src/people.tsx).
+//
 // Pages a route does not list (a task's panel, /projects/1/tasks/3, whose
 // comment times depend on the clock) are rendered in the browser from
 // index.html, as is every page when SSR is off.
@@ -113,8 +121,10 @@ func (s *store) registerPages(app *mizan.App, cfg *ssrConfig, logger *slog.Logge
 		Contexts: []mizan.Context{BoardContext, mizan.Global}})
 	pages.Handle(ssr.Route{Pattern: "/team", Component: "Team.tsx", Title: pageTitle,
 		Contexts: []mizan.Context{BoardContext, mizan.Global}})
+	// The sign-in page lists the demo accounts (demo), with the team's
+	// names (board).
 	pages.Handle(ssr.Route{Pattern: "/signin", Component: "SignIn.tsx", Title: pageTitle,
-		Contexts: []mizan.Context{BoardContext, mizan.Global}})
+		Contexts: []mizan.Context{BoardContext, DemoContext, mizan.Global}})
 	// A project's page: its own context instance (project_id from the
 	// path), and the board for the sidebar. Every project is rendered
 	// ahead.

@@ -69,23 +69,78 @@ func (s *store) projects(ctx context.Context, _ struct{}) ([]Project, error) {
 	return out, nil
 }
 
-// team is the team function of the board context: every user, by name.
-func (s *store) team(ctx context.Context, _ struct{}) ([]User, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, name, email, staff FROM users ORDER BY name COLLATE NOCASE, id")
+// team is the team function of the board context: every user, by name,
+// as anyone may see them (id and name). Email addresses and staff flags
+// are members'.
+func (s *store) team(ctx context.Context, _ struct{}) ([]Person, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, name FROM users ORDER BY name COLLATE NOCASE, id")
 	if err != nil {
 		return nil, unavailable("listing users", err)
 	}
 	defer rows.Close()
-	out := []User{}
+	out := []Person{}
 	for rows.Next() {
-		var u User
-		if err := rows.Scan(&u.ID, &u.Name, &u.Email, &u.Staff); err != nil {
+		var p Person
+		if err := rows.Scan(&p.ID, &p.Name); err != nil {
 			return nil, unavailable("listing users", err)
 		}
-		out = append(out, u)
+		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable("listing users", err)
+	}
+	return out, nil
+}
+
+// members is the members function of the directory context, registered
+// with RequireAuth: every user's email address and staff flag, in the
+// order of team, for signed-in callers only. It has no names, so renaming
+// someone does not touch it (rename_user does not affect directory).
+func (s *store) members(ctx context.Context, _ struct{}) ([]Member, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, email, staff FROM users ORDER BY name COLLATE NOCASE, id")
+	if err != nil {
+		return nil, unavailable("listing members", err)
+	}
+	defer rows.Close()
+	out := []Member{}
+	for rows.Next() {
+		var m Member
+		if err := rows.Scan(&m.ID, &m.Email, &m.Staff); err != nil {
+			return nil, unavailable("listing members", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("listing members", err)
+	}
+	return out, nil
+}
+
+// demoAccounts is the demo_accounts function of the demo context: the
+// demo users' usernames, which are also their passwords, and who is staff,
+// for the sign-in page to list. It publishes on purpose what a real app
+// keeps to itself (an account list, its credentials, its admins) and
+// exists only because this is a demo whose passwords are public anyway:
+// an application has no such read. It returns no email address, though a
+// demo username is the part of one before the @.
+func (s *store) demoAccounts(ctx context.Context, _ struct{}) ([]DemoAccount, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, email, staff FROM users ORDER BY id")
+	if err != nil {
+		return nil, unavailable("listing the demo accounts", err)
+	}
+	defer rows.Close()
+	out := []DemoAccount{}
+	for rows.Next() {
+		var a DemoAccount
+		var email string
+		if err := rows.Scan(&a.ID, &email, &a.Staff); err != nil {
+			return nil, unavailable("listing the demo accounts", err)
+		}
+		a.Username = username(email)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("listing the demo accounts", err)
 	}
 	return out, nil
 }

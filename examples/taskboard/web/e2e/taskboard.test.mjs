@@ -235,6 +235,29 @@ test('the pages come server-rendered with their data (SSR, pre-rendered)', { ski
   for (const want of ['Projects', 'Website relaunch', 'The new marketing site', 'Mobile app', 'Sign in']) {
     assert.ok(home.html.includes(want), `the HTML of / lacks ${JSON.stringify(want)}`);
   }
+  // The team and sign-in pages are pre-rendered too, from public contexts
+  // only: the team's names, the demo accounts' usernames, and no email
+  // address on any page (members' addresses are in the guarded directory
+  // context, which no page embeds).
+  const team = await get('/team');
+  assert.equal(team.status, 200);
+  assert.equal(team.render, 'psr-hit');
+  for (const want of ['Grace Hopper', 'Katherine Johnson', 'data-testid="directory-note"']) {
+    assert.ok(team.html.includes(want), `the HTML of /team lacks ${JSON.stringify(want)}`);
+  }
+  const signin = await get('/signin');
+  assert.equal(signin.status, 200);
+  assert.equal(signin.render, 'psr-hit');
+  for (const want of ['Grace Hopper', '<code>grace</code>', '"demo":{"demo_accounts":']) {
+    assert.ok(signin.html.includes(want), `the HTML of /signin lacks ${JSON.stringify(want)}`);
+  }
+  for (const [path, r] of Object.entries({ '/': home, '/projects/1': project, '/team': team, '/signin': signin })) {
+    assert.ok(!r.html.includes('@example.com'), `the pre-rendered ${path} shows an email address`);
+    const data = /<script type="application\/json" id="mizan-data">(.*?)<\/script>/.exec(r.html)?.[1];
+    assert.ok(data, `the pre-rendered ${path} embeds no bundles`);
+    const embedded = Object.keys(JSON.parse(data)).map((key) => key.split('?')[0]);
+    assert.ok(!embedded.includes('directory'), `the pre-rendered ${path} embeds the directory context: ${embedded}`);
+  }
   // An unknown project: 404, with the UI (which says so), not the API's
   // JSON error.
   const unknown = await get('/projects/999');
@@ -277,6 +300,13 @@ test('anonymous visitors can read but not write; the page hydrates without refet
     return { status: res.status, code: (await res.json()).error?.code, header: res.headers.get('x-mizan-invalidate') };
   });
   assert.deepEqual(refused, { status: 401, code: 'unauthorized', header: null });
+  // Reading is public, but for the members' email addresses and staff
+  // flags: the directory context is guarded by RequireAuth.
+  const directory = await page.evaluate(async () => {
+    const res = await fetch('/api/mizan/ctx/directory/');
+    return { status: res.status, code: (await res.json()).error?.code };
+  });
+  assert.deepEqual(directory, { status: 401, code: 'unauthorized' });
 });
 
 /** tokenResponse matches the response of auth/token/. */
@@ -431,8 +461,18 @@ test('a signed-in comment refetches the task and one function of its project (fu
 });
 
 test('renaming a user refetches every mounted project (broad invalidation)', { skip }, async () => {
+  const teamMark = requests.length;
   await page.getByRole('link', { name: 'Team' }).click();
   const me = page.getByTestId('member-1');
+  // Signed in, the team page fetches the guarded directory context, with
+  // the access token, and shows the addresses and the staff badge.
+  await me.getByText('ada@example.com').waitFor();
+  await me.getByText('staff', { exact: true }).waitFor();
+  await page.getByTestId('member-2').getByText('grace@example.com').waitFor();
+  assert.equal(await page.getByTestId('directory-note').count(), 0);
+  const dir = requests.slice(teamMark).filter((r) => r.path === 'ctx/directory/');
+  assert.equal(dir.length, 1, `ctx/directory/ fetched ${dir.length} times`);
+  assert.ok(bearerOf(dir[0]), 'ctx/directory/ went without the access token');
   await me.getByRole('button', { name: 'Rename' }).click();
   await me.getByLabel('New name for Ada Lovelace').fill('Ada King');
   await settle();

@@ -1,7 +1,7 @@
 // A project's page: its name, numbers and board of tasks, and the panel of
 // the open task with its comments.
 import { useState, type FormEvent } from 'react';
-import { fieldErrors, type AddTaskArgs, type Stats, type Status, type TaskCard, type User } from './gen/client';
+import { fieldErrors, type AddTaskArgs, type Person, type Stats, type Status, type TaskCard } from './gen/client';
 import {
   useAddComment,
   useAddTask,
@@ -171,7 +171,7 @@ function AssigneeSelect(props: { value: number | null; onChange: (id: number | n
       onChange={(e) => props.onChange(e.target.value === '' ? null : Number(e.target.value))}
     >
       <option value="">Nobody</option>
-      {team.data?.map((u: User) => (
+      {team.data?.map((u: Person) => (
         <option key={u.id} value={u.id}>
           {u.name}
         </option>

@@ -5,8 +5,11 @@
 // of the signed-in user (session.ts), and so does the socket's first
 // message. The server checks a signed-in socket's token again on every
 // subscription and call, and closes the socket once the session has ended
-// (docs/live.md); signing in later does not reopen it, which does not
-// matter here, since every context it subscribes to is public.
+// (docs/live.md); signing in later does not reopen it. That costs nothing
+// here: every context but directory is public, and directory (members'
+// email addresses and staff flags, guarded by RequireAuth) is changed by
+// no mutation, so when a socket opened before signing in is refused its
+// subscription to it (unauthorized, dropped: no onError), no push is lost.
 import { wsTransport, type WsState } from '@mizan/base/ws';
 import { useSyncExternalStore } from 'react';
 import { authHeaders, wsToken } from './session';

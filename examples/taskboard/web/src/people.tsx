@@ -1,19 +1,24 @@
 // The sign-in page and the team page.
+//
+// What is public and what is not (app.go): the team's names are public
+// (team, in the board context), so anyone sees the team page, and it is
+// pre-rendered for anonymous visitors. Email addresses and who is staff
+// are for signed-in members only: members, in the directory context, is
+// guarded by RequireAuth on the server, and the page fetches it only once
+// someone is signed in (Directory mounts then). The sign-in page lists the
+// demo accounts from demo_accounts, a read that exists only because this
+// is a demo.
 import type { MizanError } from '@mizan/base';
 import { useState, type FormEvent } from 'react';
-import type { User } from './gen/client';
-import { useRenameUser, useTeam } from './gen/hooks';
+import type { Member, Person, User } from './gen/client';
+import { useDemoAccounts, useMembers, useRenameUser, useTeam } from './gen/hooks';
 import { navigate } from './router';
 import { signIn } from './session';
 import { Avatar, ErrorNote, ignore, useMe } from './ui';
 
-/** username is a user's sign-in name: the local part of their email address. Their demo password is the same. */
-function username(u: User): string {
-  return (u.email.split('@')[0] ?? '').toLowerCase();
-}
-
 export function SignInPage() {
   const team = useTeam();
+  const accounts = useDemoAccounts();
   const me = useMe();
   const [login, setLogin] = useState({ username: '', password: '' });
   const [pending, setPending] = useState(false);
@@ -56,24 +61,28 @@ export function SignInPage() {
           Sign in
         </button>
       </form>
-      <ErrorNote error={team.error ?? error} />
+      <ErrorNote error={accounts.error ?? team.error ?? error} />
       <h2 className="sidebar-title">Demo accounts</h2>
       <p className="muted small">Each password is the username. Pick someone to fill in the form.</p>
       <ul className="people">
-        {team.data?.map((u) => (
-          <li key={u.id}>
-            <button className="person-button" type="button" onClick={() => setLogin({ username: username(u), password: username(u) })}>
-              <Avatar person={u} />
-              <span>
-                <strong>{u.name}</strong>
-                <span className="muted small">
-                  {' '}
-                  {u.staff ? 'staff' : 'member'} · username <code>{username(u)}</code>, password <code>{username(u)}</code>
+        {accounts.data?.map((a) => {
+          // The name is the team's (a rename shows here too).
+          const person = team.data?.find((p) => p.id === a.id) ?? { id: a.id, name: a.username };
+          return (
+            <li key={a.id}>
+              <button className="person-button" type="button" onClick={() => setLogin({ username: a.username, password: a.username })}>
+                <Avatar person={person} />
+                <span>
+                  <strong>{person.name}</strong>
+                  <span className="muted small">
+                    {' '}
+                    {a.staff ? 'staff' : 'member'} · username <code>{a.username}</code>, password <code>{a.username}</code>
+                  </span>
                 </span>
-              </span>
-            </button>
-          </li>
-        ))}
+              </button>
+            </li>
+          );
+        })}
       </ul>
     </section>
   );
@@ -89,16 +98,45 @@ export function TeamPage() {
         A name shows on every project and comment, so renaming someone invalidates every project broadly: watch the wire log.
       </p>
       <ErrorNote error={team.error} />
-      <ul className="people team">
-        {team.data?.map((u) => (
-          <TeamMember key={u.id} user={u} canRename={!!me && (me.staff || me.id === u.id)} />
-        ))}
-      </ul>
+      {me ? (
+        <Directory team={team.data} me={me} />
+      ) : (
+        <>
+          <TeamList team={team.data} canRename={() => false} />
+          {me === null && (
+            <p className="muted small" data-testid="directory-note">
+              Email addresses and who is staff are for members: sign in to see them.
+            </p>
+          )}
+        </>
+      )}
     </section>
   );
 }
 
-function TeamMember({ user, canRename }: { user: User; canRename: boolean }) {
+/** Directory is the team as a signed-in member sees it: with the guarded directory context's email addresses and staff flags. */
+function Directory({ team, me }: { team: Person[] | undefined; me: User }) {
+  const members = useMembers();
+  const details = new Map(members.data?.map((m) => [m.id, m]));
+  return (
+    <>
+      <ErrorNote error={members.error} />
+      <TeamList team={team} details={details} canRename={(u) => me.staff || me.id === u.id} />
+    </>
+  );
+}
+
+function TeamList(props: { team: Person[] | undefined; details?: Map<number, Member>; canRename: (p: Person) => boolean }) {
+  return (
+    <ul className="people team">
+      {props.team?.map((u) => (
+        <TeamMember key={u.id} user={u} details={props.details?.get(u.id)} canRename={props.canRename(u)} />
+      ))}
+    </ul>
+  );
+}
+
+function TeamMember({ user, details, canRename }: { user: Person; details?: Member; canRename: boolean }) {
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(user.name);
   const rename = useRenameUser();
@@ -124,8 +162,8 @@ function TeamMember({ user, canRename }: { user: User; canRename: boolean }) {
         </form>
       ) : (
         <div className="member-text">
-          <strong>{user.name}</strong> {user.staff && <span className="badge">staff</span>}
-          <div className="muted small">{user.email}</div>
+          <strong>{user.name}</strong> {details?.staff && <span className="badge">staff</span>}
+          {details && <div className="muted small">{details.email}</div>}
         </div>
       )}
       {canRename && !editing && (

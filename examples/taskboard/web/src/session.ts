@@ -166,7 +166,9 @@ const unauthorized = (e: unknown): boolean => e instanceof MizanError && e.statu
  * that fails with 401 while it carried an access token is retried once
  * after a refresh. If the refresh fails the tab is signed out locally: a
  * context fetch is retried anonymously (every context of the taskboard is
- * public), a call fails with the 401.
+ * public but directory, whose retry fails with the 401 until the refetched
+ * current_user, now null, unmounts the team page's Directory), a call fails
+ * with the 401.
  */
 export function withRefresh(inner: Transport): Transport {
   async function send<T>(run: () => Promise<T>, anonymousRetry: boolean): Promise<T> {
