@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-playground/validator/v10"
+
+	"github.com/mizan-afi/mizan/protocol"
 )
 
 // plan is the immutable result of Build: everything a request needs to read.
@@ -299,13 +303,54 @@ func (p *plan) routes(a *App) error {
 		}
 		handle(pattern, a.viewRoute(views[route]))
 	}
-	fallback := a.cfg.Fallback
-	if fallback == nil {
-		fallback = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, r, a.logger, NewError(CodeNotFound, "not found: "+r.URL.Path))
-		})
-	}
-	handle("/", fallback)
+	handle("/", a.notFound(a.cfg.Fallback))
 	p.mux = mux
 	return errors.Join(errs...)
+}
+
+// notFound is what the app serves for a path no endpoint or view matches:
+// fallback (Config.Fallback), or the not_found envelope when it is nil. A
+// request for the endpoints' prefix whose path a handler in front of the
+// app stripped (http.StripPrefix: the path the app sees is a tail of the
+// one requested) gets a not_found that says so, even with a fallback,
+// since the fallback (an SPA's index.html, say) would answer an API call
+// with a page; the first such request is logged as a warning.
+func (a *App) notFound(fallback http.Handler) http.Handler {
+	var warned sync.Once
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stripped, ok := strippedPrefix(r); ok && strings.HasPrefix(stripped+r.URL.Path, a.cfg.Prefix) {
+			warned.Do(func() {
+				a.logger.Warn("mizan: a handler in front of the app strips the path (http.StripPrefix?); mount the app unstripped or set Config.Prefix",
+					"stripped", protocol.Truncate(stripped, 64), "prefix", a.cfg.Prefix)
+			})
+			writeError(w, r, a.logger, NewError(CodeNotFound, fmt.Sprintf(
+				"not found: %s: a handler in front of the app stripped %q from the path (http.StripPrefix?); the app matches whole paths and serves its endpoints under %s: mount it unstripped, or set Config.Prefix",
+				protocol.Truncate(r.URL.Path, 128), protocol.Truncate(stripped, 64), a.cfg.Prefix)))
+			return
+		}
+		if fallback != nil {
+			fallback.ServeHTTP(w, r)
+			return
+		}
+		writeError(w, r, a.logger, NewError(CodeNotFound, "not found: "+protocol.Truncate(r.URL.Path, 128)))
+	})
+}
+
+// strippedPrefix reports what was cut from the front of the request's
+// path before it reached the app: the path of r.RequestURI (which
+// http.StripPrefix leaves alone) minus r.URL.Path, when the latter is a
+// proper tail of the former.
+func strippedPrefix(r *http.Request) (string, bool) {
+	if r.RequestURI == "" || r.RequestURI == "*" {
+		return "", false
+	}
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil {
+		return "", false
+	}
+	full := u.Path
+	if full == r.URL.Path || len(full) <= len(r.URL.Path) || !strings.HasSuffix(full, r.URL.Path) {
+		return "", false
+	}
+	return full[:len(full)-len(r.URL.Path)], true
 }
