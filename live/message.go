@@ -1,12 +1,16 @@
 package live
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/protocol"
@@ -71,6 +75,10 @@ func parseRequest(b []byte) (request, *mizan.Error) {
 	// Member names are exact and given once, as in every request body
 	// (docs/spec.md §13.4).
 	if err := protocol.UnmarshalStrict(b, &w); err != nil {
+		req.ID = salvageID(b)
+		if protocol.IsDuplicateName(err) {
+			return req, badRequest("a message names a member twice")
+		}
 		return req, badRequest(`a message must be one JSON object such as {"id": 1, "type": "subscribe", "context": "user", "params": {"user_id": "1"}}`)
 	}
 	if len(w.ID) > 0 && string(w.ID) != "null" {
@@ -332,4 +340,43 @@ func appendInvalidate(dst []byte, targets []mizan.Target) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, '}'), nil
+}
+
+// salvageID returns the id of a message that did not decode strictly (a
+// member named twice, an unknown member), so that the refusal can name it:
+// when b is one well-formed JSON object with exactly one member named
+// "id", whose value is a valid id. Otherwise nil: the refusal has no id.
+func salvageID(b []byte) json.RawMessage {
+	dec := jsontext.NewDecoder(bytes.NewReader(b), jsontext.AllowDuplicateNames(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil
+	}
+	var id json.RawMessage
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil
+		}
+		name := tok.String() // before the next read voids tok
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil
+		}
+		if name == "id" {
+			if id != nil {
+				return nil // two ids: neither is the message's
+			}
+			id = json.RawMessage(slices.Clone(v))
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil { // '}'
+		return nil
+	}
+	if _, err := dec.ReadToken(); err != io.EOF { // nothing after the object
+		return nil
+	}
+	if id == nil || string(id) == "null" || !validID(id) {
+		return nil
+	}
+	return id
 }

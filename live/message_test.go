@@ -64,7 +64,15 @@ func TestParseRequest(t *testing.T) {
 		{`{"id":1,"type":"call","fn":""}`, "bad_request", `"fn" must not be empty`, "1"},
 		{`{"id":1,"type":"call","fn":"x","args":[1]}`, "bad_request", `"args" must be a JSON object`, "1"},
 		{`{"id":1,"type":"auth"}`, "bad_request", `missing "token"`, "1"},
-		{`{"id":1,"type":"auth","token":"t","extra":1}`, "bad_request", "one JSON object", ""},
+		// Refused by the strict decoder, the message still gets its id
+		// back when it has exactly one valid one.
+		{`{"id":1,"type":"auth","token":"t","extra":1}`, "bad_request", "one JSON object", "1"},
+		{`{"id":"a","type":"call","type":"subscribe"}`, "bad_request", "names a member twice", `"a"`},
+		{`{"id":1,"id":2,"type":"call","fn":"x"}`, "bad_request", "names a member twice", ""},
+		{`{"id":1,"type":"call","fn":"x"} garbage`, "bad_request", "one JSON object", ""},
+		{`{"id":01,"type":"call","fn":"x","FN":"y"}`, "bad_request", "one JSON object", ""},
+		{`{"ID":1,"type":"call","fn":"x"}`, "bad_request", "one JSON object", ""},
+		{"{\"id\":1,\"type\":\"\xff\"}", "bad_request", "one JSON object", ""},
 	}
 	for _, c := range bad {
 		got, err := parseRequest([]byte(c.in))
