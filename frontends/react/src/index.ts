@@ -78,3 +78,6 @@ export function useMutation<A, R>(fn: string): MutationState<A, R> {
   const obs = useMemo(() => observeMutation<A, R>(client, fn), [client, fn]);
   return useSyncExternalStore(obs.subscribe, obs.getSnapshot, obs.getSnapshot);
 }
+
+export type { AuthView } from './auth.js';
+export { AuthProvider, useAuth } from './auth.js';

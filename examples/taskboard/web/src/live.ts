@@ -2,7 +2,8 @@
 // it on which the server pushes the invalidations of every mutation that
 // hits what this page shows, whoever made it (docs/live.md). useLiveState
 // drives the "live" badge in the header. Requests carry the access token
-// of the signed-in user (session.ts), and so does the socket's first
+// of the signed-in user (session.ts: auth.headers), and so does the
+// socket's first
 // message. The server checks a signed-in socket's token again on every
 // subscription and call, and closes the socket once the session has ended
 // (docs/live.md); signing in later does not reopen it. That costs nothing
@@ -12,9 +13,9 @@
 // subscription to it (unauthorized, dropped: no onError), no push is lost.
 import { wsTransport, type WsState } from '@mizan/base/ws';
 import { useSyncExternalStore } from 'react';
-import { authHeaders, wsToken } from './session';
+import { auth } from './session';
 
-export const transport = wsTransport({ headers: authHeaders, token: wsToken });
+export const transport = wsTransport({ headers: auth.headers, token: auth.token });
 
 const subscribe = (listener: () => void): (() => void) => transport.onState(listener);
 const snapshot = (): WsState => transport.state;
