@@ -46,7 +46,26 @@ type Options struct {
 	// instance's first miss; the instance's next miss, remembered, stores
 	// it for its full TTL. Zero means [DefaultFirstMissTTL], 1 minute.
 	FirstMissTTL time.Duration
+
+	// GenerationTTL is how long a generation of a parameter's value or of a
+	// caller lives after a lookup creates it, until an entry is stored
+	// under it: every store extends the generations it is stored under so
+	// that none expires before the entry. (A first miss that AdmitAuto
+	// stores for FirstMissTTL creates them for FirstMissTTL when that is
+	// shorter.) It bounds what the lookups that store nothing (a fetch that
+	// fails) leave behind, and it must exceed the time a context takes to
+	// compute: a value stored after its generation expired is unreachable
+	// (a miss, never a stale hit). Zero means [DefaultGenerationTTL], 2
+	// minutes.
+	GenerationTTL time.Duration
 }
+
+// DefaultGenerationTTL is the default [Options.GenerationTTL]: twice the
+// server's default write timeout (a minute), so that any value computed
+// in time to be sent is stored under live generations, and short enough
+// that a flood of lookups storing nothing leaves at most two minutes'
+// worth of their generations.
+const DefaultGenerationTTL = 2 * time.Minute
 
 // Cache is the origin cache of context bundles. It derives HMAC keys, keeps
 // generations (per context, per value of each scoping parameter, per user)
@@ -59,14 +78,19 @@ type Options struct {
 // still there with the same value. Generations are random and never
 // reused, a missing one makes a lookup a miss, and a lookup creates the
 // missing ones (set if absent) before the value is computed, so neither a
-// purge nor a generation lost to eviction or deletion can ever make an
-// older entry valid again.
+// purge nor a generation lost to eviction, deletion or expiry can ever
+// make an older entry valid again. The generations of a parameter's value
+// and of a caller expire ([Options.GenerationTTL], extended by each store
+// to outlive the entry); those of a context and of a parameter's lack do
+// not.
 type Cache struct {
 	b       Backend
 	keyer   *Keyer
 	timeout time.Duration
 	probe   time.Duration
 	logger  *slog.Logger
+
+	genTTL time.Duration // of a mortal generation a lookup creates
 
 	up      atomic.Bool
 	mu      sync.Mutex
@@ -105,11 +129,14 @@ func New(o Options) (*Cache, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.GenerationTTL <= 0 {
+		o.GenerationTTL = DefaultGenerationTTL
+	}
 	adm, err := newAdmitter(o)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{adm: adm, b: o.Backend, keyer: k, timeout: o.Timeout, probe: o.ProbeInterval, logger: o.Logger,
+	c := &Cache{adm: adm, b: o.Backend, keyer: k, timeout: o.Timeout, probe: o.ProbeInterval, logger: o.Logger, genTTL: o.GenerationTTL,
 		pending: map[string]struct{}{}, done: make(chan struct{}), cleaning: map[string]bool{},
 		secretSum: sha256.Sum256(o.Secret), memo: newLookupMemo()}
 	if l, ok := o.Backend.(interface{ InProcess() bool }); ok {
@@ -166,6 +193,9 @@ type Entry struct {
 	// ttlCap, when not zero, caps the TTL of the Put (a first miss that
 	// AdmitAuto stores).
 	ttlCap time.Duration
+	// extend are the keys of the expiring generations the entry is stored
+	// under, which the Put extends (the lookup's, shared: not modified).
+	extend []string
 }
 
 // genLen is the length of a generation.
@@ -179,12 +209,16 @@ const lookupBuf = 8
 // generation it depends on. It never fails: a backend error or timeout is a
 // Bypass and marks the backend down.
 //
-// A lookup that finds a generation missing (never written, evicted or
-// deleted) is a miss, and creates it before returning (set if absent, one
-// more round trip), so that the value the caller then computes is computed
-// after the generation it is stored under came to be. If another lookup
-// created one of them first, the miss is not stored (the next one is, once
-// it has read that value).
+// A lookup that finds a generation missing (never written, evicted,
+// expired or deleted) is a miss, and creates it before returning (set if
+// absent, one more round trip), so that the value the caller then computes
+// is computed after the generation it is stored under came to be. If
+// another lookup created one of them first, the miss is not stored (the
+// next one is, once it has read that value). A generation of a
+// parameter's value or of a caller is created for [Options.GenerationTTL]
+// (or [Options.FirstMissTTL] when shorter, for a first miss that
+// AdmitAuto stores): if the caller stores nothing (its computation
+// failed), it expires then.
 //
 // A miss is recorded by the admission policy ([Options.Admission]); one it
 // does not admit is not stored and creates no generation.
@@ -228,12 +262,24 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 		return e // not admitted: not storable
 	}
 	e.ttlCap = ttlCap
+	e.extend = l.extend
+	// The TTL of a mortal generation created now: GenerationTTL, or less
+	// for a first miss that AdmitAuto stores for less (a later store for
+	// longer extends it).
+	genTTL := c.genTTL
+	if ttlCap > 0 && ttlCap < genTTL {
+		genTTL = ttlCap
+	}
 	hdr := make([]byte, 1+n*genLen)
 	hdr[0] = byte(n)
 	for i, g := range gens {
 		if len(g) != genLen {
 			var ok bool
-			if g, ok, err = c.createGen(ctx, l.keys[1+i], g); err != nil {
+			var ttl time.Duration // never expires
+			if l.mortal[i] {
+				ttl = genTTL
+			}
+			if g, ok, err = c.createGen(ctx, l.keys[1+i], g, ttl); err != nil {
 				c.down(fmt.Errorf("cache: create generation: %w", err))
 				return Entry{Status: Bypass}
 			}
@@ -249,15 +295,25 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 
 // createGen writes a new generation under key, which held old (nil: absent,
 // else a value that is no generation), and reports whether the generation
-// returned is the one stored under key now.
-func (c *Cache) createGen(ctx context.Context, key string, old []byte) ([]byte, bool, error) {
+// returned is the one stored under key now. It expires after ttl unless a
+// store extends it, or never when ttl is zero (a context's, a lacking
+// parameter's).
+//
+// Expiring a generation is always safe: like a purge, it only makes the
+// entries stored under it unreachable, and the value that replaces it is
+// new. It costs hits only if an entry outlives it, which the stores'
+// extension prevents.
+func (c *Cache) createGen(ctx context.Context, key string, old []byte, ttl time.Duration) ([]byte, bool, error) {
 	g := newGen()
 	if old != nil {
 		// Not a generation (written by something else): replace it. Like a
 		// purge, this only makes entries unreachable.
+		if ttl > 0 {
+			return g, true, c.b.Set(ctx, key, g, ttl)
+		}
 		return g, true, c.b.SetPermanent(ctx, key, g)
 	}
-	ok, err := c.b.SetPermanentNX(ctx, key, g)
+	ok, err := c.b.SetNX(ctx, key, g, ttl)
 	return g, ok, err
 }
 
@@ -274,7 +330,11 @@ func sameGens(stored []byte, gens [][]byte) bool {
 
 // Put stores value for the instance e was looked up for, if e was a miss
 // that may be stored (see [Options.Admission]), for ttl (zero: the
-// backend's default), or less for a first miss that AdmitAuto stores.
+// backend's default), or less for a first miss that AdmitAuto stores. In
+// the same round trip it extends the expiring generations the entry is
+// stored under (of its parameters' values, of its caller) that would
+// expire before it, so that the entry stays reachable for its whole TTL;
+// it never creates one (one purged meanwhile stays purged).
 func (c *Cache) Put(ctx context.Context, e Entry, value []byte, ttl time.Duration) {
 	if e.Status != Miss || e.hdr == nil || !c.up.Load() {
 		return
@@ -285,12 +345,12 @@ func (c *Cache) Put(ctx context.Context, e Entry, value []byte, ttl time.Duratio
 	buf := make([]byte, 0, len(e.hdr)+len(value))
 	buf = append(append(buf, e.hdr...), value...)
 	if m, ok := c.b.(*Memory); ok {
-		m.setOwned(e.key, buf, ttl) // buf is nobody else's: no copy
+		m.setOwned(e.key, buf, ttl, e.extend) // buf is nobody else's: no copy
 		return
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	if err := c.b.Set(ctx, e.key, buf, ttl); err != nil {
+	if err := c.b.Set(ctx, e.key, buf, ttl, e.extend...); err != nil {
 		c.down(fmt.Errorf("cache: set: %w", err))
 	}
 }

@@ -32,11 +32,11 @@ func (f *flaky) GetMulti(ctx context.Context, keys ...string) ([][]byte, error) 
 	return f.Backend.GetMulti(ctx, keys...)
 }
 
-func (f *flaky) Set(ctx context.Context, k string, v []byte, ttl time.Duration) error {
+func (f *flaky) Set(ctx context.Context, k string, v []byte, ttl time.Duration, extend ...string) error {
 	if f.down.Load() {
 		return errDown
 	}
-	return f.Backend.Set(ctx, k, v, ttl)
+	return f.Backend.Set(ctx, k, v, ttl, extend...)
 }
 
 func (f *flaky) SetPermanent(ctx context.Context, k string, v []byte) error {
@@ -46,11 +46,11 @@ func (f *flaky) SetPermanent(ctx context.Context, k string, v []byte) error {
 	return f.Backend.SetPermanent(ctx, k, v)
 }
 
-func (f *flaky) SetPermanentNX(ctx context.Context, k string, v []byte) (bool, error) {
+func (f *flaky) SetNX(ctx context.Context, k string, v []byte, ttl time.Duration) (bool, error) {
 	if f.down.Load() {
 		return false, errDown
 	}
-	return f.Backend.SetPermanentNX(ctx, k, v)
+	return f.Backend.SetNX(ctx, k, v, ttl)
 }
 
 func (f *flaky) Delete(ctx context.Context, keys ...string) error {

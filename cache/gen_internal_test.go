@@ -2,8 +2,11 @@ package cache
 
 import (
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // hmacKey is what follows the context in a generation key: the hex HMAC
@@ -133,5 +136,113 @@ func TestLookupMemo(t *testing.T) {
 		}
 	}); allocs > 0 {
 		t.Errorf("a hit allocates %v times, want 0", allocs)
+	}
+}
+
+// testClock is a clock for the memory backend that tests advance.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Generations' lifetimes by the memory backend's clock: those of a
+// parameter's value and of a caller last GenerationTTL after a lookup that
+// stores nothing, and as long as the entries stored under them; those of
+// the context and of a parameter's lack never expire; and one that expires
+// while its entry is still there makes the next lookup a miss that stores
+// fresh data.
+func TestGenerationLifetimes(t *testing.T) {
+	clk := &testClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	m := NewMemory(MemoryOptions{Now: clk.Now})
+	c, err := New(Options{Backend: m, Secret: []byte("test-secret-32-bytes-long-000000"), Admission: AdmitAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := t.Context()
+	inst := Instance{Context: "orders", Params: []Param{{"page", "1"}, {"user_id", "5"}}, Scopes: []string{"status", "user_id"}, User: "7"}
+	l, err := c.lookupOf(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// keys: entry, context, status lacking, user_id=5, user 7.
+	present := func() string {
+		t.Helper()
+		vals, _ := m.GetMulti(ctx, l.keys...)
+		var s []string
+		for i, v := range vals {
+			if v != nil {
+				s = append(s, []string{"entry", "ctx", "lack", "value", "user"}[i])
+			}
+		}
+		return strings.Join(s, " ")
+	}
+	if !slices.Equal(l.mortal, []bool{false, false, true, true}) || !slices.Equal(l.extend, l.keys[3:]) {
+		t.Fatalf("mortal %v, extend %q", l.mortal, l.extend)
+	}
+
+	// A lookup whose fetch fails: nothing is stored.
+	if e := c.Get(ctx, inst); e.Status != Miss {
+		t.Fatalf("first lookup: %s", e.Status)
+	}
+	clk.Advance(DefaultGenerationTTL - time.Nanosecond)
+	if got, want := present(), "ctx lack value user"; got != want {
+		t.Errorf("just before GenerationTTL: %q, want %q", got, want)
+	}
+	clk.Advance(time.Nanosecond)
+	if got, want := present(), "ctx lack"; got != want {
+		t.Errorf("at GenerationTTL: %q, want %q", got, want)
+	}
+
+	// A store for a day keeps them a day, not GenerationTTL.
+	e := c.Get(ctx, inst)
+	c.Put(ctx, e, []byte("v1"), 24*time.Hour)
+	clk.Advance(24*time.Hour - time.Nanosecond)
+	if got := c.Get(ctx, inst); got.Status != Hit || string(got.Value) != "v1" {
+		t.Errorf("just before the entry's TTL: %s %q, want a hit", got.Status, got.Value)
+	}
+	clk.Advance(time.Nanosecond)
+	if got, want := present(), "ctx lack"; got != want {
+		t.Errorf("at the entry's TTL: %q, want %q", got, want)
+	}
+	clk.Advance(365 * 24 * time.Hour)
+	if got, want := present(), "ctx lack"; got != want {
+		t.Errorf("a year later: %q, want %q", got, want)
+	}
+
+	// A generation that expires before its entry (shortened by hand, as
+	// Redis's PEXPIRE would): a miss, fresh data stored, never the old.
+	for i, k := range l.keys[1:] {
+		e := c.Get(ctx, inst)
+		c.Put(ctx, e, []byte("old"), time.Hour)
+		if got := c.Get(ctx, inst); got.Status != Hit {
+			t.Fatalf("generation %d: stored, then %s", i, got.Status)
+		}
+		g, _ := m.GetMulti(ctx, k)
+		if err := m.Set(ctx, k, g[0], time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		e = c.Get(ctx, inst)
+		if e.Status != Miss {
+			t.Fatalf("generation %d expired: %s %q, want a miss", i, e.Status, e.Value)
+		}
+		c.Put(ctx, e, []byte("fresh"), time.Hour)
+		if got := c.Get(ctx, inst); got.Status != Hit || string(got.Value) != "fresh" {
+			t.Errorf("generation %d expired, then a store: %s %q, want a hit of fresh", i, got.Status, got.Value)
+		}
+		clk.Advance(2 * time.Hour) // the entry and the extended generations go
 	}
 }

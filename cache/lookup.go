@@ -17,6 +17,14 @@ type lookup struct {
 	// scope (of the instance's value, or of its lack of the parameter), and
 	// the user generation when there is a user.
 	keys []string
+	// mortal tells, per generation (keys[1:]), whether it expires: those
+	// of a parameter's value and of a user, whose number grows with the
+	// data, do; those of the context and of a parameter's lack, whose
+	// number the code fixes, do not.
+	mortal []bool
+	// extend are the keys of the mortal generations, which a store extends
+	// so that they outlive the entry.
+	extend []string
 }
 
 // The lookup memo is a set-associative table: lookupSets sets of
@@ -102,7 +110,8 @@ func (c *Cache) lookupOf(inst Instance) (*lookup, error) {
 	if n > maxGens {
 		return nil, fmt.Errorf("cache: context %q has %d scopes, more than %d", inst.Context, len(inst.Scopes), maxGens-2)
 	}
-	l = &lookup{msg: string(msg), scopes: slices.Clone(inst.Scopes), keys: make([]string, 0, 1+n)}
+	l = &lookup{msg: string(msg), scopes: slices.Clone(inst.Scopes), keys: make([]string, 0, 1+n),
+		mortal: make([]bool, 1, n)}
 	l.keys = append(l.keys, c.keyer.remember(d, entryPrefix, inst.Context, msg), ctxGenKey(inst.Context))
 	for _, name := range inst.Scopes {
 		var value string
@@ -115,6 +124,10 @@ func (c *Cache) lookupOf(inst Instance) (*lookup, error) {
 			return nil, err
 		}
 		l.keys = append(l.keys, k)
+		l.mortal = append(l.mortal, i >= 0)
+		if i >= 0 {
+			l.extend = append(l.extend, k)
+		}
 	}
 	if inst.User != "" {
 		k, err := c.keyer.userGenKey(inst.Context, inst.User)
@@ -122,6 +135,8 @@ func (c *Cache) lookupOf(inst Instance) (*lookup, error) {
 			return nil, err
 		}
 		l.keys = append(l.keys, k)
+		l.mortal = append(l.mortal, true)
+		l.extend = append(l.extend, k)
 	}
 	c.memo.add(h, l)
 	return l, nil

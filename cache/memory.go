@@ -87,21 +87,42 @@ func (m *Memory) getInto(out [][]byte, keys []string) [][]byte {
 }
 
 // Set implements [Backend].
-func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
-	m.setOwned(key, slices.Clone(value), ttl)
+func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration, extend ...string) error {
+	m.setOwned(key, slices.Clone(value), ttl, extend)
 	return nil
 }
 
 // setOwned is Set of a value nobody else holds, which is kept as is: the
 // cache's stores use it with the buffer they build.
-func (m *Memory) setOwned(key string, value []byte, ttl time.Duration) {
+func (m *Memory) setOwned(key string, value []byte, ttl time.Duration, extend []string) {
 	if ttl <= 0 {
 		ttl = m.defaultTTL
 	}
-	expires := m.now().Add(ttl)
+	now := m.now()
+	expires := now.Add(ttl)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.putLocked(key, value, expires)
+	for _, k := range extend {
+		el, ok := m.items[k]
+		if !ok {
+			continue
+		}
+		it := el.Value.(*memItem)
+		if it.expires.IsZero() {
+			continue // no expiry: kept
+		}
+		if !now.Before(it.expires) {
+			m.remove(el) // expired: absent
+			continue
+		}
+		if it.expires.Before(expires) {
+			it.expires = expires
+		}
+		// Used with the entry: as recent as it in the LRU, since evicting
+		// it would make the entry unreachable.
+		m.lru.MoveToFront(el)
+	}
 }
 
 // SetPermanent implements [Backend].
@@ -110,10 +131,14 @@ func (m *Memory) SetPermanent(_ context.Context, key string, value []byte) error
 	return nil
 }
 
-// SetPermanentNX implements [Backend].
-func (m *Memory) SetPermanentNX(_ context.Context, key string, value []byte) (bool, error) {
+// SetNX implements [Backend].
+func (m *Memory) SetNX(_ context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
 	value = slices.Clone(value)
 	now := m.now()
+	var expires time.Time // zero: never
+	if ttl > 0 {
+		expires = now.Add(ttl)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if el, ok := m.items[key]; ok {
@@ -121,7 +146,7 @@ func (m *Memory) SetPermanentNX(_ context.Context, key string, value []byte) (bo
 			return false, nil
 		}
 	}
-	m.putLocked(key, value, time.Time{})
+	m.putLocked(key, value, expires)
 	return true, nil
 }
 

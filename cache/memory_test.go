@@ -217,3 +217,51 @@ func TestMemoryDefaultsAndInProcess(t *testing.T) {
 		t.Errorf("Len after 10,001 entries = %d, want the default bound 10,000", m.Len())
 	}
 }
+
+// Set's extend, by the clock: a key that would expire before the entry
+// gets its expiry; one that expires later, or never, keeps its own; an
+// absent or expired one stays absent; SetNX with a TTL expires.
+func TestMemoryExtend(t *testing.T) {
+	clk := newClock()
+	m := cache.NewMemory(cache.MemoryOptions{DefaultTTL: time.Hour, Now: clk.Now})
+	ctx := context.Background()
+	nx := func(k string, ttl time.Duration) {
+		t.Helper()
+		if ok, err := m.SetNX(ctx, k, []byte(k), ttl); !ok || err != nil {
+			t.Fatalf("SetNX(%q, %v) = %v, %v", k, ttl, ok, err)
+		}
+	}
+	nx("short", time.Minute)
+	nx("long", 2*time.Hour)
+	nx("never", 0)
+	nx("gone", time.Second)
+	clk.Advance(time.Second) // "gone" expires
+	if err := m.Set(ctx, "entry", []byte("e"), 0, "short", "long", "never", "gone", "absent"); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"entry", "short", "long", "never", "gone", "absent"}
+	if got, want := present(t, m, all...), "entry short long never"; got != want {
+		t.Errorf("after the store: present %q, want %q", got, want)
+	}
+	clk.Advance(time.Hour - time.Nanosecond) // the default TTL of the entry, less 1ns
+	if got, want := present(t, m, all...), "entry short long never"; got != want {
+		t.Errorf("just before the entry expires: present %q, want %q", got, want)
+	}
+	clk.Advance(time.Nanosecond)
+	if got, want := present(t, m, all...), "long never"; got != want {
+		t.Errorf("when the entry expires: present %q, want %q (the extended key with it)", got, want)
+	}
+	clk.Advance(time.Hour)
+	if got, want := present(t, m, all...), "never"; got != want {
+		t.Errorf("at 2h: present %q, want %q", got, want)
+	}
+	// A shorter store does not shorten.
+	nx("kept", time.Hour)
+	if err := m.Set(ctx, "brief", []byte("b"), time.Minute, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if got, want := present(t, m, "brief", "kept"), "kept"; got != want {
+		t.Errorf("after a shorter store: present %q, want %q", got, want)
+	}
+}

@@ -20,7 +20,9 @@ var secret = []byte("cachetest-secret-32-bytes-long-0")
 // TestCache runs the origin cache's guarantees over backends made by
 // newBackend (as for [TestBackend]): purges reach exactly the entries they
 // name, a lost generation never brings an older entry back, and a value
-// computed before a purge is never served after it; each admission policy
+// computed before a purge is never served after it; the generations of a
+// parameter's value and of a caller expire unless a store keeps them, and
+// one that expires makes the next lookup a miss; each admission policy
 // stores what it says, and a flood of one-off instances leaves a bounded
 // number of entries.
 func TestCache(t *testing.T, newBackend func(t *testing.T) cache.Backend) {
@@ -31,6 +33,7 @@ func TestCache(t *testing.T, newBackend func(t *testing.T) cache.Backend) {
 	t.Run("LostGeneration", func(t *testing.T) { testLostGeneration(t, newBackend(t)) })
 	t.Run("PutRacingPurge", func(t *testing.T) { testPutRacingPurge(t, newBackend(t)) })
 	t.Run("GenerationCreatedMeanwhile", func(t *testing.T) { testGenCreatedMeanwhile(t, newBackend(t)) })
+	t.Run("GenerationExpiry", func(t *testing.T) { testGenerationExpiry(t, newBackend(t)) })
 	t.Run("Admission", func(t *testing.T) { testAdmission(t, newBackend) })
 	t.Run("Stress", func(t *testing.T) {
 		res, err := Stress(ctxFor(t), []cache.Backend{newBackend(t)}, StressOptions{Duration: 300 * time.Millisecond})
@@ -378,5 +381,95 @@ func testGenCreatedMeanwhile(t *testing.T, b cache.Backend) {
 			t.Errorf("generation %d created by another meanwhile: the value was stored and served", i)
 		}
 		fill(t, c, inst)
+	}
+}
+
+// genTTL is the GenerationTTL of testGenerationExpiry.
+const genTTL = 400 * time.Millisecond
+
+// testGenerationExpiry: the generations of a parameter's value and of a
+// caller are created with an expiry (Options.GenerationTTL), so that a
+// lookup that stores nothing (a fetch that failed) leaves nothing lasting;
+// those of the context and of a parameter's lack are created without one.
+// A store extends the expiring ones it is stored under to outlive the
+// entry. And a generation that expires, whichever, makes the next lookup a
+// miss that stores fresh data, never a hit of the entry stored before.
+func testGenerationExpiry(t *testing.T, b cache.Backend) {
+	s := &spy{Backend: b}
+	c, w := newAdmissionCache(t, s, cache.Options{GenerationTTL: genTTL})
+	// user_id=5 (a value), status lacking, caller 7.
+	inst := order("5", "", "7")
+	keys := s.keysOf(t, c, inst) // a lookup whose fetch fails: no Put
+	if len(keys) != 5 {
+		t.Fatalf("a lookup of %+v reads %q, want the entry and 4 generations", inst, keys)
+	}
+	lasting, mortal := keys[1:3], keys[3:5] // context, status lacking; user_id=5, caller 7
+	w.mu.Lock()
+	for _, k := range keys[1:] {
+		ttl, ok := w.gens[k]
+		want := time.Duration(0)
+		if slices.Contains(mortal, k) {
+			want = genTTL
+		}
+		switch {
+		case !ok:
+			t.Errorf("generation %q was not created by the lookup that found it missing", k)
+		case ttl != want:
+			t.Errorf("generation %q created with TTL %v, want %v", k, ttl, want)
+		}
+	}
+	w.mu.Unlock()
+	for _, k := range mortal {
+		if !waitAbsent(t, b, k, genTTL+expiryWait) {
+			t.Errorf("generation %q of a lookup that stored nothing is still there %v after GenerationTTL %v", k, expiryWait, genTTL)
+		}
+	}
+	for i, v := range getMulti(t, b, lasting...) {
+		if v == nil {
+			t.Errorf("generation %q (of the context or a parameter's lack) expired", lasting[i])
+		}
+	}
+
+	// A store keeps the generations it is stored under as long as the
+	// entry: past GenerationTTL, still a hit.
+	fill(t, c, inst)
+	w.mu.Lock()
+	if got := w.extended[keys[0]]; !slices.Equal(got, mortal) {
+		t.Errorf("the store extended %q, want the expiring generations %q", got, mortal)
+	}
+	w.mu.Unlock()
+	time.Sleep(2 * genTTL)
+	expect(t, c, "past GenerationTTL after a store", true, inst)
+
+	// Each generation expiring (its value kept until then, as Redis's
+	// PEXPIRE 1 would leave it): the next lookup is a miss, which stores
+	// the fresh value, then a hit of it.
+	for i, k := range keys[1:] {
+		cur := getMulti(t, b, k)[0]
+		if cur == nil {
+			t.Fatalf("generation %d (%q) is absent before its expiry", i, k)
+		}
+		if err := b.Set(ctxFor(t), k, cur, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if !waitAbsent(t, b, k, expiryWait) {
+			t.Fatalf("generation %q set to expire in 1ms is still there", k)
+		}
+		e := c.Get(ctxFor(t), inst)
+		if e.Status != cache.Miss {
+			t.Fatalf("generation %d (%q) expired: the lookup is a %s %q, want a miss", i, k, e.Status, e.Value)
+		}
+		fresh := fmt.Appendf(nil, "fresh after generation %d expired", i)
+		c.Put(ctxFor(t), e, fresh, time.Hour)
+		if got := c.Get(ctxFor(t), inst); got.Status != cache.Hit || !bytes.Equal(got.Value, fresh) {
+			t.Errorf("generation %d expired, then a store: %s %q, want a hit of %q", i, got.Status, got.Value, fresh)
+		}
+		// Recreated as it was: expiring or not.
+		w.mu.Lock()
+		ttl := w.gens[k]
+		w.mu.Unlock()
+		if want := time.Duration(0); slices.Contains(mortal, k) && ttl != genTTL || !slices.Contains(mortal, k) && ttl != want {
+			t.Errorf("generation %q recreated with TTL %v", k, ttl)
+		}
 	}
 }

@@ -259,16 +259,16 @@ func (c *counting) GetMulti(ctx context.Context, keys ...string) ([][]byte, erro
 	return v, c.count(err)
 }
 
-func (c *counting) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return c.count(c.Backend.Set(ctx, key, value, ttl))
+func (c *counting) Set(ctx context.Context, key string, value []byte, ttl time.Duration, extend ...string) error {
+	return c.count(c.Backend.Set(ctx, key, value, ttl, extend...))
 }
 
 func (c *counting) SetPermanent(ctx context.Context, key string, value []byte) error {
 	return c.count(c.Backend.SetPermanent(ctx, key, value))
 }
 
-func (c *counting) SetPermanentNX(ctx context.Context, key string, value []byte) (bool, error) {
-	ok, err := c.Backend.SetPermanentNX(ctx, key, value)
+func (c *counting) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	ok, err := c.Backend.SetNX(ctx, key, value, ttl)
 	if ok {
 		atomic.AddInt64(&c.res.GensCreated, 1)
 		if _, again := c.created.LoadOrStore(key, true); again {

@@ -50,14 +50,14 @@ func TestBackend(t *testing.T, newBackend func(t *testing.T) cache.Backend) {
 	t.Run("GetMissing", func(t *testing.T) { testGetMissing(t, newBackend(t)) })
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, newBackend(t)) })
 	t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, newBackend(t)) })
-	t.Run("SetPermanentNX", func(t *testing.T) { testSetPermanentNX(t, newBackend(t)) })
+	t.Run("SetNX", func(t *testing.T) { testSetNX(t, newBackend(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newBackend(t)) })
 	t.Run("DeletePrefix", func(t *testing.T) { testDeletePrefix(t, newBackend(t)) })
 	t.Run("DeletePrefixGlob", func(t *testing.T) { testDeletePrefixGlob(t, newBackend(t)) })
 	t.Run("Ping", func(t *testing.T) { testPing(t, newBackend(t)) })
 	t.Run("ContextDone", func(t *testing.T) { testContextDone(t, newBackend(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newBackend(t)) })
-	// The two that wait for an expiry run side by side.
+	// The three that wait for an expiry run side by side.
 	t.Run("TTL", func(t *testing.T) {
 		t.Parallel()
 		testTTL(t, newBackend(t))
@@ -65,6 +65,10 @@ func TestBackend(t *testing.T, newBackend func(t *testing.T) cache.Backend) {
 	t.Run("SetPermanent", func(t *testing.T) {
 		t.Parallel()
 		testSetPermanent(t, newBackend(t))
+	})
+	t.Run("Extend", func(t *testing.T) {
+		t.Parallel()
+		testExtend(t, newBackend(t))
 	})
 }
 
@@ -208,22 +212,38 @@ func testOverwrite(t *testing.T, b cache.Backend) {
 	want(t, b, "k", "fourth")
 }
 
+// setNX is SetNX without expiry.
 func setNX(t *testing.T, b cache.Backend, key, value string) bool {
 	t.Helper()
-	ok, err := b.SetPermanentNX(ctxFor(t), key, []byte(value))
+	return setNXFor(t, b, key, value, 0)
+}
+
+func setNXFor(t *testing.T, b cache.Backend, key, value string, ttl time.Duration) bool {
+	t.Helper()
+	ok, err := b.SetNX(ctxFor(t), key, []byte(value), ttl)
 	if err != nil {
-		t.Fatalf("SetPermanentNX(%q): %v", key, err)
+		t.Fatalf("SetNX(%q, %v): %v", key, ttl, err)
 	}
 	return ok
 }
 
-func testSetPermanentNX(t *testing.T, b cache.Backend) {
+func testSetNX(t *testing.T, b cache.Backend) {
 	if !setNX(t, b, "gen:a", "g1") {
-		t.Error("SetPermanentNX of an absent key: false, want true")
+		t.Error("SetNX of an absent key: false, want true")
 	}
 	if setNX(t, b, "gen:a", "g2") {
-		t.Error("SetPermanentNX of a present key: true, want false")
+		t.Error("SetNX of a present key: true, want false")
 	}
+	if setNXFor(t, b, "gen:a", "g3", time.Hour) {
+		t.Error("SetNX with a TTL of a present key: true, want false")
+	}
+	if !setNXFor(t, b, "gen:t", "t1", time.Hour) {
+		t.Error("SetNX with a TTL of an absent key: false, want true")
+	}
+	if setNX(t, b, "gen:t", "t2") {
+		t.Error("SetNX of a key set with a TTL: true, want false")
+	}
+	want(t, b, "gen:t", "t1")
 	want(t, b, "gen:a", "g1")
 	// Whatever the key holds, and however it was written.
 	set(t, b, "ttl", "t", time.Hour)
@@ -233,7 +253,7 @@ func testSetPermanentNX(t *testing.T, b cache.Backend) {
 	}
 	for _, k := range []string{"ttl", "perm", "empty"} {
 		if setNX(t, b, k, "new") {
-			t.Errorf("SetPermanentNX over %q: true, want false", k)
+			t.Errorf("SetNX over %q: true, want false", k)
 		}
 	}
 	want(t, b, "ttl", "t", "perm", "p")
@@ -243,7 +263,7 @@ func testSetPermanentNX(t *testing.T, b cache.Backend) {
 	}
 	bin := string([]byte{0, 0xff, 0, '\n', 0x80})
 	if !setNX(t, b, "gen:a", bin) {
-		t.Error("SetPermanentNX after Delete: false, want true")
+		t.Error("SetNX after Delete: false, want true")
 	}
 	want(t, b, "gen:a", bin)
 	// Racing writers: exactly one wins, and its value is the one stored.
@@ -257,9 +277,9 @@ func testSetPermanentNX(t *testing.T, b cache.Backend) {
 	for i := range racers {
 		wg.Go(func() {
 			v := fmt.Sprintf("racer %d", i)
-			ok, err := b.SetPermanentNX(ctx, "gen:race", []byte(v))
+			ok, err := b.SetNX(ctx, "gen:race", []byte(v), time.Hour)
 			if err != nil {
-				t.Errorf("SetPermanentNX: %v", err)
+				t.Errorf("SetNX: %v", err)
 				return
 			}
 			if ok {
@@ -271,7 +291,7 @@ func testSetPermanentNX(t *testing.T, b cache.Backend) {
 	}
 	wg.Wait()
 	if len(winners) != 1 {
-		t.Fatalf("%d of %d racing SetPermanentNX won, want 1: %q", len(winners), racers, winners)
+		t.Fatalf("%d of %d racing SetNX won, want 1: %q", len(winners), racers, winners)
 	}
 	want(t, b, "gen:race", winners[0])
 }
@@ -440,9 +460,12 @@ func testContextDone(t *testing.T, b cache.Backend) {
 	}{
 		{"GetMulti", func(ctx context.Context) error { _, err := b.GetMulti(ctx, keys...); return err }},
 		{"Set", func(ctx context.Context) error { return b.Set(ctx, "ctx:c:new", []byte("v"), 0) }},
+		{"SetExtend", func(ctx context.Context) error {
+			return b.Set(ctx, "ctx:c:new", []byte("v"), 0, "gen:p:c:1", "gen:u:c:1")
+		}},
 		{"SetPermanent", func(ctx context.Context) error { return b.SetPermanent(ctx, "gen:ctx:c", []byte("v")) }},
-		{"SetPermanentNX", func(ctx context.Context) error {
-			_, err := b.SetPermanentNX(ctx, "gen:ctx:nx", []byte("v"))
+		{"SetNX", func(ctx context.Context) error {
+			_, err := b.SetNX(ctx, "gen:ctx:nx", []byte("v"), time.Minute)
 			return err
 		}},
 		{"Delete", func(ctx context.Context) error { return b.Delete(ctx, keys[:10]...) }},
@@ -567,25 +590,86 @@ func testSetPermanent(t *testing.T, b cache.Backend) {
 	// SetPermanent over an entry with a TTL removes the TTL.
 	set(t, b, "gen:ctx:b", "old", shortTTL)
 	setPermanent(t, b, "gen:ctx:b", "g2")
-	// SetPermanentNX stores without expiry too.
+	// SetNX with no TTL stores without expiry too.
 	if !setNX(t, b, "gen:ctx:nx", "g3") {
-		t.Fatal("SetPermanentNX of an absent key: false")
+		t.Fatal("SetNX of an absent key: false")
 	}
-	// A key that expires, and is then absent for SetPermanentNX.
+	// A key that expires, and is then absent for SetNX.
 	set(t, b, "gen:ctx:expiring", "old", shortTTL)
+	// SetNX with a TTL expires like Set; a long one does not meanwhile.
+	if !setNXFor(t, b, "gen:p:nx", "g4", shortTTL) || !setNXFor(t, b, "gen:p:long", "g5", time.Hour) {
+		t.Fatal("SetNX with a TTL of an absent key: false")
+	}
 	// The control: an entry with a TTL, which must expire meanwhile.
 	set(t, b, "control", "c", shortTTL)
 	if !waitAbsent(t, b, "control", shortTTL+expiryWait) {
 		t.Fatalf("the control entry with ttl %v did not expire", shortTTL)
 	}
-	want(t, b, "gen:ctx:a", "g1", "gen:ctx:b", "g2", "gen:ctx:nx", "g3")
+	want(t, b, "gen:ctx:a", "g1", "gen:ctx:b", "g2", "gen:ctx:nx", "g3", "gen:p:long", "g5")
 	if !waitAbsent(t, b, "gen:ctx:expiring", expiryWait) {
 		t.Fatalf("the entry with ttl %v did not expire", shortTTL)
 	}
-	if !setNX(t, b, "gen:ctx:expiring", "new") {
-		t.Error("SetPermanentNX of an expired key: false, want true")
+	if !waitAbsent(t, b, "gen:p:nx", expiryWait) {
+		t.Fatalf("the key SetNX stored with ttl %v did not expire", shortTTL)
 	}
-	want(t, b, "gen:ctx:expiring", "new")
+	if !setNX(t, b, "gen:ctx:expiring", "new") {
+		t.Error("SetNX of an expired key: false, want true")
+	}
+	if !setNXFor(t, b, "gen:p:nx", "new", time.Hour) {
+		t.Error("SetNX with a TTL of a key that expired: false, want true")
+	}
+	want(t, b, "gen:ctx:expiring", "new", "gen:p:nx", "new")
+}
+
+// testExtend checks Set's extend: each key given that would expire before
+// the entry gets the entry's expiry; none is created, shortened, given an
+// expiry it lacked, or changed.
+func testExtend(t *testing.T, b cache.Backend) {
+	// Generations created for a short while, then an entry stored under
+	// them for longer: they must outlive shortTTL.
+	if !setNXFor(t, b, "gen:p:short", "s", shortTTL/2) {
+		t.Fatal("SetNX of an absent key: false")
+	}
+	set(t, b, "gen:u:short", "u", shortTTL/2)
+	set(t, b, "gen:p:long", "l", time.Hour)
+	setPermanent(t, b, "gen:c:perm", "p")
+	if err := b.Set(ctxFor(t), "ctx:e:long", []byte("e"), 2*shortTTL,
+		"gen:p:short", "gen:u:short", "gen:p:long", "gen:c:perm", "gen:p:absent"); err != nil {
+		t.Fatalf("Set with extend: %v", err)
+	}
+	// An entry stored for less than what a key has left: the key keeps it.
+	set(t, b, "gen:p:kept", "k", time.Hour)
+	if err := b.Set(ctxFor(t), "ctx:e:short", []byte("f"), shortTTL, "gen:p:kept"); err != nil {
+		t.Fatalf("Set with extend: %v", err)
+	}
+	// A key extended to the entry's expiry expires with it.
+	set(t, b, "gen:p:with", "w", shortTTL/2)
+	if err := b.Set(ctxFor(t), "ctx:e:with", []byte("g"), shortTTL, "gen:p:with"); err != nil {
+		t.Fatalf("Set with extend: %v", err)
+	}
+	want(t, b, "gen:p:short", "s", "gen:u:short", "u", "gen:p:long", "l", "gen:c:perm", "p", "gen:p:absent", "",
+		"ctx:e:long", "e", "gen:p:kept", "k", "ctx:e:short", "f", "gen:p:with", "w")
+	if !waitAbsent(t, b, "ctx:e:short", shortTTL+expiryWait) {
+		t.Fatalf("the entry with ttl %v did not expire", shortTTL)
+	}
+	if !waitAbsent(t, b, "gen:p:with", expiryWait) {
+		t.Errorf("a key extended to an entry's ttl %v outlived it by %v", shortTTL, expiryWait)
+	}
+	// Past shortTTL: the keys extended to the long entry are still there,
+	// so is the one with a longer TTL of its own, and nothing was created.
+	want(t, b, "gen:p:short", "s", "gen:u:short", "u", "gen:p:long", "l", "gen:c:perm", "p", "gen:p:absent", "",
+		"ctx:e:long", "e", "gen:p:kept", "k")
+	// They expire with the long entry, except those with a longer TTL or
+	// none.
+	if !waitAbsent(t, b, "ctx:e:long", shortTTL+expiryWait) {
+		t.Fatal("the long entry did not expire")
+	}
+	for _, k := range []string{"gen:p:short", "gen:u:short"} {
+		if !waitAbsent(t, b, k, expiryWait) {
+			t.Errorf("%q, extended to the long entry's expiry, outlived it by %v", k, expiryWait)
+		}
+	}
+	want(t, b, "gen:p:long", "l", "gen:c:perm", "p", "gen:p:kept", "k", "gen:p:absent", "")
 }
 
 // waitAbsent polls until key is absent, and reports whether it was within d.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -92,7 +93,8 @@ type Backend struct {
 	c          goredis.UniversalClient
 	prefix     string
 	defaultTTL time.Duration
-	owned      bool // c was built by New and is closed by Close
+	owned      bool        // c was built by New and is closed by Close
+	noGT       atomic.Bool // the server lacks PEXPIRE ... GT: Set extends by script
 }
 
 var _ cache.Backend = (*Backend)(nil)
@@ -252,16 +254,91 @@ func (b *Backend) GetMulti(ctx context.Context, keys ...string) ([][]byte, error
 
 // Set implements [cache.Backend]: SET with PX (or EX for whole seconds).
 // A ttl of zero or less means the backend's default TTL; a ttl under a
-// millisecond, Redis's resolution, is one millisecond.
-func (b *Backend) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+// millisecond, Redis's resolution, is one millisecond. The keys of extend
+// get a PEXPIRE ... GT each, pipelined after the SET (one round trip,
+// which go-redis splits by node on a Cluster); on a server older than
+// Redis 7.0, which lacks GT, the backend switches for good to a Lua script
+// that does the same (PTTL, then PEXPIRE when shorter).
+func (b *Backend) Set(ctx context.Context, key string, value []byte, ttl time.Duration, extend ...string) error {
 	if ttl <= 0 {
 		ttl = b.defaultTTL
 	}
 	ttl = max(ttl, time.Millisecond)
-	if err := b.c.Set(ctx, b.prefix+key, value, ttl).Err(); err != nil {
+	if len(extend) == 0 {
+		if err := b.c.Set(ctx, b.prefix+key, value, ttl).Err(); err != nil {
+			return fmt.Errorf("cache/redis: set: %w", err)
+		}
+		return nil
+	}
+	ms := ttl.Milliseconds()
+	noGT := b.noGT.Load()
+	var set *goredis.StatusCmd
+	exts := make([]goredis.Cmder, len(extend))
+	_, err := b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		set = p.Set(ctx, b.prefix+key, value, ttl)
+		for i, k := range extend {
+			exts[i] = b.extendCmd(ctx, p, b.prefix+k, ms, noGT)
+		}
+		return nil
+	})
+	if err := set.Err(); err != nil {
 		return fmt.Errorf("cache/redis: set: %w", err)
 	}
+	if err == nil {
+		return nil
+	}
+	if noGT || !lacksGT(exts) {
+		return fmt.Errorf("cache/redis: set: extend: %w", err)
+	}
+	// The server refused GT: extend with the script from now on.
+	b.noGT.Store(true)
+	_, err = b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, k := range extend {
+			b.extendCmd(ctx, p, b.prefix+k, ms, true)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cache/redis: set: extend: %w", err)
+	}
 	return nil
+}
+
+// extendScript gives KEYS[1], when it exists with an expiry shorter than
+// ARGV[1] milliseconds, that expiry: PEXPIRE ... GT for servers without GT.
+var extendScript = goredis.NewScript(`local t = redis.call('PTTL', KEYS[1])
+if t >= 0 and t < tonumber(ARGV[1]) then
+	return redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return 0`)
+
+// extendCmd queues on p the extension of key (in full) to ms milliseconds.
+func (b *Backend) extendCmd(ctx context.Context, p goredis.Pipeliner, key string, ms int64, noGT bool) goredis.Cmder {
+	if noGT {
+		return extendScript.Eval(ctx, p, []string{key}, ms)
+	}
+	return p.Do(ctx, "pexpire", key, ms, "gt")
+}
+
+// lacksGT reports whether one of cmds failed because the server does not
+// know PEXPIRE's GT option (Redis before 7.0: "ERR wrong number of
+// arguments for 'pexpire' command"; look-alike servers: a syntax or
+// unsupported-option error).
+func lacksGT(cmds []goredis.Cmder) bool {
+	for _, c := range cmds {
+		err := c.Err()
+		var rerr goredis.Error
+		if err == nil || !errors.As(err, &rerr) {
+			continue
+		}
+		msg := strings.ToLower(err.Error())
+		for _, s := range []string{"wrong number of arguments", "syntax error", "unsupported option", "unknown option", "invalid option"} {
+			if strings.Contains(msg, s) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SetPermanent implements [cache.Backend]: SET without expiry, which also
@@ -273,9 +350,16 @@ func (b *Backend) SetPermanent(ctx context.Context, key string, value []byte) er
 	return nil
 }
 
-// SetPermanentNX implements [cache.Backend]: SET NX without expiry.
-func (b *Backend) SetPermanentNX(ctx context.Context, key string, value []byte) (bool, error) {
-	ok, err := b.c.SetNX(ctx, b.prefix+key, value, 0).Result()
+// SetNX implements [cache.Backend]: SET NX with PX (or EX for whole
+// seconds) when ttl is positive, else without expiry. A ttl under a
+// millisecond is one millisecond.
+func (b *Backend) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if ttl > 0 {
+		ttl = max(ttl, time.Millisecond)
+	} else {
+		ttl = 0 // go-redis: no expiry
+	}
+	ok, err := b.c.SetNX(ctx, b.prefix+key, value, ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("cache/redis: set nx: %w", err)
 	}

@@ -146,6 +146,16 @@ func TestSuiteCluster(t *testing.T) {
 			return NewFromClient(b.Client(), b.Prefix(), 0)
 		})
 	})
+	// Generations' TTLs as the nodes hold them; the extension of a store
+	// reaches generations on other nodes than its entry.
+	t.Run("GenerationTTLs", func(t *testing.T) {
+		b, err := New(Options{Addrs: c.Addrs(), Prefix: uniquePrefix(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cleanup(b) })
+		testGenerationTTLs(t, b)
+	})
 }
 
 func TestSuiteSentinel(t *testing.T) {
