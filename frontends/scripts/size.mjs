@@ -32,6 +32,13 @@ const entries = {
     packages: ['@mizan/react'],
   },
   '@mizan/base/ws': { contents: "export * from './base/src/ws.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/base/auth': { contents: "export * from './base/src/auth.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/base + @mizan/base/auth + @mizan/react': {
+    contents:
+      "export * from './base/src/index.ts'; export * from './base/src/auth.ts'; export * from './react/src/index.ts';",
+    external: ['react'],
+    packages: ['@mizan/base', '@mizan/react'],
+  },
   '@mizan/base + @mizan/base/ws': {
     contents: "export * from './base/src/index.ts'; export * from './base/src/ws.ts';",
     external: [],

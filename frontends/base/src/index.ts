@@ -11,5 +11,3 @@ export { MizanClient, configure, getClient } from './client.js';
 export { readInitialData } from './hydrate.js';
 export type { Observer, QueryView, MutationView } from './observe.js';
 export { observe, observeMutation, settled } from './observe.js';
-export type { Auth, AuthOptions, AuthState, AuthStatus, AuthUser, TokenStorage } from './auth.js';
-export { createAuth } from './auth.js';

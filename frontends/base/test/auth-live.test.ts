@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { MizanClient, MizanError, createAuth, type AuthOptions } from '../src/index.js';
+import { createAuth, type AuthOptions } from '../src/auth.js';
+import { MizanClient, MizanError } from '../src/index.js';
 import setupFixture from './fixture-server.js';
 
 const skipReason = inject('fixtureSkip');

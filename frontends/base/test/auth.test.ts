@@ -2,15 +2,8 @@
 // endpoints (docs/spec.md §8): sign-in, the Bearer header, refresh once and
 // retry, shared refreshes, sign-out, restore and the change events.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  MizanClient,
-  MizanError,
-  createAuth,
-  type AuthOptions,
-  type AuthState,
-  type TokenStorage,
-  type Transport,
-} from '../src/index.js';
+import { createAuth, type AuthOptions, type AuthState, type TokenStorage } from '../src/auth.js';
+import { MizanClient, MizanError, type Transport } from '../src/index.js';
 
 const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 

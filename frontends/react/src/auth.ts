@@ -1,6 +1,6 @@
 // useAuth: React over the kernel's sign-in client (createAuth of
 // @mizan/base, docs/client.md "Signing in").
-import type { Auth, AuthState } from '@mizan/base';
+import type { Auth, AuthState } from '@mizan/base/auth';
 import { createContext, createElement, useContext, useMemo, useSyncExternalStore, type JSX, type ReactNode } from 'react';
 
 const AuthContext = /* @__PURE__ */ createContext<Auth | undefined>(undefined);

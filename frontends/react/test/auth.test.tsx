@@ -1,7 +1,8 @@
 // useAuth and AuthProvider over createAuth of @mizan/base, in happy-dom,
 // against a fake server of auth/token/, auth/refresh/, auth/logout/ and
 // ctx/global/ (docs/spec.md §8).
-import { MizanClient, createAuth, type Auth, type TokenStorage } from '@mizan/base';
+import { MizanClient } from '@mizan/base';
+import { createAuth, type Auth, type TokenStorage } from '@mizan/base/auth';
 import { StrictMode, act, type ReactNode } from 'react';
 import { createRoot, hydrateRoot, type Root } from 'react-dom/client';
 import { renderToString } from 'react-dom/server';

@@ -38,7 +38,7 @@
 // it with the new credential. That also covers a server-rendered page:
 // it is the anonymous render, hydrated as it is, and global is refetched
 // once the stored refresh token has given the tab an access token.
-import { createAuth } from '@mizan/base';
+import { createAuth } from '@mizan/base/auth';
 
 /** The tab's sign-in client. */
 export const auth = createAuth({ storage: 'session', storageKey: 'taskboard.refresh' });
