@@ -167,3 +167,36 @@ func BenchmarkRenderSequential(b *testing.B) {
 	b.StopTimer()
 	reportLatency(b, lat, elapsed)
 }
+
+// BenchmarkRenderPageCollect renders pages/Board.tsx (a board, two
+// projects, two users, over @mizan/react hooks) on one worker from the
+// five bundles it reads, without collection (RenderDocument, no Fetch)
+// and with it (RenderPage with Fetch, one pass since nothing is missing):
+// the cost of noting what the page reads.
+func BenchmarkRenderPageCollect(b *testing.B) {
+	r := newRenderer(b, Config{Workers: 1, Timeout: time.Minute})
+	ctx := context.Background()
+	full, err := r.RenderPage(ctx, boardDoc(&boardApp{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, collect := range []bool{false, true} {
+		b.Run(fmt.Sprintf("collect=%v", collect), func(b *testing.B) {
+			d := Document{Component: "pages/Board.tsx", Data: full.Data}
+			if collect {
+				d.Fetch = (&boardApp{}).fetch
+			}
+			for range 200 {
+				if _, err := r.RenderPage(ctx, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := r.RenderPage(ctx, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

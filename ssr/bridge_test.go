@@ -295,7 +295,7 @@ func TestPathTraversalRefused(t *testing.T) {
 	}
 
 	// The worker enforces the directories too (MIZAN_SSR_DIRS).
-	_, err := r.renderFile(ctx, filepath.Join(outside, "Out.tsx"), []byte("{}"))
+	_, _, err := r.renderFile(ctx, filepath.Join(outside, "Out.tsx"), []byte("{}"), false)
 	var re *RenderError
 	if !errors.As(err, &re) || !strings.Contains(re.Message, "outside the template directories") {
 		t.Errorf("a file outside Dirs sent to the worker: err = %v, want its refusal", err)

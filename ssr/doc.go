@@ -24,13 +24,20 @@
 // context bundles its component was rendered from ([Data], keyed like the
 // @mizan/base kernel's instances) in a JSON script; the client reads them
 // with readInitialData() into ClientOptions.initialData and starts without
-// fetching them again.
+// fetching them again. With [Document.Fetch] ([Renderer.RenderPage]), the
+// page embeds every context instance its component reads on its first
+// render, not only those it was given: the worker reports the instance
+// keys the component looked up, and the instances it lacked are fetched
+// and the component rendered again, a bounded number of times.
 //
 // # PSR
 //
 // [Pages] registers page routes on a Mizan app. A page whose contexts all
 // have the render strategy psr ([mizan.RenderPSR]) is rendered ahead,
 // stored in the cache, served from there without running the context's
-// functions, and re-rendered after a mutation invalidates its data; other
-// pages are rendered per request. See docs/ssr.md.
+// functions, and re-rendered after a mutation's targets hit any instance
+// it embeds (its route's, and those its component read); other pages are
+// rendered per request. Every page embeds what its component reads,
+// fetched as the caller it is rendered for (a guarded context is never
+// embedded in an anonymous page). See docs/ssr.md.
 package ssr

@@ -25,6 +25,12 @@ type instance struct {
 	// as wire strings, sorted. Invalidations are matched against these.
 	ctxs []protocol.Instance
 	key  cache.Instance // where the page is stored
+	// pending holds the targets that came while a render of the page was
+	// in progress (Pages.rendering), to be matched against what that
+	// render read once it is known; overflow says some were dropped.
+	// Guarded by Pages.mu.
+	pending  []protocol.Normal
+	overflow bool
 
 	mu     sync.Mutex
 	dirty  uint64 // bumped by every invalidation
@@ -34,6 +40,30 @@ type instance struct {
 	// by this process; evicted whether it is no longer tracked.
 	everStored, evicted bool
 	flight              *flight
+	// reads are the other instances the last render read (beyond ctxs,
+	// embedded or not: a target of one re-renders the page), canonical;
+	// prefetch the keys it fetched for that, which the next render fetches
+	// with the route's contexts, so that it usually renders once.
+	reads    []protocol.Instance
+	prefetch []string
+	// rendered reports whether this process has rendered the page; shared,
+	// then, whether every context it embeds is Shared (a signed-in caller
+	// may be given it).
+	rendered, shared bool
+}
+
+// maxPending bounds instance.pending.
+const maxPending = 64
+
+// readsMatch reports whether target n matches one of the instances the
+// page's last render read. in.mu is held.
+func (in *instance) readsMatch(n protocol.Normal) bool {
+	for _, r := range in.reads {
+		if protocol.Match(n, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // pageScope is the parameter of a stored page's cache key that names the
@@ -49,21 +79,28 @@ var pageScopes = []string{pageScope}
 // integers in canonical decimal, so that /p/05/ and /p/5/ are one page.
 func (rt *route) canonical(name, v string) string {
 	for _, c := range rt.contexts {
-		t, ok := c.params[name]
-		if !ok {
-			continue
+		if t, ok := c.params[name]; ok {
+			return canonicalValue(t, v)
 		}
-		switch t.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				return strconv.FormatInt(n, 10)
-			}
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-				return strconv.FormatUint(n, 10)
-			}
-		}
+	}
+	return v
+}
+
+// canonicalValue returns v, a wire string of a parameter of type t, in
+// canonical form: an integer in canonical decimal; anything else as it is.
+func canonicalValue(t reflect.Type, v string) string {
+	if t == nil {
 		return v
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+			return strconv.FormatUint(n, 10)
+		}
 	}
 	return v
 }

@@ -98,6 +98,14 @@ type Document struct {
 	// Scripts are the URLs of the module scripts loaded at the end of the
 	// body: the client entry that hydrates the root element.
 	Scripts []string
+	// Fetch, when set, makes the page embed every context instance its
+	// component reads, not only those of Data: instances it reads that
+	// Data lacks are fetched with Fetch and the component is rendered
+	// again (see [Renderer.RenderPage]). Nil renders once, from Data.
+	Fetch FetchFunc
+	// Passes bounds the renders of a page with Fetch. Zero means
+	// [DefaultPasses]; 1 renders once and reports what was read.
+	Passes int
 }
 
 // RenderDocument renders the document's component and returns the whole HTML
@@ -106,24 +114,15 @@ type Document struct {
 // [DataScriptID] and [PropsScriptID]), escaped so that no value can end the
 // script or open a comment (<, > and & become \u003c, \u003e and \u0026,
 // U+2028 and U+2029 \u2028 and \u2029), then the module scripts.
+//
+// With [Document.Fetch], the page also embeds the instances its component
+// reads that Data lacks ([Renderer.RenderPage]).
 func (r *Renderer) RenderDocument(ctx context.Context, p Document) ([]byte, error) {
-	file, err := r.Resolve(p.Component)
+	out, err := r.RenderPage(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	props, err := encodeProps(p.Props)
-	if err != nil {
-		return nil, fmt.Errorf("ssr: page %s: %w", p.Component, err)
-	}
-	data, err := p.Data.json()
-	if err != nil {
-		return nil, fmt.Errorf("ssr: page %s: %w", p.Component, err)
-	}
-	body, err := r.renderFile(ctx, file, withInitialData(props, data))
-	if err != nil {
-		return nil, err
-	}
-	return appendDocument(nil, &p, body, data, props), nil
+	return out.HTML, nil
 }
 
 // json encodes d as one JSON object, keys sorted.

@@ -3,6 +3,7 @@ package ssr
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,6 +162,14 @@ func TestInstanceKeyMatchesKernel(t *testing.T) {
 	for i, c := range cases {
 		if got := InstanceKey(c.Context, c.Params); got != want[i] {
 			t.Errorf("InstanceKey(%q, %v) = %q, kernel says %q", c.Context, c.Params, got, want[i])
+		}
+		// And back: the keys a page's reads are reported by.
+		ctx, params, ok := ParseInstanceKey(want[i])
+		if len(c.Params) == 0 {
+			c.Params = nil
+		}
+		if !ok || ctx != c.Context || !maps.Equal(params, c.Params) {
+			t.Errorf("ParseInstanceKey(%q) = %q, %v, %v; want %q, %v", want[i], ctx, params, ok, c.Context, c.Params)
 		}
 	}
 }

@@ -66,6 +66,12 @@ type PagesConfig struct {
 	MaxInstances int
 	// Logger receives failed background renders. Nil means slog.Default().
 	Logger *slog.Logger
+	// Passes bounds the renders of one page: a page embeds, besides its
+	// route's contexts, every context instance its component reads, which
+	// takes a render to find out (see [Renderer.RenderPage]). Zero means
+	// [DefaultPasses]; 1 renders once and embeds only the route's
+	// contexts (the instances read are still tracked for re-rendering).
+	Passes int
 }
 
 // Route is one page route of [Pages].
@@ -78,7 +84,12 @@ type Route struct {
 	Component string
 	// Contexts are the contexts whose bundles the page is rendered from.
 	// Each is fetched with the path values whose names are parameters of
-	// its functions.
+	// its functions, and decides, with its render strategy, guards and
+	// sharing, how the page is served. The page also embeds every other
+	// context instance its component reads on its first render (a
+	// sidebar's, one per project): found while rendering, fetched as the
+	// caller the page is rendered for, and followed like these for
+	// re-rendering (see [Renderer.RenderPage]).
 	Contexts []mizan.Context
 	// Title is the document's title.
 	Title string
@@ -102,6 +113,12 @@ type PageStats struct {
 	Hits      uint64 // requests answered with a stored page
 	Dynamic   uint64 // requests rendered per request (not PSR)
 	Tracked   int    // page instances tracked for re-rendering now
+	// Collected counts the bundles fetched for pages because their
+	// components read them (instances of no route context), Unembedded
+	// the instances pages read and did not embed (refused to the page's
+	// caller, such as a guarded context in an anonymous page, or read by
+	// the last pass only).
+	Collected, Unembedded uint64
 }
 
 // Pages serves server-rendered page routes of a Mizan app. A route whose
@@ -113,12 +130,21 @@ type PageStats struct {
 // pages whose contexts are not [mizan.Shared], are rendered per request
 // from bundles fetched through the origin cache.
 //
+// Every page embeds, besides its route's contexts, each context instance
+// its component reads on its first render ([Renderer.RenderPage]), so
+// that hydration fetches nothing: fetched as the caller the page is
+// rendered for, except that a guarded context is never embedded in a page
+// rendered for an anonymous caller. A signed-in caller is given a
+// pre-rendered page only if every context it embeds is Shared.
+//
 // Pages consumes the app's invalidations ([mizan.App.OnInvalidate]): a
 // target re-renders the tracked instances of pre-rendered routes whose
 // context instances it matches, by the one matching rule of docs/spec.md
 // §3 ([protocol.Match]): a page's instance of a context is the path values
-// that are that context's params. A target narrowed to its caller (tier
-// 2) re-renders nothing, since pages are rendered anonymously. Re-renders wait
+// that are that context's params, and the instances its last render read
+// count as well (a target that comes during a render is matched against
+// what that render read once it is done). A target narrowed to its caller
+// (tier 2) re-renders nothing, since pages are rendered anonymously. Re-renders wait
 // [PagesConfig.Debounce] to coalesce bursts, and a re-render whose HTML
 // is the same as the stored page is not stored again. A request for an
 // instance invalidated but not yet re-rendered renders it at once, so a
@@ -156,7 +182,15 @@ type Pages struct {
 	loop   sync.WaitGroup
 	closed atomic.Bool
 
-	renders, rerenders, stored, unchanged, hits, dynamic atomic.Uint64
+	// rendering counts the renders in progress of each tracked instance,
+	// which note the targets that come meanwhile (instance.pending).
+	// Guarded by mu.
+	rendering map[*instance]int
+	// metas caches what a page's collection needs of each context (a
+	// *readMeta by name): the built app's metadata does not change.
+	metas sync.Map
+
+	renders, rerenders, stored, unchanged, hits, dynamic, collected, unembedded atomic.Uint64
 }
 
 // route is a registered route, completed by init once the app is built.
@@ -166,6 +200,10 @@ type route struct {
 	psr      bool     // pre-rendered
 	shared   bool     // every context is Shared
 	contexts []ctxInfo
+	// reads are the contexts of the instances this process's renders of
+	// the route's pages read beyond the route's own instances: targets of
+	// these are matched against each page's reads. Guarded by Pages.mu.
+	reads map[string]bool
 }
 
 // ctxInfo is what a route needs of one of its contexts.
@@ -208,8 +246,8 @@ func NewPages(app *mizan.App, r *Renderer, cfg PagesConfig) (*Pages, error) {
 	if app == nil || r == nil {
 		return nil, errors.New("ssr: NewPages needs an app and a renderer")
 	}
-	if cfg.Debounce < 0 || cfg.TTL < 0 || cfg.MaxInstances < 0 {
-		return nil, errors.New("ssr: PagesConfig.Debounce, TTL and MaxInstances must not be negative")
+	if cfg.Debounce < 0 || cfg.TTL < 0 || cfg.MaxInstances < 0 || cfg.Passes < 0 {
+		return nil, errors.New("ssr: PagesConfig.Debounce, TTL, MaxInstances and Passes must not be negative")
 	}
 	if cfg.Debounce == 0 {
 		cfg.Debounce = DefaultDebounce
@@ -218,7 +256,7 @@ func NewPages(app *mizan.App, r *Renderer, cfg PagesConfig) (*Pages, error) {
 		cfg.MaxInstances = DefaultMaxInstances
 	}
 	ps := &Pages{app: app, views: app, r: r, cfg: cfg, c: cfg.Cache, logger: cfg.Logger,
-		inst: map[string]*instance{}, queue: map[*instance]struct{}{}, idle: make(chan struct{}),
+		inst: map[string]*instance{}, queue: map[*instance]struct{}{}, idle: make(chan struct{}), rendering: map[*instance]int{},
 		wake: make(chan struct{}, 1), flush: make(chan struct{}, 1), done: make(chan struct{})}
 	close(ps.idle)
 	ps.isIdle = true
@@ -253,7 +291,7 @@ func (ps *Pages) Page(pattern, component string, contexts ...mizan.Context) {
 // by [Pages.Start] and by the app's Build for what the view itself gets
 // wrong.
 func (ps *Pages) Handle(rt Route) {
-	r := &route{Route: rt, params: wildcards(rt.Pattern)}
+	r := &route{Route: rt, params: wildcards(rt.Pattern), reads: map[string]bool{}}
 	r.Contexts = slices.Clone(rt.Contexts)
 	if r.Name == "" {
 		r.Name = viewName(rt.Pattern)
@@ -449,7 +487,8 @@ func (ps *Pages) Stats() PageStats {
 	tracked := len(ps.inst)
 	ps.mu.Unlock()
 	return PageStats{Tracked: tracked, Renders: ps.renders.Load(), Rerenders: ps.rerenders.Load(), Stored: ps.stored.Load(),
-		Unchanged: ps.unchanged.Load(), Hits: ps.hits.Load(), Dynamic: ps.dynamic.Load()}
+		Unchanged: ps.unchanged.Load(), Hits: ps.hits.Load(), Dynamic: ps.dynamic.Load(),
+		Collected: ps.collected.Load(), Unembedded: ps.unembedded.Load()}
 }
 
 // Close stops re-rendering, after the batch and the renders in progress

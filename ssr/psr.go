@@ -32,16 +32,9 @@ func (ps *Pages) Invalidate(ctx context.Context, inv mizan.Invalidation) {
 		in.mu.Lock()
 		in.dirty++
 		in.mu.Unlock()
-		if ps.isIdle {
-			ps.idle, ps.isIdle = make(chan struct{}), false
-		}
-		ps.queue[in] = struct{}{}
+		ps.enqueueLocked(in)
 	}
 	ps.mu.Unlock()
-	select {
-	case ps.wake <- struct{}{}:
-	default:
-	}
 }
 
 // affected decides what an invalidation re-renders: the tracked
@@ -71,14 +64,41 @@ func (ps *Pages) affected(inv mizan.Invalidation) (map[*instance]struct{}, []cac
 	}
 	var purges []cache.Purge
 	purged := map[*route]bool{}
+	purge := func(rt *route) {
+		if ps.shared && !purged[rt] {
+			purged[rt] = true
+			purges = append(purges, cache.Purge{Context: pageContext(rt)})
+		}
+	}
 	for i, n := range normals(inv.Normal, inv.Targets) {
 		if inv.Narrowed(i) {
 			continue
 		}
+		ps.notePending(n)
 		for _, rt := range routes {
 			if !rt.psr {
 				continue
 			}
+			// The instances the route's pages read beyond their own, of
+			// any context (a project's page shows the other projects'
+			// progress): each page's last render's, as the emission step
+			// normalized them, matched by the same rule.
+			ps.mu.Lock()
+			if rt.reads[n.Context] {
+				purge(rt)
+				for _, in := range ps.inst {
+					if in.rt != rt {
+						continue
+					}
+					in.mu.Lock()
+					hit := in.readsMatch(n)
+					in.mu.Unlock()
+					if hit {
+						mark(in)
+					}
+				}
+			}
+			ps.mu.Unlock()
 			for ci, c := range rt.contexts {
 				if c.name != n.Context {
 					continue
@@ -96,10 +116,7 @@ func (ps *Pages) affected(inv mizan.Invalidation) (map[*instance]struct{}, []cac
 					}
 					continue
 				}
-				if ps.shared && !purged[rt] {
-					purged[rt] = true
-					purges = append(purges, cache.Purge{Context: pageContext(rt)})
-				}
+				purge(rt)
 				ps.mu.Lock()
 				for _, in := range ps.inst {
 					if in.rt == rt && protocol.Match(n, in.ctxs[ci]) {
@@ -111,6 +128,20 @@ func (ps *Pages) affected(inv mizan.Invalidation) (map[*instance]struct{}, []cac
 		}
 	}
 	return marked, purges
+}
+
+// notePending adds target n to the pending targets of the instances being
+// rendered: what they read is known when their render ends (endRender).
+func (ps *Pages) notePending(n protocol.Normal) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for in := range ps.rendering {
+		if len(in.pending) >= maxPending {
+			in.overflow = true
+			continue
+		}
+		in.pending = append(in.pending, n)
+	}
 }
 
 // determined reports whether target n, of the route's context ci, can

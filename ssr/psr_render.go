@@ -59,7 +59,13 @@ func (ps *Pages) render(ctx context.Context, in *instance, rerender bool) ([]byt
 		if rerender {
 			ps.rerenders.Add(1)
 		}
-		f.html, f.err = ps.renderPage(rctx, in.rt, in.values)
+		prefetch := ps.beginRender(in)
+		res, err := ps.renderPage(rctx, in.rt, in.values, prefetch)
+		ps.endRender(in, res)
+		f.err = err
+		if res != nil {
+			f.html = res.html
+		}
 		switch {
 		case !usable: // Close has begun: the cache may be closed
 		case f.err == nil:
@@ -123,4 +129,70 @@ func (ps *Pages) markClean(in *instance, v uint64) {
 		in.clean = v
 	}
 	in.mu.Unlock()
+}
+
+// beginRender records that a render of in is starting: targets that come
+// from now on are noted, to be matched against what the render reads. It
+// returns the keys the previous render fetched because it read them.
+func (ps *Pages) beginRender(in *instance) []string {
+	ps.mu.Lock()
+	ps.rendering[in]++
+	ps.mu.Unlock()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.prefetch
+}
+
+// endRender records what a render of in read (res; nil when it failed)
+// and whether a target noted during the render hits one of those
+// instances: the page rendered may then be stale (its bundle fetched
+// before the mutation), so it is invalidated like any other and queued for
+// a re-render (store then declines to keep it).
+func (ps *Pages) endRender(in *instance, res *pageResult) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	pending, overflow := in.pending, in.overflow
+	if ps.rendering[in]--; ps.rendering[in] <= 0 {
+		delete(ps.rendering, in)
+		in.pending, in.overflow = nil, false
+	}
+	if res == nil {
+		return
+	}
+	if in.rt.reads == nil && len(res.reads) > 0 {
+		in.rt.reads = map[string]bool{}
+	}
+	for _, r := range res.reads {
+		in.rt.reads[r.Context] = true
+	}
+	in.mu.Lock()
+	in.reads, in.prefetch = res.reads, res.fetched
+	in.rendered, in.shared = true, res.shared
+	stale := overflow && len(res.reads) > 0
+	for _, n := range pending {
+		if stale {
+			break
+		}
+		stale = in.readsMatch(n)
+	}
+	if stale {
+		in.dirty++
+	}
+	in.mu.Unlock()
+	if stale && !ps.closed.Load() {
+		ps.enqueueLocked(in)
+	}
+}
+
+// enqueueLocked queues in for a re-render; ps.mu is held and in.dirty
+// already bumped.
+func (ps *Pages) enqueueLocked(in *instance) {
+	if ps.isIdle {
+		ps.idle, ps.isIdle = make(chan struct{}), false
+	}
+	ps.queue[in] = struct{}{}
+	select {
+	case ps.wake <- struct{}{}:
+	default:
+	}
 }

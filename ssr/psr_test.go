@@ -331,3 +331,217 @@ func FuzzPSRMatchesProtocol(f *testing.F) {
 		}
 	})
 }
+
+// psrReadingPages is psrPages with pages whose last render read instances
+// beyond their route's own (as a sidebar reads every project): /about/
+// read projects 1 and 02 (a key as a component may spell it) and the todo
+// tasks of project 2; /projects/1/ read project 2; the admin page (not
+// pre-rendered) read project 5.
+func psrReadingPages(t testing.TB, shared bool) *Pages {
+	t.Helper()
+	ps := psrPages(t, shared)
+	ps.rendering = map[*instance]int{}
+	for _, rt := range ps.routes {
+		rt.reads = map[string]bool{}
+	}
+	project := map[string]reflect.Type{"project_id": intType}
+	tasks := map[string]reflect.Type{"project_id": intType, "state": stringType}
+	read := func(route int, values map[string]string, keys ...string) {
+		in := ps.lookup(ps.routes[route], values)
+		if in == nil {
+			t.Fatalf("no page %d %v", route, values)
+		}
+		for _, k := range keys {
+			name, params, ok := ParseInstanceKey(k)
+			if !ok {
+				t.Fatalf("bad key %q", k)
+			}
+			m := &readMeta{params: project}
+			if name == "tasks" {
+				m.params = tasks
+			}
+			in.reads = append(in.reads, m.instance(name, params))
+			in.rt.reads[name] = true
+		}
+	}
+	read(3, map[string]string{}, "project?project_id=1", "project?project_id=02", "tasks?project_id=2&state=todo")
+	read(0, map[string]string{"project_id": "1"}, "project?project_id=2")
+	read(4, map[string]string{"project_id": "1"}, "project?project_id=5")
+	return ps
+}
+
+// specReadMatch is the rule of docs/spec.md §3 for one instance a page
+// read (params as canonical wire strings): same context, and every param
+// of the target absent from the instance or equal to its value.
+func specReadMatch(tg mizan.Target, r protocol.Instance) bool {
+	if tg.Context != r.Context {
+		return false
+	}
+	for k, v := range tg.Params {
+		if pv, ok := r.Lookup(k); ok && pv != stringOf(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// wantMarkedReading is wantMarked with the instances pages read.
+func wantMarkedReading(t testing.TB, ps *Pages, inv mizan.Invalidation) []string {
+	t.Helper()
+	var out []string
+	for _, in := range ps.inst {
+		hit := false
+		for i, tg := range inv.Targets {
+			spec := specMatch(tg, in)
+			for _, r := range in.reads {
+				spec = spec || specReadMatch(tg, r)
+			}
+			hit = hit || spec && !inv.Narrowed(i)
+		}
+		if hit && in.rt.psr {
+			out = append(out, pageName(in))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// A target re-renders the pages one of whose reads it matches, by the
+// same rule as their own instances.
+func TestPSRRerendersWhatPagesRead(t *testing.T) {
+	type target = mizan.Target
+	cases := []struct {
+		name     string
+		target   target
+		narrowed bool
+		want     []string
+	}{
+		{"scoped, read by a page of another route and of the same", target{Context: "project", Params: map[string]any{"project_id": 2}}, false,
+			[]string{"about?", "proj?project_id=1", "proj?project_id=2", "tasks?project_id=2&state=todo", "userproj?project_id=2&user_id=8"}},
+		{"scoped, read as 1 only", target{Context: "project", Params: map[string]any{"project_id": 1}}, false,
+			[]string{"about?", "proj?project_id=1", "tasks?project_id=1&state=01", "tasks?project_id=1&state=done", "tasks?project_id=1&state=todo",
+				"userproj?project_id=1&user_id=7"}},
+		{"read only by a page that is not pre-rendered", target{Context: "project", Params: map[string]any{"project_id": 5}}, false, nil},
+		{"a read of another context", target{Context: "tasks", Params: map[string]any{"state": "todo"}}, false,
+			[]string{"about?", "tasks?project_id=1&state=todo", "tasks?project_id=2&state=todo"}},
+		{"a read of another context, other values", target{Context: "tasks", Params: map[string]any{"state": "done"}}, false,
+			[]string{"tasks?project_id=1&state=done"}},
+		{"a param the read lacks", target{Context: "tasks", Params: map[string]any{"owner": "x", "project_id": 2}}, false,
+			[]string{"about?", "tasks?project_id=2&state=todo"}},
+		{"narrowed", target{Context: "project", Params: map[string]any{"project_id": 2}}, true, nil},
+	}
+	ps := psrReadingPages(t, false)
+	for _, c := range cases {
+		inv := invalidation(t, []target{c.target}, []bool{c.narrowed})
+		marked, purges := ps.affected(inv)
+		got := pageNames(marked)
+		if want := wantMarkedReading(t, ps, inv); !slices.Equal(got, want) || !slices.Equal(got, c.want) {
+			t.Errorf("%s: re-renders %v\nthe rule: %v\n    want: %v", c.name, got, want, c.want)
+		}
+		if len(purges) > 0 {
+			t.Errorf("%s: purges %v of a cache no other process reads", c.name, purges)
+		}
+	}
+	// With a shared cache, a target of a context the pages of a route
+	// read purges the route's stored pages, as a target that may reach
+	// several pages does.
+	ps = psrReadingPages(t, true)
+	inv := invalidation(t, []target{{Context: "tasks", Params: map[string]any{"state": "todo"}}}, nil)
+	_, purges := ps.affected(inv)
+	var routes []string
+	for _, p := range purges {
+		routes = append(routes, p.Context)
+	}
+	slices.Sort(routes)
+	if !slices.Equal(routes, []string{"psr:about", "psr:tasks"}) {
+		t.Errorf("shared cache: purges %v", routes)
+	}
+}
+
+// FuzzPSRReadsMatchProtocol is FuzzPSRMatchesProtocol for pages that read
+// instances beyond their route's own.
+func FuzzPSRReadsMatchProtocol(f *testing.F) {
+	for _, s := range []string{"", "\x00\x01\x02\x03", "\x01\x05\x01\x02\x00\x07\x03", "\x02\x00\x01\x01\x01\x00\x00\x00"} {
+		f.Add([]byte(s))
+	}
+	ps := psrReadingPages(f, false)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pick := func(n int) int {
+			if len(data) == 0 {
+				return 0
+			}
+			v := int(data[0]) % n
+			data = data[1:]
+			return v
+		}
+		var targets []mizan.Target
+		var narrowed []bool
+		for range 1 + pick(3) {
+			tg := mizan.Target{Context: psrFuzzContexts[pick(len(psrFuzzContexts))]}
+			for _, name := range psrFuzzParams {
+				if pick(2) == 1 {
+					if tg.Params == nil {
+						tg.Params = map[string]any{}
+					}
+					tg.Params[name] = psrFuzzValues[pick(len(psrFuzzValues))]
+				}
+			}
+			targets = append(targets, tg)
+			narrowed = append(narrowed, pick(4) == 0)
+		}
+		inv := invalidation(t, targets, narrowed)
+		marked, _ := ps.affected(inv)
+		if got, want := pageNames(marked), wantMarkedReading(t, ps, inv); !slices.Equal(got, want) {
+			t.Fatalf("targets %v (narrowed %v): re-renders %v, the rule says %v", targets, narrowed, got, want)
+		}
+	})
+}
+
+// A target that comes while a page renders is matched against what that
+// render read, once it is known: the render may have fetched the instance
+// before the mutation, so the page is invalidated again and queued (and
+// its store declined); a target it did not read changes nothing.
+func TestPSRTargetDuringRender(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		reads []string
+		stale bool
+	}{
+		{"read", []string{"project?project_id=7"}, true},
+		{"not read", []string{"project?project_id=8"}, false},
+		{"nothing read", nil, false},
+	} {
+		ps := psrReadingPages(t, false)
+		ps.idle, ps.isIdle = make(chan struct{}), true
+		ps.wake = make(chan struct{}, 1)
+		in := ps.lookup(ps.routes[3], map[string]string{}) // /about/
+		in.reads = nil                                     // its first render
+		before := in.dirty
+		ps.beginRender(in)
+		// A target of project 7 comes: nothing the page is known to read.
+		marked, _ := ps.affected(invalidation(t, []mizan.Target{{Context: "project", Params: map[string]any{"project_id": 7}}}, nil))
+		if len(marked) != 0 {
+			t.Fatalf("%s: marked %v before the render said what it read", c.name, pageNames(marked))
+		}
+		res := &pageResult{shared: true}
+		for _, k := range c.reads {
+			name, params, _ := ParseInstanceKey(k)
+			res.reads = append(res.reads, (&readMeta{params: map[string]reflect.Type{"project_id": intType}}).instance(name, params))
+		}
+		ps.endRender(in, res)
+		_, queued := ps.queue[in]
+		if stale := in.dirty != before; stale != c.stale || queued != c.stale {
+			t.Errorf("%s: invalidated %v, queued %v; want %v", c.name, stale, queued, c.stale)
+		}
+		if len(ps.rendering) != 0 || in.pending != nil {
+			t.Errorf("%s: still noted as rendering: %v, pending %v", c.name, ps.rendering, in.pending)
+		}
+		// From now on the reads are known: a target of them marks the page.
+		if c.stale {
+			marked, _ = ps.affected(invalidation(t, []mizan.Target{{Context: "project", Params: map[string]any{"project_id": 7}}}, nil))
+			if !slices.Contains(pageNames(marked), "about?") {
+				t.Errorf("%s: a target of what the page read marks %v", c.name, pageNames(marked))
+			}
+		}
+	}
+}

@@ -108,7 +108,8 @@ func (r *Renderer) Render(ctx context.Context, name string, props any) (string, 
 	if err != nil {
 		return "", fmt.Errorf("ssr: rendering %s: %w", name, err)
 	}
-	return r.renderFile(ctx, file, pj)
+	html, _, err := r.renderFile(ctx, file, pj, false)
+	return html, err
 }
 
 // encodeProps returns props as a JSON object on one line. Props already
@@ -145,24 +146,29 @@ func encodeProps(props any) ([]byte, error) {
 }
 
 // renderFile renders the component in file (absolute, already checked)
-// with props (a JSON object).
-func (r *Renderer) renderFile(ctx context.Context, file string, props []byte) (string, error) {
-	params := make([]byte, 0, len(file)+len(props)+24)
+// with props (a JSON object). With collect, the worker also reports the
+// keys of props.initialData the render looked up (see RenderPage).
+func (r *Renderer) renderFile(ctx context.Context, file string, props []byte, collect bool) (string, []string, error) {
+	params := make([]byte, 0, len(file)+len(props)+40)
 	params = append(params, `{"file":`...)
 	params, _ = appendJSONString(params, file)
-	params = append(append(append(params, `,"props":`...), props...), '}')
+	params = append(append(params, `,"props":`...), props...)
+	if collect {
+		params = append(params, `,"collect":true`...)
+	}
+	params = append(params, '}')
 	rep, err := r.call(ctx, "render", params)
 	if err != nil {
 		var re *RenderError
 		if errors.As(err, &re) {
 			re.File = file
 			r.errs.Add(1)
-			return "", re
+			return "", nil, re
 		}
-		return "", fmt.Errorf("ssr: rendering %s: %w", file, err)
+		return "", nil, fmt.Errorf("ssr: rendering %s: %w", file, err)
 	}
 	r.renders.Add(1)
-	return rep.html, nil
+	return rep.html, rep.reads, nil
 }
 
 // call runs one request on the least loaded worker, starting it if needed,

@@ -8,9 +8,11 @@ import (
 	"unicode/utf8"
 )
 
-// parseReply decodes one reply line of the worker. The common reply,
-// {"id":N,"html":"..."}, is decoded by hand (it is most of the bridge's
-// work); anything else goes through encoding/json.
+// parseReply decodes one reply line of the worker. The common replies,
+// {"id":N,"html":"..."} and {"id":N,"html":"...","reads":[...]}, are
+// decoded by hand (the HTML is most of the bridge's work; the short list of
+// reads that follows goes through encoding/json); anything else goes
+// through encoding/json.
 func parseReply(line []byte) (wireReply, error) {
 	line = bytes.TrimRight(line, "\r\n")
 	if rest, ok := bytes.CutPrefix(line, []byte(`{"id":`)); ok {
@@ -20,9 +22,19 @@ func parseReply(line []byte) (wireReply, error) {
 		}
 		if end > 0 && end <= 18 {
 			if after, ok := bytes.CutPrefix(rest[end:], []byte(`,"html":`)); ok {
-				if html, tail, ok := unquote(after); ok && string(tail) == "}" {
+				if html, tail, ok := unquote(after); ok {
 					id, _ := strconv.ParseInt(string(rest[:end]), 10, 64)
-					return wireReply{ID: &id, HTML: &html}, nil
+					if string(tail) == "}" {
+						return wireReply{ID: &id, HTML: &html}, nil
+					}
+					if list, ok := bytes.CutPrefix(tail, []byte(`,"reads":`)); ok {
+						if list, ok := bytes.CutSuffix(list, []byte("}")); ok {
+							var reads []string
+							if json.Unmarshal(list, &reads) == nil && reads != nil {
+								return wireReply{ID: &id, HTML: &html, Reads: reads}, nil
+							}
+						}
+					}
 				}
 			}
 		}

@@ -18,6 +18,12 @@ func TestParseReply(t *testing.T) {
 		`{"id":13,"bench":{"n":3,"ns":99,"bytes":4}}`,
 		`{"id":null,"error":"malformed request: not JSON"}`,
 		`{"id":14,"html":"é raw utf-8"}`,
+		`{"id":15,"html":"<p>x</p>","reads":["board","project?project_id=2"]}`,
+		`{"id":16,"html":"<p>\"</p>","reads":[]}`,
+		`{"id":17,"html":"x","reads":["a\u0026b"]}`,
+		`{"id":18,"html":"x","reads":[1]}`,
+		`{"id":19,"html":"x","reads":null}`,
+		`{"id":20,"html":"x","other":1}`,
 	} {
 		got, err := parseReply([]byte(line))
 		var want wireReply

@@ -37,7 +37,8 @@ const stdoutGrace = 500 * time.Millisecond
 // reply is one answer of the worker.
 type reply struct {
 	html  string
-	err   error // a *RenderError
+	reads []string // the instance keys a collecting render read
+	err   error    // a *RenderError
 	bench *BenchResult
 }
 
@@ -49,6 +50,7 @@ type wireReply struct {
 	Error *string      `json:"error"`
 	Pong  bool         `json:"pong"`
 	Bench *BenchResult `json:"bench"`
+	Reads []string     `json:"reads"`
 }
 
 // proc is one worker process.
@@ -249,7 +251,7 @@ func (p *proc) handle(line []byte) {
 	case m.Error != nil:
 		r.err = &RenderError{Message: *m.Error}
 	case m.HTML != nil:
-		r.html = *m.HTML
+		r.html, r.reads = *m.HTML, m.Reads
 	case m.Bench != nil:
 		r.bench = m.Bench
 	}

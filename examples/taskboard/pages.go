@@ -18,28 +18,38 @@ import (
 
 // Server-side rendering (docs/ssr.md). The UI's main pages are rendered on
 // the server by package ssr, from page components in web/src/pages/ that
-// render the same React App as the browser, and embed the context bundles
-// they were rendered from; the browser's entry (web/src/main.tsx) hydrates
-// them with those bundles, so it starts without fetching them again.
+// render the same React App as the browser, and embed every context
+// instance they read: those of their route's contexts, and those the
+// renderer collects while rendering. The sidebar's progress bars read one
+// project instance per project, which no route names: ssr renders the
+// page, sees which instances its hooks read that it was not given,
+// fetches them (as the caller the page is rendered for) and renders again.
+// The browser's entry (web/src/main.tsx) hydrates the page with those
+// bundles, so it loads without a single ctx/ request (the browser test
+// checks it on every page).
 //
 // Every page's contexts are psr (no user-scoped parameter) and unguarded,
 // so for anonymous visitors the pages are pre-rendered: rendered ahead (or
 // on their first request), served from a cache without running a function
 // (X-Mizan-Render: psr-hit), and re-rendered in the background when a
-// mutation invalidates what they show. The browser signs in with JWTs kept
-// by the page's script (web/src/session.ts), never a cookie, so a page
-// request carries no credential: every visitor, signed in or not, gets the
-// pre-rendered anonymous page. It hydrates as it is; then, if the tab holds
-// a refresh token, the script gets an access token and refetches the
-// global context (current_user) with it, and the header shows the user.
+// mutation's targets hit any instance they embed, collected ones included
+// (add_task to project 1 re-renders every page: every sidebar shows
+// project 1's progress). The browser signs in with JWTs kept by the page's
+// script (web/src/session.ts), never a cookie, so a page request carries
+// no credential: every visitor, signed in or not, gets the pre-rendered
+// anonymous page. It hydrates as it is; then, if the tab holds a refresh
+// token, the script gets an access token, the kernel's sign-in client
+// invalidates the global context (current_user), which is refetched with
+// it, and the header shows the user. Signed in, that is the one context a
+// page fetches on load, with, on /team, the guarded directory below.
 //
 // A guarded context cannot be part of such a page: the page is rendered as
 // an anonymous caller, whom the guard refuses (a route with a guarded
-// context is not pre-rendered, docs/ssr.md, and its fetch refuses an
-// anonymous visitor). So the team page (/team) embeds the public team
-// (board: names only); the email addresses and staff flags of the guarded
-// directory context are fetched by the browser once it is signed in, and
-// shown then (web/src/people.tsx).
+// context is not pre-rendered, and a guarded context a component reads is
+// not collected into an anonymous page, docs/ssr.md). So the team page
+// (/team) embeds the public team (board: names only); the email addresses
+// and staff flags of the guarded directory context are fetched by the
+// browser once it is signed in, and shown then (web/src/people.tsx).
 //
 // Pages a route does not list (a task's panel, /projects/1/tasks/3, whose
 // comment times depend on the clock) are rendered in the browser from
@@ -116,7 +126,8 @@ func (s *store) registerPages(app *mizan.App, cfg *ssrConfig, logger *slog.Logge
 		return nil, err
 	}
 	// The home page lists the projects: the board context (and global, for
-	// the header).
+	// the header). Each project's card and sidebar entry reads that
+	// project's instance, collected while rendering (as on every page).
 	pages.Handle(ssr.Route{Pattern: "/", Component: "Home.tsx", Title: pageTitle,
 		Contexts: []mizan.Context{BoardContext, mizan.Global}})
 	pages.Handle(ssr.Route{Pattern: "/team", Component: "Team.tsx", Title: pageTitle,
@@ -126,8 +137,8 @@ func (s *store) registerPages(app *mizan.App, cfg *ssrConfig, logger *slog.Logge
 	pages.Handle(ssr.Route{Pattern: "/signin", Component: "SignIn.tsx", Title: pageTitle,
 		Contexts: []mizan.Context{BoardContext, DemoContext, mizan.Global}})
 	// A project's page: its own context instance (project_id from the
-	// path), and the board for the sidebar. Every project is rendered
-	// ahead.
+	// path), and the board for the sidebar (whose other projects'
+	// instances are collected). Every project is rendered ahead.
 	pages.Handle(ssr.Route{Pattern: "/projects/{project_id}", Component: "Project.tsx", Title: pageTitle,
 		Contexts:  []mizan.Context{ProjectContext, BoardContext, mizan.Global},
 		Prerender: s.projectPages})

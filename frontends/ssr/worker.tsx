@@ -5,6 +5,8 @@
 //   ← {"id":0,"ready":true}                                   once, at start
 //   → {"id":N,"method":"render","params":{"file":"/abs/Hello.tsx","props":{...}}}
 //   ← {"id":N,"html":"..."}  or  {"id":N,"error":"..."}
+//   → {"id":N,"method":"render","params":{"file":...,"props":{"initialData":{...},...},"collect":true}}
+//   ← {"id":N,"html":"...","reads":["board","project?project_id=2"]}
 //   → {"id":N,"method":"ping"}                                ← {"id":N,"pong":true}
 //   → {"id":N,"method":"bench","params":{"file":...,"props":...,"n":1000,"encode":false}}
 //   ← {"id":N,"bench":{"n":1000,"ns":123456789,"bytes":42}}    (renders n times in a loop;
@@ -19,6 +21,14 @@
 //
 // The bridge runs it as `bun --no-install --preserve-symlinks worker.tsx`
 // (see docs/ssr.md, "One React").
+//
+// With collect, the render records the context instances the component
+// reads: props.initialData is passed to it wrapped in a Proxy that notes
+// every key looked up in it (a MizanClient looks up the instance key of
+// each instance it creates, present or not), and the reply lists them,
+// sorted, in "reads". The Go side fetches those the data lacked and
+// renders again, so that a page embeds every instance it reads
+// (docs/ssr.md, "Embedding what the page reads").
 //
 // Only the Go process talks to the worker: file paths come from the server's
 // own configuration and props are JSON data, never code. When MIZAN_SSR_DIRS
@@ -161,15 +171,50 @@ function renderOnce(l: Loaded, p: Props): string {
   return l.react.renderToString(l.react.createElement(l.component, p));
 }
 
+const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+/**
+ * tracked wraps data so that reads records every string key looked up in
+ * it: by `key in data`, hasOwnProperty (the kernel's lookup), or reading a
+ * key it holds. A missing key read by property access alone is not
+ * recorded: JSON.stringify and the like probe toJSON and friends.
+ */
+function tracked(data: Record<string, unknown>, reads: Set<string>): Record<string, unknown> {
+  return new Proxy(data, {
+    has(t, k) {
+      if (typeof k === 'string') reads.add(k);
+      return Reflect.has(t, k);
+    },
+    getOwnPropertyDescriptor(t, k) {
+      if (typeof k === 'string') reads.add(k);
+      return Reflect.getOwnPropertyDescriptor(t, k);
+    },
+    get(t, k, receiver) {
+      if (typeof k === 'string' && own(t, k)) reads.add(k);
+      return Reflect.get(t, k, receiver);
+    },
+  });
+}
+
+/** render renders a render request's component and returns the reply: with collect, the instance keys it read too. */
+function render(id: number, l: Loaded, params: Record<string, unknown>): object {
+  const p = props(params.props);
+  if (params.collect !== true) return { id, html: renderOnce(l, p) };
+  const reads = new Set<string>();
+  const data = p.initialData;
+  const wrapped =
+    data !== null && typeof data === 'object' && !Array.isArray(data) ? { ...p, initialData: tracked(data as Record<string, unknown>, reads) } : p;
+  const html = renderOnce(l, wrapped);
+  return { id, html, reads: [...reads].sort() };
+}
+
 async function handle(req: Request): Promise<object> {
   const { id, method, params } = req;
   switch (method) {
     case 'ping':
       return { id, pong: true };
-    case 'render': {
-      const l = await load(params.file);
-      return { id, html: renderOnce(l, props(params.props)) };
-    }
+    case 'render':
+      return render(id, await load(params.file), params);
     case 'bench': {
       const l = await load(params.file);
       const p = props(params.props);
@@ -222,7 +267,7 @@ function dispatch(line: string): void {
   const ready = req.method === 'render' ? loaded.get(req.params.file as string) : undefined;
   if (ready) {
     try {
-      send({ id: req.id, html: renderOnce(ready, props(req.params.props)) });
+      send(render(req.id, ready, req.params));
     } catch (e) {
       send({ id: req.id, error: message(e) });
     }

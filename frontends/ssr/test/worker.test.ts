@@ -119,6 +119,30 @@ describe.skipIf(!haveBun)('worker.tsx', () => {
     expect(reply).toStrictEqual({ id: 1, html: '<p data-status="success">Ada &lt;SSR&gt;</p>' });
   });
 
+  it('with collect, lists the instance keys the page read, in initialData or not', async () => {
+    const w = (running = new Worker());
+    await w.until(1);
+    const props = {
+      params: { ids: '2,1,3' },
+      initialData: { 'user?user_id=1': { user_profile: { name: 'Ada' } }, unread: {} },
+    };
+    const file = component('Users');
+    w.send(JSON.stringify({ id: 1, method: 'render', params: { file, props, collect: true } }));
+    await w.until(2);
+    // Loaded now: the second render takes the worker's synchronous path.
+    w.send(JSON.stringify({ id: 2, method: 'render', params: { file, props, collect: true } }));
+    w.send(JSON.stringify({ id: 3, method: 'render', params: { file, props } }));
+    await w.until(4);
+    const want = {
+      html: '<ul><li>…</li><li>Ada</li><li>…</li></ul>',
+      reads: ['user?user_id=1', 'user?user_id=2', 'user?user_id=3'],
+    };
+    expect(w.replies[1]).toStrictEqual({ id: 1, ...want });
+    expect(w.replies.find((r) => r.id === 2)).toStrictEqual({ id: 2, ...want });
+    // Without collect, no reads.
+    expect(w.replies.find((r) => r.id === 3)).toStrictEqual({ id: 3, html: want.html });
+  });
+
   it('measures renders in a loop with bench', async () => {
     const w = (running = new Worker());
     await w.until(1);

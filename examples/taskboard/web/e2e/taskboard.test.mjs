@@ -6,7 +6,8 @@
 //
 // It starts the Go server on a free port with a new database, checks that
 // the pages come server-rendered with their data and hydrate without
-// fetching it again, signs in with a demo password (JWTs from auth/token/,
+// fetching it again (no ctx/ request on load of any server-rendered page,
+// signed out; signed in, only what a change of user refetches), signs in with a demo password (JWTs from auth/token/,
 // the access token sent as Authorization: Bearer on every request),
 // performs mutations through the UI, checks that the affected data
 // re-renders (and that the pre-rendered page served to anonymous visitors
@@ -255,8 +256,15 @@ test('the pages come server-rendered with their data (SSR, pre-rendered)', { ski
     assert.ok(!r.html.includes('@example.com'), `the pre-rendered ${path} shows an email address`);
     const data = /<script type="application\/json" id="mizan-data">(.*?)<\/script>/.exec(r.html)?.[1];
     assert.ok(data, `the pre-rendered ${path} embeds no bundles`);
-    const embedded = Object.keys(JSON.parse(data)).map((key) => key.split('?')[0]);
+    const keys = Object.keys(JSON.parse(data));
+    const embedded = keys.map((key) => key.split('?')[0]);
     assert.ok(!embedded.includes('directory'), `the pre-rendered ${path} embeds the directory context: ${embedded}`);
+    // The sidebar shows every project's progress: each page embeds every
+    // project's instance, which its route does not name (the renderer
+    // collected them while rendering).
+    for (const key of ['board', 'global', 'project?project_id=1', 'project?project_id=2']) {
+      assert.ok(keys.includes(key), `the pre-rendered ${path} does not embed ${key}: ${keys}`);
+    }
   }
   // An unknown project: 404, with the UI (which says so), not the API's
   // JSON error.
@@ -281,11 +289,11 @@ test('anonymous visitors can read but not write; the page hydrates without refet
   await settle();
   // Both projects' context instances are mounted (the sidebar shows their
   // numbers), so each would refetch at once if a target hit it. The page
-  // embeds the bundles it was rendered from (global, board and project 1):
-  // the client starts from them and fetches none of them. Only project 2,
-  // whose numbers the sidebar shows but the page route does not render
-  // from, is fetched after load. (Before SSR, all four were fetched.)
-  assert.deepEqual(ctxFetchesSince(0), ['project/?project_id=2']);
+  // embeds every instance it read when rendered (global, board, and both
+  // projects: project 2 for the sidebar only): the client starts from them
+  // and fetches none of them. (Before SSR, all four were fetched; before
+  // the renderer collected what pages read, project 2 was.)
+  assert.deepEqual(ctxFetchesSince(0), []);
   assert.deepEqual(pageErrors, [], 'errors while loading and hydrating the page');
   await page.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).waitFor();
   assert.equal(await page.getByLabel('New task').count(), 0, 'the add-task form is shown to an anonymous visitor');
@@ -307,6 +315,90 @@ test('anonymous visitors can read but not write; the page hydrates without refet
     return { status: res.status, code: (await res.json()).error?.code };
   });
   assert.deepEqual(directory, { status: 401, code: 'unauthorized' });
+});
+
+/** The paths the server renders (pages.go), each of which must load without fetching a context. */
+const renderedPages = ['/', '/team', '/signin', '/projects/1', '/projects/2'];
+
+/**
+ * loadWindow opens a page in a browser context of its own and records its
+ * requests; load(path) navigates to path, waits until the page has
+ * hydrated (the live badge turns open from an effect), the header shows
+ * who, if anyone, and nothing is in flight, and resolves with the ctx/
+ * requests of that load (sorted, as "project/?project_id=1") and the
+ * response's X-Mizan-Render.
+ */
+async function loadWindow() {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const p = await context.newPage();
+  p.setDefaultTimeout(15_000);
+  const log = [];
+  const errors = [];
+  let busy = 0;
+  p.on('pageerror', (err) => errors.push(String(err)));
+  p.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  p.on('request', (r) => {
+    busy++;
+    const u = new URL(r.url());
+    if (u.pathname.startsWith(prefix)) log.push({ method: r.method(), path: u.pathname.slice(prefix.length) + u.search, auth: r.headers()['authorization'] });
+  });
+  p.on('requestfinished', () => busy--);
+  p.on('requestfailed', () => busy--);
+  const quiet = async () => {
+    let since = Date.now();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() - since < 500) {
+      if (Date.now() > deadline) throw new Error(`requests still in flight after 10 s (${busy})`);
+      await new Promise((r) => setTimeout(r, 50));
+      if (busy > 0) since = Date.now();
+    }
+  };
+  const load = async (path, who) => {
+    const mark = log.length;
+    const res = await p.goto(`${base}${path}`);
+    assert.equal(res?.status(), 200, path);
+    await p.locator('[data-testid="live-state"][data-state="open"]').waitFor();
+    if (who) await p.getByTestId('whoami').getByText(who).waitFor();
+    else await p.getByTestId('whoami').getByRole('link', { name: 'Sign in' }).waitFor();
+    await quiet();
+    const ctx = log.slice(mark).filter((r) => r.method === 'GET' && r.path.startsWith('ctx/'));
+    return { render: res?.headers()['x-mizan-render'], ctx: ctx.map((r) => r.path.slice('ctx/'.length)).sort(), requests: ctx };
+  };
+  return { context, p, errors, load };
+}
+
+// What "loads without fetching a context" means (docs/example.md,
+// "Server-side rendering and PSR"): signed out, a server-rendered page
+// issues no ctx/ request at all while it loads and hydrates, since it
+// embeds every instance its components read on first render. Signed in,
+// the page is the same anonymous one (a page request carries no
+// credential), so exactly what the change of user invalidates is fetched
+// again, once: global (current_user), which the kernel's createAuth
+// invalidates when the stored refresh token has given the tab an access
+// token, fetched with it; and on /team the guarded directory, which only a
+// signed-in member's page reads and no anonymous page embeds. No other
+// instance, and none twice.
+test('every server-rendered page loads without a context fetch: none signed out; signed in, only what the user change invalidates', { skip }, async () => {
+  const { context, p, errors, load } = await loadWindow();
+  for (const path of renderedPages) {
+    const { render, ctx } = await load(path);
+    assert.ok(['psr-hit', 'psr-render'].includes(render ?? ''), `${path}: X-Mizan-Render ${render}`);
+    assert.deepEqual(ctx, [], `signed out, loading ${path} fetched contexts`);
+  }
+  await p.goto(`${base}/signin`);
+  await p.locator('[data-testid="live-state"][data-state="open"]').waitFor();
+  await signIn(p, 'alan');
+  await p.getByTestId('whoami').getByText('Alan Turing').waitFor();
+  for (const path of renderedPages) {
+    const { render, ctx, requests } = await load(path, 'Alan Turing');
+    assert.ok(['psr-hit', 'psr-render'].includes(render ?? ''), `${path}: X-Mizan-Render ${render}`);
+    assert.deepEqual(ctx, path === '/team' ? ['directory/', 'global/'] : ['global/'], `signed in, loading ${path}`);
+    assert.ok(requests.every((r) => bearerOf(r)), `signed in, a ctx/ request of ${path} went without the access token`);
+  }
+  assert.deepEqual(errors, [], 'errors while loading and hydrating the pages');
+  await context.close();
 });
 
 /** tokenResponse matches the response of auth/token/. */
@@ -431,8 +523,14 @@ test('adding a task refetches that project only (scoped invalidation)', { skip }
     const r = await get('/projects/1');
     return { ok: r.render === 'psr-hit' && r.html.includes(title), render: r.render };
   });
-  // Project 2's page was not touched by a target that named project 1.
-  assert.equal((await get('/projects/2')).render, 'psr-hit');
+  // Project 2's page embeds project 1 too (its sidebar shows project 1's
+  // progress), so the same target re-renders it, with project 1's new
+  // numbers in its sidebar.
+  const progress = '2<!-- -->/<!-- -->6<!-- --> done';
+  await until('the pre-rendered /projects/2 shows project 1 with the new task', async () => {
+    const r = await get('/projects/2');
+    return { ok: r.render === 'psr-hit' && r.html.includes(progress), render: r.render };
+  });
 });
 
 test('a signed-in comment refetches the task and one function of its project (function-level)', { skip }, async () => {
@@ -540,17 +638,16 @@ test('a change made in one window appears in another without reload (live update
   });
 
   // The first window, signed in as Ada, adds a task to project 1. Its
-  // page is the anonymous pre-rendered one, hydrated: only project 2 (not
-  // part of the page route) is fetched after load, and global, refetched
-  // once the tab's refresh token has given it an access token. (With the
-  // cookie session of before, the page was rendered for Ada and global
-  // was not fetched.)
+  // page is the anonymous pre-rendered one, hydrated: only global is
+  // fetched after load, once the tab's refresh token has given it an
+  // access token. (With the cookie session of before, the page was
+  // rendered for Ada and global was not fetched.)
   const loaded = requests.length;
   await page.goto(`${base}/projects/1`);
   await page.getByLabel('New task').waitFor();
   await live(page);
   await settle();
-  assert.deepEqual(ctxFetchesSince(loaded), ['global/', 'project/?project_id=2']);
+  assert.deepEqual(ctxFetchesSince(loaded), ['global/']);
   await otherSettle();
   const title = 'Seen live in the other window';
   await page.getByLabel('New task').fill(title);

@@ -9,9 +9,10 @@ import './styles.css';
 // The default client, so that the generated hooks and call functions share
 // it; its transport is the live one (HTTP, and a WebSocket for pushed
 // invalidations), wrapped to feed the wire log. A server-rendered page
-// (pages.go) embeds the context bundles it was rendered from: the client
-// starts with them (initialData), so those instances are not fetched again
-// until a mutation invalidates them.
+// (pages.go) embeds the bundle of every context instance it read when it
+// was rendered: the client starts with them (initialData), so no instance
+// the first render shows is fetched until a mutation (or, for global, a
+// change of user) invalidates it.
 // auth.transport adds the access token's life cycle (session.ts): requests
 // wait until a stored refresh token has been exchanged (a reload), one
 // refused because its token expired is retried after a refresh, and the
