@@ -98,6 +98,8 @@ const (
 	EnvCacheRedisURL  = "MIZAN_CACHE_REDIS_URL" // redis:// or rediss:// URL of the cache
 	EnvCacheAdmission = "MIZAN_CACHE_ADMISSION" // which misses the cache stores: auto (default), always or second
 
+	EnvCacheMaxEntries = "MIZAN_CACHE_MAX_ENTRIES_PER_CONTEXT" // entries one context may hold, per process (100000; -1: no cap)
+
 	EnvJWTPrivateKey      = "JWT_PRIVATE_KEY"              // JWT key: HS256 secret (32 bytes or more) or PEM private key; turns auth on
 	EnvJWTAlgorithm       = "JWT_ALGORITHM"                // HS256 (default), RS256 or EdDSA
 	EnvJWTAccessTTL       = "JWT_ACCESS_TOKEN_EXPIRES_IN"  // access token lifetime, seconds (300)
@@ -118,7 +120,8 @@ const (
 // logged (to logger, or slog.Default() when nil). A secret shorter than 32
 // bytes or a malformed URL is an error. MIZAN_CACHE_ADMISSION chooses which
 // misses the cache stores (cache.ParseAdmission: auto, the default, always
-// or second; docs/cache.md).
+// or second; docs/cache.md), MIZAN_CACHE_MAX_ENTRIES_PER_CONTEXT how many
+// entries one context may hold (cache.Options.MaxEntriesPerContext).
 //
 // With JWT_PRIVATE_KEY set, Config.Auth is set (sign-in with JWTs,
 // docs/auth.md) from the JWT_* variables and MIZAN_MWT_SECRET and
@@ -208,11 +211,18 @@ func cacheFromEnv(logger *slog.Logger) (*cache.Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mizan: %s: %w", EnvCacheAdmission, err)
 	}
+	var maxEntries int
+	if v := os.Getenv(EnvCacheMaxEntries); v != "" {
+		if maxEntries, err = strconv.Atoi(v); err != nil || maxEntries == 0 {
+			return nil, fmt.Errorf("mizan: %s: want a number of entries, or -1 for no cap", EnvCacheMaxEntries)
+		}
+	}
 	backend, err := redis.New(redis.Options{URL: url})
 	if err != nil {
 		return nil, fmt.Errorf("mizan: %s: %w", EnvCacheRedisURL, err)
 	}
-	c, err := cache.New(cache.Options{Backend: backend, Secret: []byte(secret), Logger: logger, Admission: admission})
+	c, err := cache.New(cache.Options{Backend: backend, Secret: []byte(secret), Logger: logger, Admission: admission,
+		MaxEntriesPerContext: maxEntries})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("mizan: cache: %w", err), backend.Close())
 	}

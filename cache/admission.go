@@ -140,6 +140,14 @@ type admitter struct {
 
 func newAdmitter(o Options) (*admitter, error) {
 	a := &admitter{policy: o.Admission, rate: o.FirstMissRate, firstTTL: o.FirstMissTTL, now: time.Now}
+	// (The budget and FirstMissTTL also apply, under every policy, to the
+	// new entries of a context at its cap: Options.MaxEntriesPerContext.)
+	if a.rate <= 0 {
+		a.rate = DefaultFirstMissRate
+	}
+	if a.firstTTL <= 0 {
+		a.firstTTL = DefaultFirstMissTTL
+	}
 	switch o.Admission {
 	case AdmitAlways:
 		return a, nil
@@ -149,12 +157,6 @@ func newAdmitter(o Options) (*admitter, error) {
 	}
 	if o.Doorkeeper <= 0 {
 		o.Doorkeeper = DefaultDoorkeeper
-	}
-	if a.rate <= 0 {
-		a.rate = DefaultFirstMissRate
-	}
-	if a.firstTTL <= 0 {
-		a.firstTTL = DefaultFirstMissTTL
 	}
 	a.door = newDoorkeeper(o.Doorkeeper)
 	return a, nil

@@ -24,12 +24,14 @@ type simWorkload struct {
 	flood      int     // one-off requests a second
 	maxEntries int     // of the memory backend
 	seconds    int     // simulated
+	twice      bool    // the flood asks for each new id twice in a row
+	floodFor   int     // seconds the flood lasts; 0: all along
 }
 
 // simulate runs w on the memory backend, on a simulated clock, with the
 // cache options o, and returns the hit ratio of the legitimate requests
 // and the keys held at the end (entries and generations not expired).
-func simulate(t *testing.T, w simWorkload, o Options) (ratio float64, keys int) {
+func simulate(t *testing.T, w simWorkload, o Options, tweak ...func(*Cache)) (ratio float64, keys int) {
 	t.Helper()
 	clock := time.Unix(1_700_000_000, 0)
 	now := func() time.Time { return clock }
@@ -41,6 +43,9 @@ func simulate(t *testing.T, w simWorkload, o Options) (ratio float64, keys int) 
 	}
 	defer c.Close()
 	c.adm.now = now
+	for _, f := range tweak {
+		f(c)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	zipf := rand.NewZipf(rng, max(w.zipfS, 1.0001), 1, w.ids-1)
 	scopes := []string{"id"}
@@ -71,9 +76,15 @@ func simulate(t *testing.T, w simWorkload, o Options) (ratio float64, keys int) 
 			hits++
 		}
 		total++
+		if w.floodFor > 0 && i >= w.floodFor*w.rate {
+			perReq = 0
+		}
 		for range perReq {
 			oneOff++
 			req(inst(oneOff))
+			if w.twice {
+				req(inst(oneOff))
+			}
 		}
 		if i%100 == 0 { // a mutation every 100 ms purges an instance
 			c.Purge(context.Background(), Purge{Context: "items", Param: Param{Name: "id", Value: strconv.FormatUint(zipf.Uint64(), 10)}})
@@ -89,7 +100,7 @@ func simulate(t *testing.T, w simWorkload, o Options) (ratio float64, keys int) 
 func TestAdmissionUnderFlood(t *testing.T) {
 	w := simWorkload{name: "zipf 1.1, 1M ids, 1k req/s + flood 10k/s, 30 s", zipfS: 1.1, ids: 1 << 20,
 		rate: 1000, flood: 10_000, maxEntries: 1 << 30, seconds: 30}
-	alwaysRatio, alwaysKeys := simulate(t, w, Options{Admission: AdmitAlways})
+	alwaysRatio, alwaysKeys := simulate(t, w, Options{Admission: AdmitAlways, MaxEntriesPerContext: -1})
 	autoRatio, autoKeys := simulate(t, w, Options{})
 	t.Logf("%s: always: hit ratio %.3f, %d keys; auto: hit ratio %.3f, %d keys", w.name, alwaysRatio, alwaysKeys, autoRatio, autoKeys)
 	if alwaysKeys < w.seconds*w.flood {
@@ -115,17 +126,17 @@ func TestAdmissionUnderFlood(t *testing.T) {
 // MIZAN_ADMISSION_SIM=<text> runs the workloads whose name contains it.
 func TestAdmissionHitRatio(t *testing.T) {
 	workloads := []simWorkload{
-		{"zipf 1.1, 1M ids, 1k req/s, 10k entries", 1.1, 1 << 20, 1000, 0, 10_000, 600},
-		{"zipf 1.1, 1M ids, 1k req/s + flood 10k/s, 10k entries", 1.1, 1 << 20, 1000, 10_000, 10_000, 600},
-		{"zipf 1.1, 1M ids, 1k req/s + flood 10k/s, unbounded", 1.1, 1 << 20, 1000, 10_000, 1 << 30, 600},
-		{"zipf 1.1, 1M ids, 1k req/s, unbounded", 1.1, 1 << 20, 1000, 0, 1 << 30, 600},
-		{"zipf 1.01, 1M ids, 1k req/s, unbounded", 1.01, 1 << 20, 1000, 0, 1 << 30, 600},
-		{"zipf 1.01, 1M ids, 100 req/s, unbounded", 1.01, 1 << 20, 100, 0, 1 << 30, 600},
-		{"uniform 5k ids, 1k req/s, unbounded", 0, 5000, 1000, 0, 1 << 30, 600},
+		{"zipf 1.1, 1M ids, 1k req/s, 10k entries", 1.1, 1 << 20, 1000, 0, 10_000, 600, false, 0},
+		{"zipf 1.1, 1M ids, 1k req/s + flood 10k/s, 10k entries", 1.1, 1 << 20, 1000, 10_000, 10_000, 600, false, 0},
+		{"zipf 1.1, 1M ids, 1k req/s + flood 10k/s, unbounded", 1.1, 1 << 20, 1000, 10_000, 1 << 30, 600, false, 0},
+		{"zipf 1.1, 1M ids, 1k req/s, unbounded", 1.1, 1 << 20, 1000, 0, 1 << 30, 600, false, 0},
+		{"zipf 1.01, 1M ids, 1k req/s, unbounded", 1.01, 1 << 20, 1000, 0, 1 << 30, 600, false, 0},
+		{"zipf 1.01, 1M ids, 100 req/s, unbounded", 1.01, 1 << 20, 100, 0, 1 << 30, 600, false, 0},
+		{"uniform 5k ids, 1k req/s, unbounded", 0, 5000, 1000, 0, 1 << 30, 600, false, 0},
 	}
 	f := os.Getenv("MIZAN_ADMISSION_SIM")
 	if f == "" {
-		workloads = []simWorkload{{"uniform 2k ids, 1k req/s, 30 s", 0, 2000, 1000, 0, 1 << 30, 30}}
+		workloads = []simWorkload{{"uniform 2k ids, 1k req/s, 30 s", 0, 2000, 1000, 0, 1 << 30, 30, false, 0}}
 	}
 	for _, w := range workloads {
 		if f != "" && f != "1" && !strings.Contains(w.name, f) {
@@ -135,7 +146,7 @@ func TestAdmissionHitRatio(t *testing.T) {
 			name string
 			o    Options
 		}{
-			{"always", Options{Admission: AdmitAlways}},
+			{"always", Options{Admission: AdmitAlways, MaxEntriesPerContext: -1}},
 			{"auto", Options{}},
 			{"auto 1000/s", Options{FirstMissRate: 1000}},
 			{"auto 5m", Options{FirstMissTTL: 5 * time.Minute}},

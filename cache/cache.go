@@ -46,6 +46,16 @@ type Options struct {
 	// instance's first miss; the instance's next miss, remembered, stores
 	// it for its full TTL. Zero means [DefaultFirstMissTTL], 1 minute.
 	FirstMissTTL time.Duration
+	// MaxEntriesPerContext bounds the entries of one context this process
+	// holds in the backend: it counts those it stored that have not
+	// expired (entries stored under a purged generation still occupy the
+	// backend until their TTL), and once a context holds the cap, a miss of
+	// a new instance of it is stored only as a first miss beyond the
+	// doorkeeper is: within FirstMissRate, for at most FirstMissTTL, and
+	// uncounted. One warning is logged when a context reaches it (at most
+	// once an hour). Zero means [DefaultMaxEntriesPerContext], 100,000; a
+	// negative value, no cap.
+	MaxEntriesPerContext int
 
 	// GenerationTTL is how long a generation of a parameter's value or of a
 	// caller lives after a lookup creates it, until an entry is stored
@@ -104,6 +114,7 @@ type Cache struct {
 	memo *lookupMemo // keys of instances looked up
 
 	adm *admitter // which misses are stored
+	cap *entryCap // how many entries a context may hold
 
 	secretSum [sha256.Size]byte // of the secret, for UsesSecret
 
@@ -136,7 +147,10 @@ func New(o Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{adm: adm, b: o.Backend, keyer: k, timeout: o.Timeout, probe: o.ProbeInterval, logger: o.Logger, genTTL: o.GenerationTTL,
+	if m, ok := o.Backend.(*Memory); ok {
+		adm.now = m.now // one clock, the tests'
+	}
+	c := &Cache{adm: adm, cap: newEntryCap(o), b: o.Backend, keyer: k, timeout: o.Timeout, probe: o.ProbeInterval, logger: o.Logger, genTTL: o.GenerationTTL,
 		pending: map[string]struct{}{}, done: make(chan struct{}), cleaning: map[string]bool{},
 		secretSum: sha256.Sum256(o.Secret), memo: newLookupMemo()}
 	if l, ok := o.Backend.(interface{ InProcess() bool }); ok {
@@ -196,6 +210,9 @@ type Entry struct {
 	// extend are the keys of the expiring generations the entry is stored
 	// under, which the Put extends (the lookup's, shared: not modified).
 	extend []string
+	// held, when not nil, counts the entry against its context's cap
+	// (Options.MaxEntriesPerContext) when it is stored: a new entry.
+	held *held
 }
 
 // genLen is the length of a generation.
@@ -260,6 +277,30 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 	ok, ttlCap := c.adm.admit(inst.Context, e.key)
 	if !ok {
 		return e // not admitted: not storable
+	}
+	if c.cap.max > 0 {
+		h := c.cap.of(inst.Context)
+		h.observe(gens[0])
+		if vals[0] == nil { // a new entry (one stored again replaces its own)
+			if full, warn := h.full(c.adm.now(), c.cap.max); !full {
+				e.held = h
+			} else {
+				if warn {
+					c.logger.Warn("cache: a context holds its cap of entries; its new instances are stored for FirstMissTTL at most until they expire",
+						"context", inst.Context, "max_entries_per_context", c.cap.max)
+				}
+				// At the cap: a new entry is stored as a first miss is.
+				if c.cap.drop {
+					return e
+				}
+				if ttlCap == 0 {
+					if !c.adm.budgetOf(inst.Context).take(c.adm.rate, c.adm.now()) {
+						return e
+					}
+					ttlCap = c.adm.firstTTL
+				}
+			}
+		}
 	}
 	e.ttlCap = ttlCap
 	e.extend = l.extend
@@ -341,6 +382,15 @@ func (c *Cache) Put(ctx context.Context, e Entry, value []byte, ttl time.Duratio
 	}
 	if e.ttlCap > 0 && (ttl <= 0 || ttl > e.ttlCap) {
 		ttl = e.ttlCap
+	}
+	if e.held != nil {
+		counted := ttl
+		if counted <= 0 {
+			counted = c.cap.defaultTTL
+		}
+		if !e.held.add(c.adm.now(), counted, c.cap.max) {
+			return // the context reached its cap since the lookup
+		}
 	}
 	buf := make([]byte, 0, len(e.hdr)+len(value))
 	buf = append(append(buf, e.hdr...), value...)

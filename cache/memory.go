@@ -219,3 +219,6 @@ func (m *Memory) Ping(context.Context) error { return nil }
 
 // Close implements [Backend].
 func (m *Memory) Close() error { return nil }
+
+// DefaultTTL returns the lifetime of an entry stored with a zero TTL.
+func (m *Memory) DefaultTTL() time.Duration { return m.defaultTTL }

@@ -227,6 +227,64 @@ func testAdmission(t *testing.T, newBackend func(t *testing.T) cache.Backend) {
 		}
 	})
 	t.Run("OneOffFlood", func(t *testing.T) { testOneOffFlood(t, newBackend(t)) })
+	t.Run("RepeatTwiceFlood", func(t *testing.T) {
+		testRepeatTwiceFlood(t, newBackend(t), -1)
+		testRepeatTwiceFlood(t, newBackend(t), FloodCap)
+	})
+}
+
+// FloodCap is the MaxEntriesPerContext of [testRepeatTwiceFlood].
+const FloodCap = 1000
+
+// testRepeatTwiceFlood is the regression test of one client filling the
+// cache by asking for each new instance twice, which the doorkeeper
+// admits: FloodRequests distinct instances of one context, each requested
+// twice in a row, under the default admission with MaxEntriesPerContext
+// max. With a cap (max > 0) at most max entries are stored for longer than
+// FirstMissTTL, and the others within the first-miss budget (its rate for
+// each second the flood spans); with none (max < 0) about every instance
+// is stored for its full TTL. The instance requested all along meanwhile
+// stays a hit.
+func testRepeatTwiceFlood(t *testing.T, b cache.Backend, max int) {
+	c, w := newAdmissionCache(t, b, cache.Options{MaxEntriesPerContext: max})
+	hot := cache.Instance{Context: "pages", Scopes: pageScopes}
+	request(t, c, hot, time.Hour)
+	request(t, c, hot, time.Hour)
+	start := time.Now()
+	for n := range FloodRequests {
+		request(t, c, page(n+1), 0)
+		request(t, c, page(n+1), 0)
+		if n%100 == 0 {
+			if s := request(t, c, hot, time.Hour); s != cache.Hit {
+				t.Fatalf("the hot instance during the flood: %s, want hit", s)
+			}
+		}
+	}
+	secs := int(math.Ceil(time.Since(start).Seconds())) + 1
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	long := 0
+	for _, ttl := range w.entries {
+		if ttl <= 0 || ttl > cache.DefaultFirstMissTTL {
+			long++
+		}
+	}
+	t.Logf("cap %d: %d instances asked for twice in %v: %d entries stored, %d for longer than FirstMissTTL",
+		max, FloodRequests, time.Since(start).Round(time.Millisecond), len(w.entries), long)
+	budget := cache.DefaultFirstMissRate * secs
+	if max < 0 {
+		if long < FloodRequests-budget {
+			t.Errorf("no cap: %d entries stored for their TTL, want about %d", long, FloodRequests)
+		}
+		return
+	}
+	// The hot instance's entry is one of them.
+	if long > max {
+		t.Errorf("cap %d: %d entries stored for longer than FirstMissTTL", max, long)
+	}
+	if len(w.entries) > max+budget {
+		t.Errorf("cap %d: %d entries stored, want at most the cap and the budget, %d", max, len(w.entries), max+budget)
+	}
 }
 
 // FloodRequests is how many one-off instances [testOneOffFlood] requests.

@@ -207,6 +207,9 @@ func (b *Backend) Client() goredis.UniversalClient { return b.c }
 // Prefix returns the prefix put before every key.
 func (b *Backend) Prefix() string { return b.prefix }
 
+// DefaultTTL returns the lifetime of an entry stored with a zero TTL.
+func (b *Backend) DefaultTTL() time.Duration { return b.defaultTTL }
+
 // sharded reports whether keys spread over several servers, so that a
 // command must name keys of one hash slot (Cluster) or one shard (Ring).
 func (b *Backend) sharded() bool {
