@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -23,7 +24,8 @@ type App struct {
 	mu    sync.Mutex
 	funcs []*Func
 	errs  []error
-	extra []extraEndpoint // added by Handle
+	extra []extraEndpoint           // added by Handle
+	enums map[reflect.Type]*enumDef // declared with Enum
 	built bool
 
 	once     sync.Once

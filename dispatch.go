@@ -111,53 +111,20 @@ func (a *App) run(ctx context.Context, f *Func, in any) (out any, err error) {
 	return f.invoke(ctx, in)
 }
 
-// runJSON runs f and appends the JSON encoding of its result to dst, under
-// the panic guard. On error dst is returned unchanged.
+// runJSON runs f and appends the result encoding of its result to dst
+// (protocol.ResultEncoder: nil slices and maps as [] and {}, 64-bit
+// integers JavaScript cannot hold refused), under the panic guard. On error
+// dst is returned unchanged.
 func (a *App) runJSON(ctx context.Context, f *Func, in any, dst []byte) (data []byte, err error) {
 	defer a.recoverCall(f, &err)
 	out, err := f.invoke(ctx, in)
 	if err != nil {
 		return dst, err
 	}
-	if data, err = appendJSON(dst, out); err != nil {
+	if data, err = f.result.Append(dst, out); err != nil {
 		return dst, fmt.Errorf("encoding the result of %s: %w", f.meta.Name, err)
 	}
 	return data, nil
-}
-
-// jsonAppender is a json.Encoder writing into a byte slice, pooled so that
-// encoding a result allocates neither an Encoder nor a slice of its own
-// (the Encoder's output is copied once, into the response buffer).
-type jsonAppender struct {
-	b   []byte
-	enc *json.Encoder
-}
-
-// Write appends p; it never fails, so the Encoder never keeps an error.
-func (j *jsonAppender) Write(p []byte) (int, error) {
-	j.b = append(j.b, p...)
-	return len(p), nil
-}
-
-var jsonPool = sync.Pool{New: func() any {
-	j := &jsonAppender{}
-	j.enc = json.NewEncoder(j)
-	return j
-}}
-
-// appendJSON appends the encoding/json encoding of v to dst: the bytes
-// json.Marshal returns, HTML escaping included.
-func appendJSON(dst []byte, v any) ([]byte, error) {
-	j := jsonPool.Get().(*jsonAppender)
-	j.b = dst
-	err := j.enc.Encode(v)
-	out := j.b
-	j.b = nil
-	jsonPool.Put(j)
-	if err != nil {
-		return dst, err
-	}
-	return out[:len(out)-1], nil // Encode ends the value with a newline
 }
 
 // recoverCall, deferred, turns a panic of a server function into errInternal.
@@ -173,11 +140,20 @@ func (a *App) recoverCall(f *Func, err *error) {
 
 // validated returns every argument error of one call at once: decodeErr,
 // the decoding's (wrongly typed, unknown, missing arguments), merged with
-// the failures of the `validate` rules on what did decode. Decoding errors
+// the values outside their enums (enum.go), then with the failures of the `validate` rules on what did decode. Decoding errors
 // other than invalid_args (malformed JSON) are returned as they are.
 func (a *App) validated(f *Func, in any, decodeErr *Error) *Error {
 	if decodeErr != nil && decodeErr.code != CodeInvalidArgs {
 		return decodeErr
+	}
+	if len(f.enums) > 0 {
+		var fields map[string]string
+		if decodeErr != nil {
+			fields = maps.Clone(decodeErr.fields)
+		}
+		if fields = enumErrors(f.enums, reflectElem(in), fields); fields != nil {
+			decodeErr = invalidArgs(fields)
+		}
 	}
 	verr := a.check(f, in)
 	switch {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -43,7 +44,11 @@ func (a *App) IR() (*ir.Document, error) {
 		}
 		specs = append(specs, irSpec(m, filters))
 	}
-	doc, err := ir.Build(specs, ir.Options{Prefix: a.Prefix()})
+	enums := make(map[reflect.Type][]string, len(a.plan.enums))
+	for t, e := range a.plan.enums {
+		enums[t] = e.values
+	}
+	doc, err := ir.Build(specs, ir.Options{Prefix: a.Prefix(), Enums: enums})
 	if err != nil {
 		return nil, fmt.Errorf("mizan: exporting the IR: %w", err)
 	}

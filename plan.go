@@ -24,6 +24,7 @@ type plan struct {
 	sorted   []*Func
 	mux      *http.ServeMux
 	cop      *http.CrossOriginProtection
+	enums    map[reflect.Type]*enumDef // declared with Enum or derived from oneof tags
 }
 
 // contextPlan is one context: its fetchable functions and its parameters.
@@ -157,6 +158,15 @@ func newPlan(a *App, funcs []*Func) (*plan, error) {
 		if err := p.resolveAffects(f); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	a.mu.Lock()
+	declared := a.enums
+	a.mu.Unlock()
+	defs, enumErrs := enums(declared, p.sorted)
+	errs = append(errs, enumErrs...)
+	p.enums = defs
+	for _, f := range p.sorted {
+		f.enums = enumParams(f, defs)
 	}
 	if validate {
 		a.validate = newValidator()

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+
+	"github.com/mizan-afi/mizan/protocol"
 )
 
 // Kind says whether a function reads or writes.
@@ -80,6 +82,8 @@ type Func struct {
 	meta   Meta
 	cfg    funcConfig
 	args   *argSchema
+	result *protocol.ResultEncoder                        // encodes what invoke returns (docs/spec.md §4)
+	enums  []enumParam                                    // the arguments of enum types, checked by validated (set by Build)
 	newIn  func() any                                     // returns *In
 	invoke func(ctx context.Context, in any) (any, error) // in is *In
 	// affects is the resolved invalidation plan of a mutation (set by Build).
@@ -209,6 +213,7 @@ func newFunc[In, Out any](kind Kind, fn func(context.Context, In) (Out, error), 
 	for _, p := range args.params {
 		f.meta.Params = append(f.meta.Params, Param{Name: p.name, Type: p.typ, Optional: p.optional, Nullable: p.nullable, Filter: p.filter})
 	}
+	f.result = protocol.ResultEncoderFor(reflect.TypeFor[Out]())
 	f.newIn = func() any { return new(In) }
 	f.invoke = func(ctx context.Context, in any) (any, error) { return fn(ctx, *in.(*In)) }
 	return f, nil

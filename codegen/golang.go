@@ -45,6 +45,7 @@ func Go(ctx context.Context, doc *ir.Document, opts Options) ([]File, error) {
 
 // goModel is what the Go template renders.
 type goModel struct {
+	known      map[string]bool // IR types written as goKnown Go types
 	Header     string
 	Package    string
 	Prefix     string
@@ -61,7 +62,18 @@ type goType struct {
 	Struct     bool
 	Fields     []goField
 	Underlying string
+	Consts     []goConst // the values of an enum type
 }
+
+// goConst is one value of an enum type: Name Type = Value.
+type goConst struct {
+	Name  string
+	Value string // a Go literal
+}
+
+// goKnown are the Go types the client uses as they are instead of
+// declaring a type of the same shape: the IR's go= name → the Go type.
+var goKnown = map[string]string{"time.Duration": "time.Duration"}
 
 type goField struct {
 	Name string
@@ -110,10 +122,19 @@ func newGoModel(doc *ir.Document, pkg string) *goModel {
 	types := namer{}
 	types.reserve(goReserved...)
 	names := map[string]string{}
+	m.known = map[string]bool{}
 	for _, t := range doc.Types {
+		if g, ok := goKnown[t.Go]; ok && t.Underlying != nil && len(t.Enum) == 0 {
+			names[t.Name] = g
+			m.known[t.Name] = true
+			continue
+		}
 		names[t.Name] = types.claim(t.Name)
 	}
 	for _, t := range doc.Types {
+		if m.known[t.Name] {
+			continue
+		}
 		gt := goType{Name: names[t.Name]}
 		gt.Doc = gt.Name + " is a type of the app."
 		if t.Go != "" {
@@ -121,6 +142,19 @@ func newGoModel(doc *ir.Document, pkg string) *goModel {
 		}
 		if t.Underlying != nil {
 			gt.Underlying = m.expr(*t.Underlying, names)
+			for _, v := range t.Enum {
+				c := goConst{Value: v}
+				suffix := strings.ReplaceAll(v, "-", "Minus")
+				if t.Underlying.Kind == ir.String {
+					c.Value = strconv.Quote(v)
+					suffix = goFieldName(v)
+					if v == "" {
+						suffix = "Empty"
+					}
+				}
+				c.Name = types.claim(gt.Name + suffix)
+				gt.Consts = append(gt.Consts, c)
+			}
 		} else {
 			gt.Struct = true
 			gt.Fields = m.fields(t.Fields, names, false)
@@ -187,6 +221,9 @@ func (m *goModel) fields(fs []ir.Field, names map[string]string, params bool) []
 		if tag == "-" {
 			tag = "-," // a field named "-", not a skipped one
 		}
+		if f.String {
+			tag = strings.TrimSuffix(tag, ",") + ",string"
+		}
 		if f.Optional {
 			if params && !strings.HasPrefix(typ, "*") {
 				typ = "*" + typ
@@ -220,6 +257,9 @@ func (m *goModel) expr(t ir.TypeRef, names map[string]string) string {
 		return "map[string]" + m.expr(*t.Elem, names) // nil is null
 	case ir.Ref:
 		s = names[t.Name]
+		if m.known[t.Name] {
+			m.ImportTime = true
+		}
 	default:
 		s = string(t.Kind) // the scalar kinds are spelled as in Go
 	}

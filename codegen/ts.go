@@ -113,8 +113,14 @@ func newTSModel(doc *ir.Document) *tsModel {
 	for _, t := range doc.Types {
 		d := tsDecl{Name: names[t.Name]}
 		switch {
+		case len(t.Enum) > 0:
+			d.Doc = "One of the values of the enum " + t.Name + "."
+			d.Expr = tsEnum(t)
 		case t.Underlying != nil:
 			d.Expr = tsExpr(*t.Underlying, names)
+			if t.Go == "time.Duration" {
+				d.Doc = "A Go time.Duration: a number of nanoseconds."
+			}
 		case len(t.Fields) == 0:
 			d.Expr = "Record<string, never>"
 		default:
@@ -251,7 +257,11 @@ func allOptional(fs []ir.Field) bool {
 func tsFields(fs []ir.Field, names map[string]string) []tsField {
 	out := make([]tsField, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, tsField{Key: tsKey(f.Name), Optional: f.Optional, Type: tsExpr(f.Type, names)})
+		t := tsExpr(f.Type, names)
+		if f.String { // json:",string": the scalar's JSON text in a string
+			t = tsExpr(ir.TypeRef{Kind: ir.String, Nullable: f.Type.Nullable}, names)
+		}
+		out = append(out, tsField{Key: tsKey(f.Name), Optional: f.Optional, Type: t})
 	}
 	return out
 }
@@ -287,6 +297,20 @@ func tsKey(name string) string {
 	}
 	b, _ := json.Marshal(name)
 	return string(b)
+}
+
+// tsEnum returns the union of the literal values of the enum type t.
+func tsEnum(t ir.TypeDef) string {
+	parts := make([]string, len(t.Enum))
+	for i, v := range t.Enum {
+		if t.Underlying.Kind == ir.String {
+			b, _ := json.Marshal(v)
+			parts[i] = string(b)
+		} else {
+			parts[i] = v
+		}
+	}
+	return strings.Join(parts, " | ")
 }
 
 // tsExpr returns the TypeScript type of t.

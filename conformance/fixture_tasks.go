@@ -16,7 +16,8 @@ const (
 	taskContext  mizan.Context = "task"
 )
 
-// TaskState is the state of a fixture task: an enum of todo, doing, done.
+// TaskState is the state of a fixture task: an enum of todo, doing, done
+// (declared with mizan.Enum in registerTasks).
 type TaskState string
 
 // The task states.
@@ -66,6 +67,11 @@ func initialTasks() taskStore {
 	return ts
 }
 
+// InitialTasks returns the tasks the fixture starts with, in id order, as
+// its store holds them (tasks 2 and 4 with nil Tags and Meta): what the
+// round-trip tests of the generated clients compare their decoding with.
+func InitialTasks() []Task { return initialTasks().tasks }
+
 // Arguments of the task functions.
 type (
 	taskListArgs struct {
@@ -100,6 +106,9 @@ type (
 
 // registerTasks registers the task functions of docs/spec.md §7 revision 2.
 func (s *store) registerTasks(app *mizan.App) {
+	// TaskState's values, declared once: a TypeScript union and Go client
+	// constants, and invalid_args for any other value (docs/spec.md §4).
+	mizan.Enum(app, TaskTodo, TaskDoing, TaskDone)
 	mizan.Query(app, s.taskList, mizan.Name("task_list"), mizan.In(tasksContext))
 	mizan.Query(app, s.taskDetail, mizan.Name("task_detail"), mizan.In(taskContext))
 	mizan.Mutation(app, s.addTask, mizan.Name("add_task"), mizan.Affects(tasksContext), mizan.WebSocket())

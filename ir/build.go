@@ -53,6 +53,10 @@ type Options struct {
 	// Prefix is the path the app serves its endpoints under, recorded in
 	// the document's header.
 	Prefix string
+	// Enums gives the values of the enum types (named string or integer
+	// types), in their wire string form: a named type reached from the
+	// functions that is a key here gets [TypeDef.Enum].
+	Enums map[reflect.Type][]string
 }
 
 // Build returns the IR of the functions specs describes: the functions
@@ -65,6 +69,7 @@ func Build(specs []FunctionSpec, opts Options) (*Document, error) {
 	specs = slices.Clone(specs)
 	slices.SortFunc(specs, func(a, b FunctionSpec) int { return strings.Compare(a.Name, b.Name) })
 	r := newReflector()
+	r.enums = opts.Enums
 	var errs []error
 	params := make([][]ParamSpec, len(specs))
 	for i := range specs {

@@ -459,6 +459,8 @@ func (n *node) field(what string, param bool) Field {
 	f := Field{Name: n.arg(what), Type: n.typeRef("type"), Optional: n.boolean("optional")}
 	if param {
 		f.Filter = n.boolean("filter")
+	} else {
+		f.String = n.boolean("string")
 	}
 	n.done()
 	return f
@@ -473,7 +475,24 @@ func (p *parser) typeDef(n *node) parsedType {
 	}
 	n.done()
 	if t.Underlying != nil {
-		n.noChildren()
+		for _, kc := range n.n.Children {
+			c := p.visit(kc)
+			if c.name() != "enum" {
+				c.fail("unknown node in a type with an underlying type: expected enum")
+				p.skip(kc)
+				continue
+			}
+			if t.Enum != nil {
+				c.fail("given twice")
+			}
+			lines[loc{fn: -1, typ: 0, kind: "enum"}] = c.line
+			t.Enum = c.args()
+			if t.Enum == nil {
+				t.Enum = []string{}
+			}
+			c.done()
+			c.noChildren()
+		}
 		return parsedType{t: t, lines: lines}
 	}
 	t.Fields = []Field{}

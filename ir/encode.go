@@ -180,6 +180,7 @@ func (e *encoder) field(depth int, node string, f Field) {
 	e.propString("type", f.Type.String())
 	e.propBool("optional", f.Optional)
 	e.propBool("filter", f.Filter)
+	e.propBool("string", f.String)
 	e.end()
 }
 
@@ -189,7 +190,17 @@ func (e *encoder) typeDef(t *TypeDef) {
 	e.propString("go", t.Go)
 	if t.Underlying != nil {
 		e.propString("underlying", t.Underlying.String())
+		if len(t.Enum) == 0 {
+			e.end()
+			return
+		}
+		e.open()
+		e.node(1, "enum")
+		for _, v := range t.Enum {
+			e.arg(v)
+		}
 		e.end()
+		e.close(0)
 		return
 	}
 	if len(t.Fields) == 0 {

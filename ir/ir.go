@@ -127,6 +127,11 @@ type Field struct {
 	// selects rows by a value mutations change, so it never scopes an
 	// invalidation target. It is false on the fields of a type.
 	Filter bool
+	// String, on a field of a type, reports the `json:",string"` option:
+	// the value, a bool, number or string scalar (Type), is written as a
+	// JSON string holding its JSON text ("9007199254740993"). Clients type
+	// it as a string (TypeScript) or decode it with the same option (Go).
+	String bool
 }
 
 // TypeDef is a named type. A struct type has Fields and a nil Underlying;
@@ -143,6 +148,11 @@ type TypeDef struct {
 	Fields []Field
 	// Underlying is the type a named non-struct type stands for.
 	Underlying *TypeRef
+	// Enum, for a named string or integer type (Underlying a scalar of
+	// one of those kinds), lists the values the type may take, in their
+	// wire string form (docs/spec.md §4: integers in decimal), in
+	// declaration order; nil when the type is not an enum.
+	Enum []string
 }
 
 // IsStruct reports whether t is a struct (object) type.

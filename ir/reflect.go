@@ -33,6 +33,7 @@ type entry struct {
 type reflector struct {
 	entries map[reflect.Type]*entry
 	order   []*entry
+	enums   map[reflect.Type][]string // Options.Enums
 }
 
 func newReflector() *reflector {
@@ -181,20 +182,22 @@ func (r *reflector) def(e *entry) TypeDef {
 	if classify(e.t) != classStruct {
 		u := r.structure(e.t)
 		d.Underlying = &u
+		if vs := r.enums[e.t]; len(vs) > 0 {
+			d.Enum = slices.Clone(vs)
+		}
 		return d
 	}
 	d.Fields = []Field{}
 	for _, f := range structFields(e.t) {
 		var t TypeRef
 		if f.quoted {
-			t = Scalar(String)
-			if f.typ.Kind() == reflect.Pointer {
-				t.Nullable = true
-			}
+			base, nullable := derefNullable(f.typ)
+			t = Scalar(scalarKind(base))
+			t.Nullable = nullable
 		} else {
 			t = r.ref(f.typ)
 		}
-		d.Fields = append(d.Fields, Field{Name: f.name, Type: t, Optional: f.optional})
+		d.Fields = append(d.Fields, Field{Name: f.name, Type: t, Optional: f.optional, String: f.quoted})
 	}
 	return d
 }

@@ -202,8 +202,8 @@ func TestReflectTypes(t *testing.T) {
     field "-" type="string"
     field "BadTag" type="string"
     field "OnlyOpts" type="bool" optional=true
-    field "quoted" type="string"
-    field "quoted_ptr" type="string?"
+    field "quoted" type="int64" string=true
+    field "quoted_ptr" type="bool?" string=true
 }
 `},
 		{"embedded structs", reflect.TypeFor[Embeds](), "Embeds", `type "Embeds" go="github.com/mizan-afi/mizan/ir_test.Embeds" {
@@ -342,6 +342,7 @@ type "IrField" go="github.com/mizan-afi/mizan/ir.Field" {
     field "Type" type="TypeRef"
     field "Optional" type="bool"
     field "Filter" type="bool"
+    field "String" type="bool"
 }
 type "IrTestField" go="github.com/mizan-afi/mizan/ir_test.Field" {
     field "f" type="int"

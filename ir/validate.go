@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -238,7 +239,13 @@ func (c *checker) typeDef(i int) {
 			c.add(at, "a type has either fields or an underlying type")
 		}
 		c.typeRef(at, *t.Underlying)
+		if t.Enum != nil {
+			c.enum(loc{fn: -1, typ: i, kind: "enum"}, t)
+		}
 		return
+	}
+	if t.Enum != nil {
+		c.add(at, "a struct type cannot be an enum")
 	}
 	seen := map[string]bool{}
 	for j, f := range t.Fields {
@@ -253,7 +260,45 @@ func (c *checker) typeDef(i int) {
 		if f.Filter {
 			c.add(fl, "field %q: only a function parameter can be a filter", f.Name)
 		}
+		if k := f.Type.Kind; f.String && !(k == Bool || k == String || k.IsNumber()) {
+			c.add(fl, "field %q: string=true is for a bool, number or string, not %s", f.Name, f.Type)
+		}
 	}
+}
+
+// enum checks the values of an enum type: at least one, none twice, each
+// of the underlying kind (a string or integer scalar, not nullable).
+func (c *checker) enum(at loc, t *TypeDef) {
+	u := *t.Underlying
+	if u.Nullable || (u.Kind != String && !u.Kind.IsInteger()) {
+		c.add(at, "enum: only a string or integer type can be an enum, not %s", u)
+		return
+	}
+	if len(t.Enum) == 0 {
+		c.add(at, "enum: needs at least one value")
+	}
+	seen := map[string]bool{}
+	for _, v := range t.Enum {
+		if seen[v] {
+			c.add(at, "enum: value %q given twice", v)
+		}
+		seen[v] = true
+		if u.Kind.IsInteger() && !validInteger(v, u.Kind) {
+			c.add(at, "enum: value %q is not a decimal %s", v, u.Kind)
+		}
+	}
+}
+
+// validInteger reports whether s is a decimal integer in the range of k.
+func validInteger(s string, k TypeKind) bool {
+	bits := map[TypeKind]int{Int: 64, Int8: 8, Int16: 16, Int32: 32, Int64: 64, Uint: 64, Uint8: 8, Uint16: 16, Uint32: 32, Uint64: 64}[k]
+	var err error
+	if strings.HasPrefix(string(k), "u") {
+		_, err = strconv.ParseUint(s, 10, bits)
+	} else {
+		_, err = strconv.ParseInt(s, 10, bits)
+	}
+	return err == nil && (s == "0" || s[0] != '0' && !strings.HasPrefix(s, "-0") && !strings.HasPrefix(s, "+"))
 }
 
 func (c *checker) typeRef(at loc, t TypeRef) {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/mizan-afi/mizan/protocol"
 )
 
 // ErrClosed is returned by renders after [Renderer.Close].
@@ -132,7 +134,9 @@ func encodeProps(props any) ([]byte, error) {
 		}
 	default:
 		var err error
-		if b, err = json.Marshal(props); err != nil {
+		// As results are written (docs/spec.md §4): nil slices and maps
+		// are [] and {}, as the generated types say.
+		if b, err = protocol.AppendResult(nil, props); err != nil {
 			return nil, fmt.Errorf("encoding props: %w", err)
 		}
 	}

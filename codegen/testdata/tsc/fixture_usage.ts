@@ -2,11 +2,15 @@
 // would, so that tsc checks call sites as well as declarations. Copied next
 // to the generated files by tsc-check.sh; never run.
 import {
+  callSetTaskState,
   callUpdateProfile,
+  fetchTask,
+  fetchTasks,
   fetchUser,
   fieldErrors,
   isMizanError,
   MizanError,
+  type TaskState,
   type UpdateProfileArgs,
   type UserBundle,
 } from './client.js';
@@ -51,3 +55,28 @@ export function Profile(props: { id: number }): string {
 }
 
 export const root = MizanContext({ client: new MizanClient(), children: null });
+
+// The task types say what the wire holds (docs/spec.md §4, §7): the enum is
+// a union, big_id a string, due nullable, tags and meta never null.
+export async function tasks(client: MizanClient): Promise<string> {
+  const { task_list } = await fetchTasks({ project_id: 1, state: 'doing' }, client);
+  const states: TaskState[] = task_list.map((t) => t.state);
+  const t = (await fetchTask({ task_id: 1 }, client)).task_detail;
+  const big: bigint = BigInt(t.big_id);
+  const tags: string = t.tags.join(',') + Object.keys(t.meta).join(',');
+  const due: number = t.due === null ? 0 : Date.parse(t.due);
+  const s: 'todo' | 'doing' | 'done' = t.state;
+  await callSetTaskState({ task_id: 1, state: 'done' }, client);
+  return `${states.length} ${big} ${tags} ${due} ${s} ${Date.parse(t.created_at)}`;
+}
+
+export function wrongTasks(): void {
+  // @ts-expect-error not a TaskState
+  void fetchTasks({ project_id: 1, state: 'bogus' });
+  // @ts-expect-error not a TaskState
+  void callSetTaskState({ task_id: 1, state: 'later' });
+  // @ts-expect-error due may be null
+  void fetchTask({ task_id: 1 }).then((b) => b.task_detail.due.length);
+  // @ts-expect-error big_id is a string, not a number
+  void fetchTask({ task_id: 1 }).then((b): number => b.task_detail.big_id);
+}

@@ -71,3 +71,17 @@ export function toMizanError(e: unknown): MizanError {
 export function retryable(e: MizanError): boolean {
   return e.code === 'network' || e.code === 'unavailable';
 }
+
+/**
+ * parseJSON is JSON.parse for what a server sends, refusing (with a
+ * MizanError `bad_response`) a text holding an integer that a number cannot
+ * hold exactly — one whose digits a number would not give back, beyond
+ * ±(2^53−1) — instead of silently rounding it (docs/spec.md §13.3). Tag
+ * such a Go field `json:",string"`. Only a text with 16 digits in a row is
+ * looked at closely; the error's message is `unsafe integer <digits>`. Internal: shared by the transports and hydration.
+ */
+export function parseJSON(text: string, status = 0): unknown {
+  for (const [t] of /\d{16}/.test(text) ? text.matchAll(/"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g) : [])
+    if (t[0] != '"' && String(+t) != t) throw new MizanError('bad_response', 'unsafe integer ' + t, status);
+  return JSON.parse(text);
+}

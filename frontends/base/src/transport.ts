@@ -1,4 +1,4 @@
-import { MizanError, codeForStatus, fromEnvelope } from './errors.js';
+import { MizanError, codeForStatus, fromEnvelope, parseJSON } from './errors.js';
 import { parseInvalidateHeader } from './header.js';
 import { queryString, stringifyParams, type Params, type TargetInput } from './targets.js';
 
@@ -81,8 +81,9 @@ export function httpTransport(opts: HttpTransportOptions = {}): Transport {
     let body: unknown;
     let json = true;
     try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
+      body = text ? parseJSON(text, res.status) : undefined;
+    } catch (e) {
+      if (e instanceof MizanError) throw e;
       json = false;
     }
     if (!res.ok) {

@@ -1,7 +1,7 @@
 // @mizan/base/ws: the WebSocket transport (docs/spec.md §9, docs/live.md).
 // An entry point of its own, so that apps without live updates do not
 // carry it.
-import { MizanError, fromEnvelope } from './errors.js';
+import { MizanError, fromEnvelope, parseJSON } from './errors.js';
 import { instanceKey, type TargetInput } from './targets.js';
 import { httpTransport, type CallResult, type HttpTransportOptions, type Transport } from './transport.js';
 
@@ -145,8 +145,15 @@ export function wsTransport(opts: WsTransportOptions = {}): WsTransport {
     ws.onmessage = (ev) => {
       let m: Record<string, unknown>;
       try {
-        m = JSON.parse(String(ev.data)) as Record<string, unknown>;
-      } catch {
+        m = parseJSON(String(ev.data)) as Record<string, unknown>;
+      } catch (e) {
+        // A reply holding an integer a number cannot hold fails its call.
+        const id = Number(/"id":(\d+)/.exec(String(ev.data))?.[1]);
+        const p = e instanceof MizanError ? pending.get(id) : undefined;
+        if (p) {
+          pending.delete(id);
+          p.reject(e);
+        }
         return;
       }
       if (m.type === 'invalidate') {

@@ -275,7 +275,7 @@ function TaskPanel({ projectId, taskId }: { projectId: number; taskId: number })
                   aria-label="Status"
                   value={d.status}
                   disabled={move.isPending}
-                  onChange={(e) => move.mutate({ project_id: projectId, task_id: taskId, status: e.target.value }).catch(ignore)}
+                  onChange={(e) => move.mutate({ project_id: projectId, task_id: taskId, status: e.target.value as Status }).catch(ignore)}
                 >
                   {statuses.map((s) => (
                     <option key={s.status} value={s.status}>
