@@ -249,6 +249,18 @@ after(async () => {
     await exited;
   }
   if (dev && dev.exitCode === null) {
+    // A Ctrl+C first, so that mizan dev stops its children (each in a
+    // process group of its own, which a SIGKILL of make's group would
+    // leave running), then SIGKILL whatever is left of the group.
+    const exited = new Promise((r) => dev.once('exit', r));
+    try {
+      process.kill(-dev.pid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+    let timer;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 25_000)))]);
+    clearTimeout(timer);
     try {
       process.kill(-dev.pid, 'SIGKILL');
     } catch {
@@ -324,6 +336,14 @@ async function driveBuilt(url) {
 
 test('make dev: the proxy, hot reload, a rebuild on a Go change, one Ctrl+C stops everything', { skip, timeout: 180_000 }, async () => {
   const port = await freePort();
+  // The processes that run before make dev: a server of another mizan dev
+  // on this machine is not one this test left.
+  const before = new Set(
+    execFileSync('ps', ['-eo', 'pid='], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
   log(`$ MIZAN_ADDR=127.0.0.1:${port} make dev`);
   // detached: a process group of its own, as a terminal gives the command
   // it runs in the foreground; a Ctrl+C is SIGINT to that whole group.
@@ -336,7 +356,9 @@ test('make dev: the proxy, hot reload, a rebuild on a Go change, one Ctrl+C stop
   const out = output(dev);
   const devExit = new Promise((r) => dev.once('exit', (code, signal) => r({ code, signal })));
   const viteURL = await waitFor(
-    () => /Local:\s+(http:\/\/\S+?)\/?\s*$/m.exec(out.text)?.[1],
+    // Vite colours its banner when CI is set (picocolors), even on a pipe:
+    // the escape codes are stripped before matching.
+    () => /Local:\s+(http:\/\/\S+?)\/?\s*$/m.exec(out.text.replace(/\x1b\[[0-9;]*m/g, ''))?.[1],
     60_000,
     () => `Vite to start:\n${out.text}`,
   );
@@ -425,7 +447,8 @@ test('make dev: the proxy, hot reload, a rebuild on a Go change, one Ctrl+C stop
     execFileSync('ps', ['-eo', 'pid=,pgid=,args='], { encoding: 'utf8' })
       .split('\n')
       .filter((l) => {
-        const [, pgid] = l.trim().split(/\s+/);
+        const [pid, pgid] = l.trim().split(/\s+/);
+        if (before.has(pid)) return false; // not this test's (another mizan dev on the machine)
         return pgid === String(dev.pid) || l.includes(app) || l.includes('/mizan-dev-');
       });
   let left = leftovers();
