@@ -34,6 +34,7 @@ type argSchema struct {
 	validate bool         // some field has a `validate` tag
 	shadow   reflect.Type // what decodeFast decodes into; nil without params
 	plain    bool         // no parameter is a pointer: copies share nothing
+	quick    bool         // decodeQuick can read the arguments (args_fast.go)
 }
 
 // newArgSchema derives the schema of an argument struct type.
@@ -47,6 +48,7 @@ func newArgSchema(t reflect.Type) (*argSchema, error) {
 	}
 	s.shadow = shadowType(s.params)
 	s.plain = !slices.ContainsFunc(s.params, func(p param) bool { return p.typ.Kind() == reflect.Pointer })
+	s.quick = quickSchema(s.params)
 	return s, nil
 }
 
@@ -264,6 +266,18 @@ type stringSource func(name string) (values []string, present bool)
 // type, and reports which were given. Every parameter must be scalar
 // (checked at build time for context functions; views skip non-scalar ones).
 func (s *argSchema) decodeStrings(src stringSource, dst reflect.Value) (presence, *Error) {
+	return s.decodeValues(func(name string) (string, int) {
+		vs, ok := src(name)
+		if !ok || len(vs) == 0 {
+			return "", 0
+		}
+		return vs[0], len(vs)
+	}, dst)
+}
+
+// decodeValues is decodeStrings of a source that gives, for a parameter,
+// its first value and how many it has.
+func (s *argSchema) decodeValues(src func(name string) (first string, n int), dst reflect.Value) (presence, *Error) {
 	var given presence
 	var fields map[string]string
 	bad := func(name, msg string) {
@@ -277,14 +291,14 @@ func (s *argSchema) decodeStrings(src stringSource, dst reflect.Value) (presence
 		if !p.scalar {
 			continue
 		}
-		vs, ok := src(p.name)
-		if !ok || len(vs) == 0 {
+		v, n := src(p.name)
+		if n == 0 {
 			if !p.optional && !p.nullable {
 				bad(p.name, "required")
 			}
 			continue
 		}
-		if len(vs) > 1 {
+		if n > 1 {
 			bad(p.name, "given more than once")
 			continue
 		}
@@ -293,7 +307,7 @@ func (s *argSchema) decodeStrings(src stringSource, dst reflect.Value) (presence
 			f.Set(reflect.New(p.base))
 			f = f.Elem()
 		}
-		if msg := setString(f, vs[0]); msg != "" {
+		if msg := setString(f, v); msg != "" {
 			bad(p.name, msg)
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/mizan-afi/mizan/protocol"
 )
@@ -23,7 +24,7 @@ type callRequest struct {
 // serveCall serves POST call/, after the steps routes puts in front of it
 // (same origin, JSON body, authenticated, CSRF, body limit).
 func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
-	ci := callFrom(r.Context())
+	ctx, ci := callOf(w, r)
 	buf := getBuf()
 	defer putBuf(buf)
 	body, err := a.readBody(r, buf.b[:0])
@@ -32,27 +33,33 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	buf.b = body
-	var req callRequest
-	if err := protocol.UnmarshalStrict(body, &req); err != nil {
-		msg := `body must be a JSON object {"fn": "<name>", "args": {...}} (member names are exact, each given once)`
-		if protocol.IsDuplicateName(err) {
-			msg = "body names a member twice"
-		}
-		writeError(w, r, a.logger, NewError(CodeBadRequest, msg))
-		return
-	}
-	if req.Fn == "" {
-		writeError(w, r, a.logger, NewError(CodeBadRequest, `body is missing "fn"`))
-		return
-	}
-	f, ok := a.plan.callable[req.Fn]
+	// The common call is read without encoding/json (quickCall); anything
+	// it does not take is decoded as the protocol says.
+	f, pre, ok := a.quickCall(body)
+	var args json.RawMessage
 	if !ok {
-		writeError(w, r, a.logger, NewError(CodeNotFound, "no function named "+quote(req.Fn)))
-		return
+		var req callRequest
+		if err := protocol.UnmarshalStrict(body, &req); err != nil {
+			msg := `body must be a JSON object {"fn": "<name>", "args": {...}} (member names are exact, each given once)`
+			if protocol.IsDuplicateName(err) {
+				msg = "body names a member twice"
+			}
+			writeError(w, r, a.logger, NewError(CodeBadRequest, msg))
+			return
+		}
+		if req.Fn == "" {
+			writeError(w, r, a.logger, NewError(CodeBadRequest, `body is missing "fn"`))
+			return
+		}
+		if f, ok = a.plan.callable[req.Fn]; !ok {
+			writeError(w, r, a.logger, NewError(CodeNotFound, "no function named "+quote(req.Fn)))
+			return
+		}
+		args = json.RawMessage(req.Args)
 	}
 	rbuf := getBuf()
 	defer putBuf(rbuf)
-	resp, e, err := a.runCall(r.Context(), f, json.RawMessage(req.Args), append(rbuf.b[:0], `{"result":`...))
+	resp, e, err := a.runCall(ctx, f, args, pre, append(rbuf.b[:0], `{"result":`...))
 	if err != nil {
 		writeError(w, r, a.logger, err)
 		return
@@ -64,9 +71,11 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 	}
 	resp = append(resp, '}')
 	h := w.Header()
-	mergeHeader(h, ci.header)
-	h.Set("Content-Type", "application/json")
-	if err := e.writeHeaders(h, r); err != nil {
+	if ci != nil {
+		mergeHeader(h, ci.header)
+	}
+	setHeader(w, h, 1, "Content-Type", "application/json")
+	if err := e.setHeaders(w, h, r); err != nil {
 		writeError(w, r, a.logger, err)
 		return
 	}
@@ -74,18 +83,115 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 	rbuf.b = resp
 }
 
-// runCall is the function pipeline of a callable function, for call/ and
-// [App.Call]: its guard, the decoding and validation of args (every
-// failing argument reported at once), the function itself (ctx carries the
-// call's *callInfo), and the emission step. It appends the JSON of the
-// result to dst.
-func (a *App) runCall(ctx context.Context, f *Func, args json.RawMessage, dst []byte) ([]byte, emitted, error) {
-	ci := callFrom(ctx)
-	if merr := f.cfg.auth.check(ci.r, ci.caller); merr != nil {
-		return dst, emitted{}, merr
+// decodedArgs are the arguments of a call decoded before runCall.
+type decodedArgs struct {
+	in    any
+	given presence
+}
+
+// quickCall reads a call/ body without encoding/json when it is the
+// common call: an object of "fn", a string without escapes naming a
+// callable function, and "args", arguments decodeQuick takes (or none),
+// each member given once, valid UTF-8, nothing else. Since decodeQuick
+// checks the arguments completely, such a body is one that
+// protocol.UnmarshalStrict accepts with the same fn and args, and whose
+// args decodeJSON decodes alike. It reports false for anything else, for
+// the whole path to decode (and report, when it is an error).
+func (a *App) quickCall(body []byte) (*Func, *decodedArgs, bool) {
+	if !utf8.Valid(body) {
+		return nil, nil, false
+	}
+	var fn, args []byte
+	haveFn, haveArgs := false, false
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, nil, false
+	}
+	i = skipSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return nil, nil, false // no "fn"
+	}
+	for {
+		key, j, ok := quickString(body, i)
+		if !ok {
+			return nil, nil, false
+		}
+		i = skipSpace(body, j)
+		if i >= len(body) || body[i] != ':' {
+			return nil, nil, false
+		}
+		i = skipSpace(body, i+1)
+		switch string(key) {
+		case "fn":
+			if haveFn {
+				return nil, nil, false
+			}
+			haveFn = true
+			if fn, i, ok = quickString(body, i); !ok {
+				return nil, nil, false
+			}
+		case "args":
+			if haveArgs {
+				return nil, nil, false
+			}
+			haveArgs = true
+			if j = skipValue(body, i); j <= i {
+				return nil, nil, false
+			}
+			args, i = body[i:j], j // checked by decodeQuick below
+		default:
+			return nil, nil, false
+		}
+		i = skipSpace(body, i)
+		if i >= len(body) {
+			return nil, nil, false
+		}
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
+			continue
+		}
+		if body[i] != '}' || skipSpace(body, i+1) != len(body) {
+			return nil, nil, false
+		}
+		break
+	}
+	if !haveFn {
+		return nil, nil, false
+	}
+	f, ok := a.plan.callable[string(fn)]
+	if !ok {
+		return nil, nil, false
+	}
+	if len(args) == 0 || string(args) == "null" {
+		args = []byte("{}") // as decodeJSON reads them
 	}
 	in := f.newIn()
-	given, merr := f.args.decodeJSON(args, reflectElem(in))
+	given, ok := f.args.decodeQuick(args, reflectElem(in))
+	if !ok {
+		return nil, nil, false
+	}
+	return f, &decodedArgs{in: in, given: given}, true
+}
+
+// runCall is the function pipeline of a callable function, for call/ and
+// [App.Call]: its guard, the decoding and validation of args (every
+// failing argument reported at once) unless pre holds them decoded, the
+// function itself (ctx carries the call's *callInfo), and the emission
+// step. It appends the JSON of the result to dst.
+func (a *App) runCall(ctx context.Context, f *Func, args json.RawMessage, pre *decodedArgs, dst []byte) ([]byte, emitted, error) {
+	ci := callFrom(ctx)
+	if merr := f.cfg.auth.check(ci.guardRequest(f.cfg.auth), ci.caller); merr != nil {
+		return dst, emitted{}, merr
+	}
+	var in any
+	var given presence
+	var merr *Error
+	if pre != nil {
+		in, given = pre.in, pre.given
+	} else {
+		in = f.newIn()
+		given, merr = f.args.decodeJSON(args, reflectElem(in))
+	}
 	if merr = a.validated(f, in, merr); merr != nil {
 		return dst, emitted{}, merr
 	}
@@ -157,7 +263,7 @@ func (a *App) Call(ctx context.Context, req CallRequest) (CallResult, error) {
 		return CallResult{}, NewError(CodeMethodNotAllowed, "function "+quote(req.Fn)+" is not callable over WebSocket (it is not registered with mizan.WebSocket()); call it through call/")
 	}
 	ctx, _ = withCall(ctx, req.Request, req.Caller)
-	out, e, err := a.runCall(ctx, f, req.Args, nil)
+	out, e, err := a.runCall(ctx, f, req.Args, nil, nil)
 	if err != nil {
 		if me, ok := asError(err); ok {
 			return CallResult{}, me

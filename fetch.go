@@ -31,7 +31,13 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, NewError(CodeNotFound, "no context named "+quote(r.PathValue("context"))))
 		return
 	}
-	caller := Caller(r.Context())
+	fctx, ci := callOf(w, r)
+	var caller *Identity
+	gr := r // the request the guards see
+	if ci != nil {
+		caller = ci.caller
+		gr = cp.guardRequest(r, ci)
+	}
 	h := w.Header()
 	c := a.cfg.Cache
 	// A cache hit needs only the instance and the guards: the functions'
@@ -43,72 +49,188 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 	if c != nil && cp.cached {
 		var arr [8]cache.Param
 		if params, ok := cp.quickParams(r.URL.RawQuery, arr[:0]); ok {
-			if merr := cp.guard(r, caller); merr != nil {
+			if merr := cp.guard(gr, caller); merr != nil {
 				writeError(w, r, a.logger, merr)
 				return
 			}
-			e, looked = c.Get(r.Context(), cp.instanceOf(params, caller)), true
+			e, looked = c.Get(fctx, cp.instanceOf(params, caller)), true
 			if e.Status == cache.Hit {
-				setJSONHeaders(h, cache.Hit)
+				setJSONHeaders(w, h, cache.Hit)
 				_, _ = w.Write(e.Value)
 				return
 			}
 		}
 	}
-	query, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		writeError(w, r, a.logger, NewError(CodeBadRequest, "malformed query string"))
-		return
+	var query queryArgs
+	if !query.readRaw(r.URL.RawQuery) {
+		values, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			writeError(w, r, a.logger, NewError(CodeBadRequest, "malformed query string"))
+			return
+		}
+		query = queryArgs{values: values, parsed: true}
 	}
-	ins, merr := a.decodeContext(r, caller, cp, query)
+	ins, merr := a.decodeQuery(gr, caller, cp, &query)
 	if merr != nil {
 		writeError(w, r, a.logger, merr)
 		return
 	}
 	if c == nil || !cp.cached {
-		setJSONHeaders(h, cache.Bypass)
+		setJSONHeaders(w, h, cache.Bypass)
 		buf := getBuf()
 		defer putBuf(buf)
-		res := a.runContext(r.Context(), r, caller, cp, ins, buf.b[:0], callFrom(r.Context()))
+		res := a.runContext(fctx, nil, caller, cp, ins, buf.b[:0], ci)
 		a.writeBundle(w, r, res)
 		buf.b = res.body
 		return
 	}
 	if !looked {
-		e = c.Get(r.Context(), cp.instance(query, caller))
+		e = c.Get(fctx, cp.instanceOf(queryParams(cp, &query), caller))
 	}
 	switch e.Status {
 	case cache.Hit:
-		setJSONHeaders(h, cache.Hit)
+		setJSONHeaders(w, h, cache.Hit)
 		_, _ = w.Write(e.Value)
 		return
 	case cache.Bypass:
-		setJSONHeaders(h, cache.Bypass)
-		a.writeBundle(w, r, a.runContext(r.Context(), r, caller, cp, ins, nil, callFrom(r.Context())))
+		setJSONHeaders(w, h, cache.Bypass)
+		a.writeBundle(w, r, a.runContext(fctx, nil, caller, cp, ins, nil, ci))
 		return
 	}
 	// A miss: concurrent misses of one key run the functions once. The run
 	// outlives a caller that goes away, since others may wait on it.
 	v, _, _ := a.flights.Do(e.Key(), func() (any, error) {
-		ctx := context.WithoutCancel(r.Context())
-		res := a.runContext(ctx, r, caller, cp, ins, nil, callFrom(r.Context()))
+		ctx := context.WithoutCancel(fctx)
+		res := a.runContext(ctx, nil, caller, cp, ins, nil, ci)
 		if res.err == nil {
 			c.Put(ctx, e, res.body, a.ttl(cp))
 		}
 		return res, nil
 	})
-	setJSONHeaders(h, cache.Miss)
+	setJSONHeaders(w, h, cache.Miss)
 	a.writeBundle(w, r, v.(bundle))
+}
+
+// guardRequest returns the request the guards of cp's fetch functions are
+// given in a call ci of the context endpoint: the call's own request
+// (which [Request] returns) when a guard is a predicate that reads it, r
+// otherwise.
+func (cp *contextPlan) guardRequest(r *http.Request, ci *callInfo) *http.Request {
+	for _, f := range cp.fetch {
+		if f.cfg.auth.kind == "predicate" {
+			return ci.request()
+		}
+	}
+	return r
 }
 
 // setJSONHeaders sets Content-Type: application/json and X-Mizan-Cache on a
 // context fetch's response: what Header.Set does, with the names already
-// canonical and both values in one allocation (each slice's capacity is
-// its length, so an Add appends to a copy).
-func setJSONHeaders(h http.Header, status cache.Status) {
-	vs := []string{"application/json", string(status)}
+// canonical and both values in the *protoWriter's room, or in one
+// allocation (each slice's capacity is its length, so an Add appends to a
+// copy).
+func setJSONHeaders(w http.ResponseWriter, h http.Header, status cache.Status) {
+	var vs []string
+	if pw, ok := w.(*protoWriter); ok {
+		vs = pw.vals[1:3]
+		vs[0], vs[1] = "application/json", string(status)
+	} else {
+		vs = []string{"application/json", string(status)}
+	}
 	h["Content-Type"] = vs[0:1:1]
 	h[HeaderCache] = vs[1:2:2]
+}
+
+// maxQuickPairs is how many parameters a query read by queryArgs.readRaw
+// may have.
+const maxQuickPairs = 8
+
+// queryArgs is a parsed query string: the url.Values of url.ParseQuery
+// (parsed), or the pairs of a raw query that readRaw took without
+// allocating.
+type queryArgs struct {
+	values url.Values
+	parsed bool
+	n      int
+	names  [maxQuickPairs]string
+	vals   [maxQuickPairs]string
+}
+
+// readRaw reads raw as url.ParseQuery would when that needs no
+// allocation: at most maxQuickPairs pairs, none with '%', '+' or ';', no
+// name repeated. It reports false, for url.ParseQuery to decide, otherwise.
+func (q *queryArgs) readRaw(raw string) bool {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		if q.n == maxQuickPairs || strings.ContainsAny(pair, "%+;") {
+			return false
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		if slices.Contains(q.names[:q.n], name) {
+			return false
+		}
+		q.names[q.n], q.vals[q.n] = name, value
+		q.n++
+	}
+	return true
+}
+
+// lookup returns the values of the parameter name, as url.Values holds them.
+func (q *queryArgs) lookup(name string) ([]string, bool) {
+	if q.parsed {
+		vs, ok := q.values[name]
+		return vs, ok
+	}
+	for i := range q.n {
+		if q.names[i] == name {
+			return q.vals[i : i+1 : i+1], true
+		}
+	}
+	return nil, false
+}
+
+// first returns the first value of the parameter name and how many it
+// has, as decodeValues reads them.
+func (q *queryArgs) first(name string) (string, int) {
+	if q.parsed {
+		vs := q.values[name]
+		if len(vs) == 0 {
+			return "", 0
+		}
+		return vs[0], len(vs)
+	}
+	for i := range q.n {
+		if q.names[i] == name {
+			return q.vals[i], 1
+		}
+	}
+	return "", 0
+}
+
+// unknown adds to fields the query's parameters that cp does not take.
+func (q *queryArgs) unknown(cp *contextPlan, fields map[string]string) map[string]string {
+	add := func(k string) {
+		if !slices.Contains(cp.fetchParams, k) {
+			if fields == nil {
+				fields = map[string]string{}
+			}
+			fields[k] = "unknown parameter"
+		}
+	}
+	if q.parsed {
+		for k := range q.values {
+			add(k)
+		}
+	} else {
+		for _, k := range q.names[:q.n] {
+			add(k)
+		}
+	}
+	return fields
 }
 
 // ttl is the cache lifetime of a context's bundles.
@@ -122,16 +244,13 @@ func (a *App) ttl(cp *contextPlan) time.Duration {
 // decodeContext checks the query against the context's parameters and the
 // callers's rights, and decodes each function's arguments.
 func (a *App) decodeContext(r *http.Request, caller *Identity, cp *contextPlan, query url.Values) ([]any, *Error) {
-	var fields map[string]string
-	for k := range query {
-		if !slices.Contains(cp.fetchParams, k) {
-			if fields == nil {
-				fields = map[string]string{}
-			}
-			fields[k] = "unknown parameter"
-		}
-	}
-	src := func(name string) ([]string, bool) { vs, ok := query[name]; return vs, ok }
+	return a.decodeQuery(r, caller, cp, &queryArgs{values: query, parsed: true})
+}
+
+// decodeQuery is decodeContext of a queryArgs.
+func (a *App) decodeQuery(r *http.Request, caller *Identity, cp *contextPlan, query *queryArgs) ([]any, *Error) {
+	fields := query.unknown(cp, nil)
+	src := query.first
 	ins := make([]any, len(cp.fetch))
 	for i, f := range cp.fetch {
 		if merr := f.cfg.auth.check(r, caller); merr != nil {
@@ -145,7 +264,7 @@ func (a *App) decodeContext(r *http.Request, caller *Identity, cp *contextPlan, 
 			continue
 		}
 		ins[i] = f.newIn()
-		_, merr := f.args.decodeStrings(src, reflectElem(ins[i]))
+		_, merr := f.args.decodeValues(src, reflectElem(ins[i]))
 		if merr = a.validated(f, ins[i], merr); merr != nil {
 			if merr.code != CodeInvalidArgs {
 				return nil, merr
@@ -284,9 +403,14 @@ func canonicalInt(s string) (string, error) {
 // instanceParams returns the wire strings of the query's parameters, sorted
 // by name: integers canonical ("05" and "5" are one instance).
 func instanceParams(cp *contextPlan, query url.Values) []cache.Param {
+	return queryParams(cp, &queryArgs{values: query, parsed: true})
+}
+
+// queryParams is instanceParams of a queryArgs.
+func queryParams(cp *contextPlan, query *queryArgs) []cache.Param {
 	var out []cache.Param
 	for _, name := range cp.fetchParams {
-		vs, ok := query[name]
+		vs, ok := query.lookup(name)
 		if !ok || len(vs) == 0 {
 			continue
 		}
@@ -348,9 +472,13 @@ func (cp *contextPlan) concurrent(threshold time.Duration) bool {
 // (the first here, the others on goroutines of their own). When own is the
 // request's *callInfo, already in ctx (the context endpoint), functions
 // run one after another share it: they add their headers to it in name
-// order, which is the order the bundle merges them in anyway.
+// order, which is the order the bundle merges them in anyway; r may then
+// be nil, for own's request.
 func (a *App) runContext(ctx context.Context, r *http.Request, caller *Identity, cp *contextPlan, ins []any, dst []byte, own *callInfo) bundle {
 	if cp.concurrent(a.cfg.ConcurrencyThreshold) {
+		if r == nil && own != nil {
+			r = own.request()
+		}
 		return a.runConcurrently(ctx, r, caller, cp, ins, dst)
 	}
 	b := append(dst, '{')

@@ -40,12 +40,49 @@ func (f AuthenticatorFunc) Authenticate(r *http.Request) (*Identity, error) { re
 
 // callInfo is what a running server function can reach through its context.
 type callInfo struct {
-	r      *http.Request
+	// r is the request of the call (what [Request] returns). When base is
+	// set, r is formed from it on first use, under mu (see request).
+	r *http.Request
+	// base, when not nil, is the request as the server gave it to a
+	// protocol endpoint, which does not copy it to carry the call in its
+	// context (pipeline.go, protoWriter); ctx is then the call's context.
+	base   *http.Request
+	ctx    context.Context
 	caller *Identity
 	header http.Header // response headers the function adds; allocated on first use
 
-	mu     sync.Mutex     // guards scopes: a function may call ScopeTo from goroutines
+	mu     sync.Mutex     // guards scopes, and r when base is set: a function may call ScopeTo or Request from goroutines
 	scopes []runtimeScope // recorded by ScopeTo and ScopeFunctionTo
+}
+
+// request returns the request of the call: r, or, for a protocol
+// endpoint, base carrying the call's context, formed on first use so
+// that a request whose functions never ask for it does not pay for the
+// copy (http.Request.WithContext).
+func (ci *callInfo) request() *http.Request {
+	if ci.base == nil {
+		return ci.r
+	}
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	if ci.r == nil {
+		ci.r = ci.base.WithContext(ci.ctx)
+	}
+	return ci.r
+}
+
+// guardRequest returns the request a guard of kind rule is given: the
+// call's request for a predicate ([RequireFunc]), which reads it; the
+// other guards read only the caller, so they get the request without
+// forming it.
+func (ci *callInfo) guardRequest(rule authRule) *http.Request {
+	if rule.kind == "predicate" {
+		return ci.request()
+	}
+	if ci.base != nil {
+		return ci.base
+	}
+	return ci.r
 }
 
 // callKey is the context key of the *callInfo.
@@ -83,7 +120,7 @@ func callFrom(ctx context.Context) *callInfo {
 // already been read.
 func Request(ctx context.Context) *http.Request {
 	if ci := callFrom(ctx); ci != nil {
-		return ci.r
+		return ci.request()
 	}
 	return nil
 }

@@ -154,11 +154,20 @@ func (a *App) emitMutation(ctx context.Context, f *Func, caller *Identity, in an
 // true) the HX-Trigger event mizan:invalidate with the body-form targets,
 // merged into any HX-Trigger the function set itself (docs/spec.md §3).
 func (e emitted) writeHeaders(h http.Header, r *http.Request) error {
+	return e.setHeaders(nil, h, r)
+}
+
+// setHeaders is writeHeaders of a response written to w, which may be the
+// *protoWriter of a protocol endpoint (setHeader).
+func (e emitted) setHeaders(w http.ResponseWriter, h http.Header, r *http.Request) error {
 	if e.header == "" {
 		return nil
 	}
-	h.Set(protocol.HeaderInvalidate, e.header)
-	if r == nil || r.Header.Get("HX-Request") != "true" {
+	setHeader(w, h, 2, protocol.HeaderInvalidate, e.header)
+	if r == nil {
+		return nil
+	}
+	if hx := r.Header["Hx-Request"]; len(hx) == 0 || hx[0] != "true" { // Header.Get("HX-Request")
 		return nil
 	}
 	v, err := hxTrigger(h.Get("HX-Trigger"), e.inv.Targets)
