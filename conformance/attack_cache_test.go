@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mizan-afi/mizan/cache"
-	"github.com/mizan-afi/mizan/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -22,20 +21,7 @@ import (
 // before an instance's first purge carried, so deleting the generations
 // after update_profile served the old name again.
 func TestAttackLostGeneration(t *testing.T) {
-	needProcess(t)
-	r := redistest.Start(t)
-	p, err := startFixtureEnv(server.bin, []string{
-		"MIZAN_CACHE_REDIS_URL=" + r.URL(), "MIZAN_PUBSUB_REDIS_URL=",
-		"MIZAN_CACHE_SECRET=conformance-cache-secret-0123456789abcdef",
-	}, "-addr", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.stop(); err != nil {
-			t.Errorf("fixture at %s: %v\nstderr:\n%s", p.url, err, p.stderr.String())
-		}
-	})
+	p, r := cachedFixture(t)
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	// dropGenerations deletes every generation key, as an eviction or an
@@ -108,21 +94,7 @@ type cacheFill struct {
 // empty), the last one alone and then twice more, and counts the keys.
 func fillCache(t *testing.T, policy string, n int) cacheFill {
 	t.Helper()
-	needProcess(t)
-	r := redistest.Start(t)
-	p, err := startFixtureEnv(server.bin, []string{
-		"MIZAN_CACHE_REDIS_URL=" + r.URL(), "MIZAN_PUBSUB_REDIS_URL=",
-		"MIZAN_CACHE_SECRET=conformance-cache-secret-0123456789abcdef",
-		"MIZAN_CACHE_ADMISSION=" + policy,
-	}, "-addr", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.stop(); err != nil {
-			t.Errorf("fixture at %s: %v\nstderr:\n%s", p.url, err, p.stderr.String())
-		}
-	})
+	p, r := cachedFixture(t, "MIZAN_CACHE_ADMISSION="+policy)
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 

@@ -105,15 +105,16 @@ func TestValidationReportsEverythingAtOnce(t *testing.T) {
 }
 
 // cachedFixture starts a fixture process with the origin cache in a real
-// Redis, stopped when t ends.
-func cachedFixture(t *testing.T) string {
+// Redis of its own (with extraEnv, such as MIZAN_CACHE_ADMISSION), both
+// stopped when t ends.
+func cachedFixture(t *testing.T, extraEnv ...string) (*fixtureProc, *redistest.Server) {
 	t.Helper()
 	needProcess(t)
 	r := redistest.Start(t)
-	p, err := startFixtureEnv(server.bin, []string{
+	p, err := startFixtureEnv(server.bin, append([]string{
 		"MIZAN_CACHE_REDIS_URL=" + r.URL(), "MIZAN_PUBSUB_REDIS_URL=",
 		"MIZAN_CACHE_SECRET=conformance-cache-secret-0123456789abcdef",
-	}, "-addr", "127.0.0.1:0")
+	}, extraEnv...), "-addr", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func cachedFixture(t *testing.T) string {
 			t.Errorf("fixture at %s: %v\nstderr:\n%s", p.url, err, p.stderr.String())
 		}
 	})
-	return p.url
+	return p, r
 }
 
 // fetchAt gets ctx/<path> from base and returns X-Mizan-Cache and the body.
@@ -183,7 +184,8 @@ func (p cacheProbe) String() string {
 // instances its targets match (docs/spec.md §3) are misses, with fresh
 // data; every other instance is still a hit.
 func TestCachePerInstanceAfterMutations(t *testing.T) {
-	base := cachedFixture(t)
+	p, _ := cachedFixture(t)
+	base := p.url
 	probes := []cacheProbe{
 		{"tasks/?project_id=1&state=todo", ""},
 		{"tasks/?project_id=1&state=doing", ""},
@@ -267,7 +269,8 @@ func TestCachePerInstanceAfterMutations(t *testing.T) {
 // TestQueryNormalization: ?user_id=01 and ?user_id=1 are one instance, one
 // cache entry, purged by user_id=1 (docs/spec.md §4).
 func TestQueryNormalization(t *testing.T) {
-	base := cachedFixture(t)
+	p, _ := cachedFixture(t)
+	base := p.url
 	fetchAt(t, base, "user/?user_id=1")
 	if status, _ := fetchAt(t, base, "user/?user_id=01"); status != "hit" {
 		t.Fatalf("user_id=01 after user_id=1: %q, want hit (one instance)", status)
