@@ -75,6 +75,11 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 		mergeHeader(h, ci.header)
 	}
 	setHeader(w, h, 1, "Content-Type", "application/json")
+	var caller *Identity
+	if ci != nil {
+		caller = ci.caller
+	}
+	setEdgeHeaders(w, h, caller, "")
 	if err := e.setHeaders(w, h, r); err != nil {
 		writeError(w, r, a.logger, err)
 		return

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mizan-afi/mizan/ir"
 	"github.com/mizan-afi/mizan/manifest"
@@ -181,6 +182,8 @@ func (a *App) Manifest() (*manifest.Manifest, error) {
 			PageRoutes: []string{},
 			Shared:     cp.shared,
 			Rev:        cp.rev,
+			CacheTTL:   int(a.ttl(cp) / time.Second),
+			NoCache:    !cp.cached,
 		}
 		members := slices.Clone(cp.all)
 		slices.SortFunc(members, func(x, y *Func) int { return strings.Compare(x.meta.Name, y.meta.Name) })

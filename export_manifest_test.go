@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mizan-afi/mizan/manifest"
 )
@@ -46,7 +47,7 @@ func newManifestApp(t *testing.T, reversed bool) *App {
 	}
 	regs := []func(){
 		func() {
-			Query(app, func(context.Context, slug) (int, error) { return 0, nil }, Name("page_body"), In("page"), Shared(), Rev(3))
+			Query(app, func(context.Context, slug) (int, error) { return 0, nil }, Name("page_body"), In("page"), Shared(), Rev(3), Cache(90*time.Second))
 		},
 		func() {
 			Query(app, func(context.Context, slug) (int, error) { return 0, nil }, Name("page_meta"), In("page"), Shared())
@@ -82,7 +83,7 @@ func newManifestApp(t *testing.T, reversed bool) *App {
 			}, Name("board_audit"), In("board"), Private())
 		},
 		func() {
-			Query(app, func(context.Context, struct{}) (string, error) { return "", nil }, Name("my_name"), In("me"))
+			Query(app, func(context.Context, struct{}) (string, error) { return "", nil }, Name("my_name"), In("me"), NoCache())
 		},
 		func() {
 			Mutation(app, func(context.Context, mfMoveArgs) (int, error) { return 0, nil }, Name("move_task"), Affects("board", "page"))
@@ -144,7 +145,9 @@ func TestManifestCases(t *testing.T) {
       "render_strategy": "psr",
       "page_routes": [],
       "shared": false,
-      "rev": 0
+      "rev": 0,
+      "cache_ttl": 0,
+      "no_cache": false
     },
     "docs": {
       "functions": [
@@ -158,7 +161,9 @@ func TestManifestCases(t *testing.T) {
       "render_strategy": "psr",
       "page_routes": ["/docs/{slug}/", "/docs/{slug}/print/"],
       "shared": false,
-      "rev": 0
+      "rev": 0,
+      "cache_ttl": 0,
+      "no_cache": false
     },
     "page": {
       "functions": [
@@ -172,7 +177,9 @@ func TestManifestCases(t *testing.T) {
       "render_strategy": "dynamic_cached",
       "page_routes": [],
       "shared": true,
-      "rev": 3
+      "rev": 3,
+      "cache_ttl": 90,
+      "no_cache": false
     },
     "me": {
       "functions": [
@@ -185,7 +192,9 @@ func TestManifestCases(t *testing.T) {
       "render_strategy": "psr",
       "page_routes": [],
       "shared": false,
-      "rev": 0
+      "rev": 0,
+      "cache_ttl": 0,
+      "no_cache": true
     }
   },
   "mutations": {

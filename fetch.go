@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mizan-afi/mizan/cache"
+	"github.com/mizan-afi/mizan/protocol"
 )
 
 // HeaderCache is the response header of a context fetch saying how the
@@ -46,6 +47,7 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 	// does not take goes the whole way.
 	var e cache.Entry
 	looked := false
+	instance := "" // X-Mizan-Instance
 	if c != nil && cp.cached {
 		var arr [8]cache.Param
 		if params, ok := cp.quickParams(r.URL.RawQuery, arr[:0]); ok {
@@ -54,8 +56,10 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			e, looked = c.Get(fctx, cp.instanceOf(params, caller)), true
+			instance = cp.instanceHeader(params)
 			if e.Status == cache.Hit {
 				setJSONHeaders(w, h, cache.Hit)
+				setEdgeHeaders(w, h, caller, instance)
 				_, _ = w.Write(e.Value)
 				return
 			}
@@ -75,6 +79,10 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, merr)
 		return
 	}
+	if !looked {
+		instance = cp.queryInstanceHeader(&query)
+	}
+	setEdgeHeaders(w, h, caller, instance)
 	if c == nil || !cp.cached {
 		setJSONHeaders(w, h, cache.Bypass)
 		buf := getBuf()
@@ -122,6 +130,80 @@ func (cp *contextPlan) guardRequest(r *http.Request, ci *callInfo) *http.Request
 		}
 	}
 	return r
+}
+
+// Headers the origin sends for an edge in front of it (docs/spec.md §11).
+// An edge stores a response only when they say whom the origin served and
+// which instance, and strips them before answering.
+const (
+	// HeaderIdentity, on every context fetch, page and call response, is
+	// whom the origin served: the caller's user id, or "anonymous".
+	HeaderIdentity = "X-Mizan-Identity"
+	// HeaderInstance, on a context fetch and a read view's page, names
+	// the context instance the response shows, normalized (§4), as one
+	// header-form entry of X-Mizan-Invalidate: "user;user_id=5". An edge
+	// matches invalidation targets against it, since it cannot normalize
+	// a query through the parameters' declared types itself.
+	HeaderInstance = "X-Mizan-Instance"
+)
+
+// anonymous is the X-Mizan-Identity of a caller who is not signed in.
+const anonymous = "anonymous"
+
+// identityOf is the X-Mizan-Identity value for caller.
+func identityOf(caller *Identity) string {
+	if caller == nil {
+		return anonymous
+	}
+	return caller.ID
+}
+
+// instanceHeader formats the X-Mizan-Instance value naming cp's instance
+// with params (sorted by name, values normalized): the context's name
+// alone when there are none.
+func (cp *contextPlan) instanceHeader(params []cache.Param) string {
+	if len(params) == 0 {
+		return cp.name
+	}
+	var arr [128]byte
+	b := append(arr[:0], cp.name...)
+	for _, p := range params {
+		b = append(b, ';')
+		b = protocol.AppendPercent(b, p.Name)
+		b = append(b, '=')
+		b = protocol.AppendPercent(b, p.Value)
+	}
+	return string(b)
+}
+
+// queryInstanceHeader is instanceHeader of the params queryParams reads
+// from query, without collecting them first.
+func (cp *contextPlan) queryInstanceHeader(query *queryArgs) string {
+	var arr [128]byte
+	b := append(arr[:0], cp.name...)
+	for _, name := range cp.fetchParams {
+		v, ok := cp.queryValue(query, name)
+		if !ok {
+			continue
+		}
+		b = append(b, ';')
+		b = protocol.AppendPercent(b, name)
+		b = append(b, '=')
+		b = protocol.AppendPercent(b, v)
+	}
+	if len(b) == len(cp.name) {
+		return cp.name
+	}
+	return string(b)
+}
+
+// setEdgeHeaders sets X-Mizan-Identity and, when instance is not "",
+// X-Mizan-Instance, in the *protoWriter's room when w is one.
+func setEdgeHeaders(w http.ResponseWriter, h http.Header, caller *Identity, instance string) {
+	setHeader(w, h, 3, HeaderIdentity, identityOf(caller))
+	if instance != "" {
+		setHeader(w, h, 4, HeaderInstance, instance)
+	}
 }
 
 // setJSONHeaders sets Content-Type: application/json and X-Mizan-Cache on a
@@ -410,21 +492,29 @@ func instanceParams(cp *contextPlan, query url.Values) []cache.Param {
 func queryParams(cp *contextPlan, query *queryArgs) []cache.Param {
 	var out []cache.Param
 	for _, name := range cp.fetchParams {
-		vs, ok := query.lookup(name)
-		if !ok || len(vs) == 0 {
-			continue
+		if v, ok := cp.queryValue(query, name); ok {
+			out = append(out, cache.Param{Name: name, Value: v})
 		}
-		v := vs[0]
-		if kindClass(cp.params[name]) == "integer" {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				v = strconv.FormatInt(n, 10)
-			} else if u, err := strconv.ParseUint(v, 10, 64); err == nil {
-				v = strconv.FormatUint(u, 10)
-			}
-		}
-		out = append(out, cache.Param{Name: name, Value: v})
 	}
 	return out
+}
+
+// queryValue is the normalized value (§4) of the parameter name in query,
+// as an instance of cp names it, and false when query lacks it.
+func (cp *contextPlan) queryValue(query *queryArgs, name string) (string, bool) {
+	vs, ok := query.lookup(name)
+	if !ok || len(vs) == 0 {
+		return "", false
+	}
+	v := vs[0]
+	if kindClass(cp.params[name]) == "integer" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			v = strconv.FormatInt(n, 10)
+		} else if u, err := strconv.ParseUint(v, 10, 64); err == nil {
+			v = strconv.FormatUint(u, 10)
+		}
+	}
+	return v, true
 }
 
 // bundle is the outcome of running a context's functions.

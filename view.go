@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/mizan-afi/mizan/protocol"
 )
 
 // HTML returns a handler that answers with status and an HTML body, for a
@@ -108,6 +110,7 @@ func (a *App) serveView(w http.ResponseWriter, r *http.Request, f *Func) {
 		return
 	}
 	mergeHeader(w.Header(), ci.header)
+	a.setViewEdgeHeaders(w.Header(), f, in, given, ci.caller)
 	if f.meta.Kind == KindMutation {
 		e, err := a.emitMutation(ctx, f, ci.caller, in, given)
 		if err == nil {
@@ -123,6 +126,35 @@ func (a *App) serveView(w http.ResponseWriter, r *http.Request, f *Func) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// setViewEdgeHeaders sets what an edge needs to know of a view's response
+// (docs/spec.md §11): X-Mizan-Identity always, and for a read view of a
+// context X-Mizan-Instance, the instance its arguments name (those that
+// are parameters of the context, as a query names them).
+func (a *App) setViewEdgeHeaders(h http.Header, f *Func, in any, given presence, caller *Identity) {
+	h.Set(HeaderIdentity, identityOf(caller))
+	cp := a.plan.contexts[f.meta.Context]
+	if f.meta.Kind == KindMutation || cp == nil {
+		return
+	}
+	t := Target{Context: cp.name}
+	v := reflectElem(in)
+	for i := range f.args.params {
+		p := &f.args.params[i]
+		if _, ok := cp.params[p.name]; !ok || !given.has(i) {
+			continue
+		}
+		if val, ok := p.value(v); ok {
+			if t.Params == nil {
+				t.Params = map[string]any{}
+			}
+			t.Params[p.name] = val
+		}
+	}
+	if hv, err := protocol.FormatHeader([]Target{t}); err == nil {
+		h.Set(HeaderInstance, hv)
+	}
 }
 
 // parseForm parses the query string, and the body when it is a form.

@@ -1,8 +1,11 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"html/template"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -116,7 +119,34 @@ func (s *store) registerTasks(app *mizan.App) {
 	mizan.Mutation(app, s.renameTask, mizan.Name("rename_task"), mizan.Affects(taskContext), mizan.ScopeBy())
 	mizan.Mutation(app, s.updateMyName, mizan.Name("update_my_name"), mizan.RequireAuth(),
 		mizan.CallerScoped(mizan.Global), mizan.Affects(userContext), mizan.WebSocket())
+	// A page of the psr context task: what an edge caches as a page and
+	// purges with the task's instance (docs/spec.md §11).
+	mizan.View(app, s.taskPage, mizan.Name("task_page"), mizan.In(taskContext),
+		mizan.Route("/tasks/{task_id}/"))
 }
+
+// taskPage renders a task as an HTML page.
+func (s *store) taskPage(ctx context.Context, in taskArgs) (http.Handler, error) {
+	t, err := s.taskDetail(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := taskTemplate.Execute(&b, t); err != nil {
+		return nil, fmt.Errorf("rendering the page of task %d: %w", in.TaskID, err)
+	}
+	return mizan.HTML(http.StatusOK, b.String()), nil
+}
+
+var taskTemplate = template.Must(template.New("task").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<body>
+<h1 id="title">{{.Title}}</h1>
+<p id="state">{{.State}}</p>
+</body>
+</html>
+`))
 
 func errNoTask(id int) *mizan.Error {
 	return mizan.Errorf(mizan.CodeNotFound, "no task with id %d", id)

@@ -115,6 +115,8 @@ func TestFixtureRegistration(t *testing.T) {
 			affects: []mizan.Affect{{Context: "orders", ScopedBy: []string{"status", "user_id"}}}},
 		"profile_page": {kind: mizan.KindQuery, context: "user", viewPath: true, route: "/profile/{user_id}/",
 			methods: []string{"GET"}, params: []string{"user_id"}},
+		"task_page": {kind: mizan.KindQuery, context: "task", viewPath: true, route: "/tasks/{task_id}/",
+			methods: []string{"GET"}, params: []string{"task_id"}},
 		"update_profile_view": {kind: mizan.KindMutation, affects: userScoped, viewPath: true,
 			route: "/profile/{user_id}/update/", methods: []string{"POST"}, params: []string{"user_id", "name"}},
 		"stripe_webhook": {kind: mizan.KindMutation, affects: []mizan.Affect{{Context: "subscription"}},

@@ -86,6 +86,14 @@ type Context struct {
 	Shared bool `json:"shared"`
 	// Rev is the context's cache revision, the "r" of its cache keys.
 	Rev int `json:"rev"`
+	// CacheTTL is the context's cache hint: how many seconds a cached
+	// bundle of it lives (the smallest Cache TTL of its functions, or the
+	// app's CacheTTL), 0 when the app says none. An edge keeps its entries
+	// this long, or its own default when 0 (docs/edge.md).
+	CacheTTL int `json:"cache_ttl"`
+	// NoCache reports that a function of the context says NoCache: no
+	// cache, the origin's or an edge's, keeps its bundles.
+	NoCache bool `json:"no_cache"`
 }
 
 // Function is one function of a context.

@@ -322,3 +322,11 @@ func unhex(c byte) (byte, bool) {
 func trimOWS(s string) string {
 	return strings.Trim(s, " \t")
 }
+
+// AppendPercent appends s percent-encoded as the header format encodes a
+// parameter name or a string value: every byte outside A-Z a-z 0-9 - . _ ~
+// as %XX, upper-case hex. With it a server writes header-form entries of
+// values that are wire strings already (§4), as the origin names the
+// instance it served in X-Mizan-Instance (docs/spec.md §11); [ParseHeader]
+// reads them back.
+func AppendPercent(dst []byte, s string) []byte { return appendPercent(dst, s) }

@@ -395,3 +395,16 @@ func BenchmarkParseHeader(b *testing.B) {
 		}
 	}
 }
+
+func TestAppendPercentRoundTrip(t *testing.T) {
+	for _, v := range []string{"", "5", "a b", "x;y=z,w", "100%", "é\x00+"} {
+		entry := string(AppendPercent([]byte("ctx;k="), v))
+		ts, err := ParseHeader(entry)
+		if err != nil {
+			t.Fatalf("ParseHeader(%q): %v", entry, err)
+		}
+		if len(ts) != 1 || ts[0].Context != "ctx" || ts[0].Params["k"] != v {
+			t.Fatalf("ParseHeader(%q) = %#v, want ctx with k=%q", entry, ts, v)
+		}
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/mizan-afi/mizan/cache/cachetest"
 	"github.com/mizan-afi/mizan/cache/redis"
 	"github.com/mizan-afi/mizan/client"
+	"github.com/mizan-afi/mizan/edge"
 	"github.com/mizan-afi/mizan/live"
 	"github.com/mizan-afi/mizan/protocol"
 	"github.com/mizan-afi/mizan/ssr"
