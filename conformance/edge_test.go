@@ -2,11 +2,14 @@ package conformance_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +23,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/conformance"
+	"github.com/mizan-afi/mizan/edge"
 )
 
 // The edge of docs/spec.md §11, end to end: the fixture (origin cache in
@@ -669,4 +675,62 @@ func TestEdgeOriginDown(t *testing.T) {
 		t.Fatalf("origin down again, a fresh entry: %s, want a hit", status)
 	}
 	wantError(t, doAt(t, loc, http.MethodGet, prefix+"ctx/task/?task_id=2", ""), http.StatusServiceUnavailable, "unavailable")
+}
+
+// TestEdgeAppInvalidate: App.Invalidate in a server process (what a
+// background job does) reaches the edge through the purge post, within a
+// second, at every location; and the purger reports nothing pending after.
+func TestEdgeAppInvalidate(t *testing.T) {
+	needProcess(t)
+	port := freePorts(t, 2)
+	app := conformance.NewFixture(conformance.FixtureConfig{})
+	purger, err := edge.Attach(app, edge.Config{
+		URL:    fmt.Sprintf("http://127.0.0.1:%d/__mizan/purge", port),
+		Secret: []byte(edgePurgeSecret),
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = purger.Close(context.Background()) })
+	if err := app.Build(); err != nil {
+		t.Fatal(err)
+	}
+	manifestPath := filepath.Join(t.TempDir(), "manifest.json")
+	if err := app.WriteManifestFile(manifestPath); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	e := startEdge(t, srv.URL, manifestPath, port, 2)
+	path, other := prefix+"ctx/task/?task_id=1", prefix+"ctx/task/?task_id=2"
+	for _, loc := range e.locs {
+		for _, p := range []string{path, other} {
+			edgeFetch(t, loc, p)
+			if status, _ := edgeFetch(t, loc, p); status != "hit" {
+				t.Fatalf("%s at %s: %s, want a hit", p, loc, status)
+			}
+		}
+	}
+	if err := app.Invalidate(context.Background(), mizan.Target{Context: "task", Params: map[string]any{"task_id": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, loc := range e.locs {
+		took := waitEdge(t, loc, path, time.Second, func(s, _ string) bool { return s == "miss" })
+		t.Logf("App.Invalidate reached %s in %v", loc, took)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := purger.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := purger.Stats(); st.Pending != 0 || st.Sent == 0 {
+		t.Errorf("purger stats after the flush: %+v, want nothing pending and a post sent", st)
+	}
+	// Another task stayed cached: the post was scoped.
+	for _, loc := range e.locs {
+		if status, _ := edgeFetch(t, loc, other); status != "hit" {
+			t.Errorf("%s at %s after App.Invalidate of task 1: %s, want a hit", other, loc, status)
+		}
+	}
 }

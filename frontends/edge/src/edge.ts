@@ -607,12 +607,12 @@ async function purgeEndpoint(request: Request, cfg: Config, env: EdgeEnv): Promi
     }
   } catch (e) {
     console.error(`mizan-edge: replay memory failed: ${String(e)}`);
-    return errorResponse(500, 'internal', 'The purge could not be applied.');
+    return errorResponse(503, 'unavailable', 'The purge could not be recorded; retry.');
   }
   const mutation = post.mutation && cfg.manifest ? cfg.manifest.mutation(post.mutation) : undefined;
   const uid = await callerUid(cfg, post.caller);
   if (!(await applyPurges(env, planPurge(post.targets, mutation, uid)))) {
-    return errorResponse(500, 'internal', 'The purge could not be applied.');
+    return errorResponse(503, 'unavailable', 'The purge could not be recorded; retry.');
   }
   try {
     await replay.replayRecord(auth.signature, replayExpiry(auth.timestamp));

@@ -270,6 +270,42 @@ describe('the edge in workerd, two locations', () => {
     expect((await get(0, '/api/mizan/ctx/user/?user_id=1', { Range: 'bytes=0-1' })).edge).toBe('bypass');
   });
 
+  it('streams bodies both ways: the answer starts before the request body ends', async () => {
+    let push!: (s: string) => void;
+    let finish!: () => void;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        push = (s) => c.enqueue(new TextEncoder().encode(s));
+        finish = () => c.close();
+      },
+    });
+    push('one');
+    const res = await fetch(new URL('/stream/', loc(0)), {
+      method: 'POST',
+      body,
+      duplex: 'half',
+    } as RequestInit & { duplex: 'half' });
+    expect(res.headers.get('x-mizan-edge')).toBe('bypass');
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    let seen = '';
+    const until = async (want: string) => {
+      while (!seen.includes(want)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${want}: ${seen}`);
+        seen += dec.decode(value, { stream: true });
+      }
+    };
+    // The first request chunk came back while the request is still open:
+    // neither body was buffered whole.
+    await until('echo:one;');
+    push('two');
+    await until('echo:two;');
+    finish();
+    await until('end');
+    expect(seen).toBe('first;echo:one;echo:two;end');
+  });
+
   it('an unreadable X-Mizan-Invalidate purges every context broadly', async () => {
     for (const p of ['/api/mizan/ctx/task/?task_id=7', '/api/mizan/ctx/user/?user_id=41']) {
       await get(0, p);

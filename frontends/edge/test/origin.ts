@@ -110,6 +110,15 @@ export async function startOrigin(): Promise<Origin> {
       res.end();
       return;
     }
+    if (u.pathname === '/stream/') {
+      // Streams both ways: echoes each request chunk as it arrives, after
+      // a first chunk of its own, and ends when the request body ends.
+      res.setHeader('Content-Type', 'text/plain');
+      res.write('first;');
+      req.on('data', (c: Buffer) => res.write('echo:' + c.toString() + ';'));
+      req.on('end', () => res.end('end'));
+      return;
+    }
     if (req.method === 'POST' && u.pathname === '/api/mizan/call/') {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
