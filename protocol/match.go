@@ -137,3 +137,20 @@ func lookup(params []Param, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// AppendInstance appends inst as one header-form entry (the format of
+// X-Mizan-Invalidate, §3): its context, then ";name=value" for each param
+// in order, percent-encoded as [FormatHeader] encodes them. The origin
+// names the instances a response shows this way in X-Mizan-Instance
+// (docs/spec.md §13.8); [ParseHeader] reads them back.
+func AppendInstance(dst []byte, inst Instance) []byte {
+	dst = append(dst, inst.Context...)
+	for _, p := range inst.Params {
+		dst = append(dst, ';')
+		dst = appendPercent(dst, p.Name)
+		dst = append(dst, '=')
+		dst = appendPercent(dst, p.Value)
+	}
+	return dst
+}
+

@@ -41,7 +41,31 @@ func (ps *Pages) serve(ctx context.Context, rt *route) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return page(res.html, "dynamic"), nil
+	canonical := make(map[string]string, len(values))
+	for name, v := range values {
+		canonical[name] = rt.canonical(name, v)
+	}
+	own := make([]protocol.Instance, len(rt.contexts))
+	for i := range rt.contexts {
+		own[i] = rt.contextInstance(i, canonical)
+	}
+	return page(res.html, "dynamic", edgeInstances(own, res.reads)), nil
+}
+
+// edgeInstances formats the X-Mizan-Instance value of a page that shows
+// the given instances (docs/spec.md §13.8): every one, so that an edge
+// keeps the page only when it can tell every target that changes it.
+func edgeInstances(lists ...[]protocol.Instance) string {
+	var b []byte
+	for _, l := range lists {
+		for _, inst := range l {
+			if len(b) > 0 {
+				b = append(b, ", "...)
+			}
+			b = protocol.AppendInstance(b, inst)
+		}
+	}
+	return string(b)
 }
 
 // servePSR answers with the stored page, or renders and stores it. For a
@@ -55,13 +79,23 @@ func (ps *Pages) servePSR(ctx context.Context, in *instance, signedIn bool) (htt
 	in.served = true
 	known, shared := in.rendered, in.shared
 	in.mu.Unlock()
+	// What the page shows is known once this process has rendered it (its
+	// reads): until then an edge is told nothing, and keeps nothing.
+	shows := func() string {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if !in.rendered {
+			return ""
+		}
+		return edgeInstances(in.ctxs, in.reads)
+	}
 	if signedIn && known && !shared {
 		return nil, nil
 	}
 	if fresh && (known || !signedIn) {
 		if e := ps.c.Get(ctx, in.key); e.Status == cache.Hit {
 			ps.hits.Add(1)
-			return page(e.Value, "psr-hit"), nil
+			return page(e.Value, "psr-hit", shows()), nil
 		}
 	}
 	html, err := ps.render(ctx, in, false)
@@ -76,15 +110,21 @@ func (ps *Pages) servePSR(ctx context.Context, in *instance, signedIn bool) (htt
 			return nil, nil
 		}
 	}
-	return page(html, "psr-render"), nil
+	return page(html, "psr-render", shows()), nil
 }
 
-// page answers with an HTML page.
-func page(html []byte, how string) http.Handler {
+// page answers with an HTML page that shows the instances (the
+// X-Mizan-Instance value; "" for none known, which an edge does not keep).
+func page(html []byte, how, instances string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set(HeaderRender, how)
+		if instances == "" {
+			h.Del(mizan.HeaderInstance)
+		} else {
+			h.Set(mizan.HeaderInstance, instances)
+		}
 		_, _ = w.Write(html)
 	})
 }
