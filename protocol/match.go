@@ -153,4 +153,3 @@ func AppendInstance(dst []byte, inst Instance) []byte {
 	}
 	return dst
 }
-
