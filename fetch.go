@@ -105,9 +105,21 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		a.writeBundle(w, r, a.runContext(fctx, nil, caller, cp, ins, nil, ci))
 		return
 	}
-	// A miss: concurrent misses of one key run the functions once. The run
-	// outlives a caller that goes away, since others may wait on it.
-	v, _, _ := a.flights.Do(e.Key(), func() (any, error) {
+	// A miss: concurrent misses of one instance that saw the same
+	// generations run the functions once (one that saw other generations,
+	// after a purge, never joins a run begun before it). The run outlives a
+	// caller that goes away, since others may wait on it.
+	fk := e.FlightKey()
+	if fk == "" {
+		res := a.runContext(fctx, nil, caller, cp, ins, nil, ci)
+		if res.err == nil {
+			c.Put(context.WithoutCancel(fctx), e, res.body, a.ttl(cp))
+		}
+		setJSONHeaders(w, h, cache.Miss)
+		a.writeBundle(w, r, res)
+		return
+	}
+	v, _, _ := a.flights.Do(fk, func() (any, error) {
 		ctx := context.WithoutCancel(fctx)
 		res := a.runContext(ctx, nil, caller, cp, ins, nil, ci)
 		if res.err == nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,6 +214,9 @@ type Entry struct {
 	// held, when not nil, counts the entry against its context's cap
 	// (Options.MaxEntriesPerContext) when it is stored: a new entry.
 	held *held
+	// gens are the generations the lookup saw (or created), in order, when
+	// it knows every one: what FlightKey adds to the key. nil otherwise.
+	gens []byte
 }
 
 // genLen is the length of a generation.
@@ -274,9 +278,17 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 		return Entry{Status: Hit, Value: v[1+n*genLen:], key: l.keys[0]}
 	}
 	e := Entry{Status: Miss, key: l.keys[0]}
+	// unstored is e for a miss that is not stored: it still names the
+	// generations it saw, when it saw every one, for FlightKey.
+	unstored := func() Entry {
+		if all {
+			e.gens = slices.Concat(gens...)
+		}
+		return e
+	}
 	ok, ttlCap := c.adm.admit(inst.Context, e.key)
 	if !ok {
-		return e // not admitted: not storable
+		return unstored() // not admitted: not storable
 	}
 	if c.cap.max > 0 {
 		h := c.cap.of(inst.Context)
@@ -291,11 +303,11 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 				}
 				// At the cap: a new entry is stored as a first miss is.
 				if c.cap.drop {
-					return e
+					return unstored()
 				}
 				if ttlCap == 0 {
 					if !c.adm.budgetOf(inst.Context).take(c.adm.rate, c.adm.now()) {
-						return e
+						return unstored()
 					}
 					ttlCap = c.adm.firstTTL
 				}
@@ -331,6 +343,7 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 		copy(hdr[1+i*genLen:], g)
 	}
 	e.hdr = hdr
+	e.gens = hdr[1:]
 	return e
 }
 
@@ -615,3 +628,16 @@ func contextUntil(done <-chan struct{}, d time.Duration) (context.Context, conte
 // Key returns the cache key the entry was looked up under ("" for a
 // bypass).
 func (e Entry) Key() string { return e.key }
+
+// FlightKey returns the key under which concurrent misses may share one
+// computation of the value: the cache key and every generation the lookup
+// saw, so that a lookup made after a purge never joins a computation
+// begun before it (it sees another generation). It is "" when the lookup
+// does not know every generation (one was missing and this lookup did not
+// create it): such a miss must compute on its own.
+func (e Entry) FlightKey() string {
+	if e.Status != Miss || e.gens == nil {
+		return ""
+	}
+	return e.key + "\x00" + string(e.gens)
+}
