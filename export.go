@@ -184,6 +184,7 @@ func (a *App) Manifest() (*manifest.Manifest, error) {
 			Rev:        cp.rev,
 			CacheTTL:   int(a.ttl(cp) / time.Second),
 			NoCache:    !cp.cached,
+			Guard:      cp.edgeGuard(),
 		}
 		members := slices.Clone(cp.all)
 		slices.SortFunc(members, func(x, y *Func) int { return strings.Compare(x.meta.Name, y.meta.Name) })
@@ -285,3 +286,21 @@ func (a *App) WriteManifestFromEnv() {
 func (a *App) writeManifestFromEnv(path string, stderr io.Writer) (code int, done bool) {
 	return writeFromEnv(path, stderr, a.WriteManifestFile)
 }
+
+// edgeGuard is the manifest's guard of cp (manifest.Context.Guard): the
+// strictest auth guard of its functions (views included: their pages are
+// cached too), for an edge, which cannot run them.
+func (cp *contextPlan) edgeGuard() string {
+	g := ""
+	for _, f := range cp.all {
+		switch f.cfg.auth.kind {
+		case "":
+		case "predicate":
+			return manifest.GuardRequest
+		default:
+			g = manifest.GuardCaller
+		}
+	}
+	return g
+}
+

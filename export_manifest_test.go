@@ -83,7 +83,7 @@ func newManifestApp(t *testing.T, reversed bool) *App {
 			}, Name("board_audit"), In("board"), Private())
 		},
 		func() {
-			Query(app, func(context.Context, struct{}) (string, error) { return "", nil }, Name("my_name"), In("me"), NoCache())
+			Query(app, func(context.Context, struct{}) (string, error) { return "", nil }, Name("my_name"), In("me"), NoCache(), RequireAuth())
 		},
 		func() {
 			Mutation(app, func(context.Context, mfMoveArgs) (int, error) { return 0, nil }, Name("move_task"), Affects("board", "page"))
@@ -147,7 +147,8 @@ func TestManifestCases(t *testing.T) {
       "shared": false,
       "rev": 0,
       "cache_ttl": 0,
-      "no_cache": false
+      "no_cache": false,
+      "guard": ""
     },
     "docs": {
       "functions": [
@@ -163,7 +164,8 @@ func TestManifestCases(t *testing.T) {
       "shared": false,
       "rev": 0,
       "cache_ttl": 0,
-      "no_cache": false
+      "no_cache": false,
+      "guard": ""
     },
     "page": {
       "functions": [
@@ -179,7 +181,8 @@ func TestManifestCases(t *testing.T) {
       "shared": true,
       "rev": 3,
       "cache_ttl": 90,
-      "no_cache": false
+      "no_cache": false,
+      "guard": ""
     },
     "me": {
       "functions": [
@@ -194,7 +197,8 @@ func TestManifestCases(t *testing.T) {
       "shared": false,
       "rev": 0,
       "cache_ttl": 0,
-      "no_cache": true
+      "no_cache": true,
+      "guard": "caller"
     }
   },
   "mutations": {
@@ -278,5 +282,28 @@ func TestWriteManifestFromEnv(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "no", "such", "dir.json")
 	if code, done := app.writeManifestFromEnv(bad, &stderr); !done || code != 1 || !strings.Contains(stderr.String(), "mizan: writing the manifest") {
 		t.Errorf("unwritable: code %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestManifestGuards: the strictest auth guard of a context's fetch
+// functions, for an edge (docs/spec.md §13.8): a guard by who calls keys
+// entries per caller, a predicate of the request keeps the edge out.
+func TestManifestGuards(t *testing.T) {
+	app := New(Config{})
+	Query(app, func(context.Context, struct{}) (int, error) { return 0, nil }, Name("open"), In("open"), Shared())
+	Query(app, func(context.Context, struct{}) (int, error) { return 0, nil }, Name("team"), In("team"), Shared(), RequireAuth())
+	Query(app, func(context.Context, struct{}) (int, error) { return 0, nil }, Name("team_more"), In("team"), Shared())
+	Query(app, func(context.Context, struct{}) (int, error) { return 0, nil }, Name("admin"), In("admin"), RequireStaff())
+	Query(app, func(context.Context, struct{}) (int, error) { return 0, nil }, Name("office"), In("office"), RequireStaff())
+	Query(app, func(context.Context, struct{}) (int, error) { return 0, nil }, Name("office_ip"), In("office"),
+		RequireFunc(func(r *http.Request, _ *Identity) bool { return strings.HasPrefix(r.RemoteAddr, "10.") }))
+	m, err := app.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ctx, want := range map[string]string{"open": "", "team": "caller", "admin": "caller", "office": "request"} {
+		if got := m.Contexts[ctx].Guard; got != want {
+			t.Errorf("context %s: guard %q, want %q", ctx, got, want)
+		}
 	}
 }

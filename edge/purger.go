@@ -123,6 +123,10 @@ func New(cfg Config) (*Purger, error) {
 // Attach creates a Purger from cfg and adds it to app's consumers of
 // invalidations, so that every invalidation app emits is posted to the
 // edge. The caller closes the Purger when the server stops.
+//
+// Consumers run in the order they were added: attach the Purger after the
+// app's other consumers (ssr.Pages, the live hub), so that a purge post
+// does not race ahead of a page being marked for re-rendering.
 func Attach(app *mizan.App, cfg Config) (*Purger, error) {
 	if app == nil {
 		return nil, errors.New("edge: Attach: the app is nil")

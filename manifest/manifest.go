@@ -94,7 +94,20 @@ type Context struct {
 	// NoCache reports that a function of the context says NoCache: no
 	// cache, the origin's or an edge's, keeps its bundles.
 	NoCache bool `json:"no_cache"`
+	// Guard says who may fetch the context, when its functions (views
+	// included) have auth guards: "" for anyone; [GuardCaller] when a guard decides
+	// by who calls (RequireAuth, RequireStaff, RequireSuperuser), so an
+	// edge keys every entry per caller even when Shared; [GuardRequest]
+	// when a guard is a predicate of the request, which an edge cannot
+	// evaluate, so it keeps no entry.
+	Guard string `json:"guard"`
 }
+
+// Guards of a context ([Context.Guard]).
+const (
+	GuardCaller  = "caller"
+	GuardRequest = "request"
+)
 
 // Function is one function of a context.
 type Function struct {
@@ -170,6 +183,9 @@ func Parse(b []byte) (*Manifest, error) {
 			if f.Path != PathRPC && f.Path != PathView {
 				return nil, fmt.Errorf("manifest: context %s: function %s has path %q, not rpc or view", name, f.Name, f.Path)
 			}
+		}
+		if c.Guard != "" && c.Guard != GuardCaller && c.Guard != GuardRequest {
+			return nil, fmt.Errorf("manifest: context %s: guard %q is not caller or request", name, c.Guard)
 		}
 		if c.RenderStrategy != PSR && c.RenderStrategy != DynamicCached {
 			return nil, fmt.Errorf("manifest: context %s: render_strategy %q is not psr or dynamic_cached", name, c.RenderStrategy)

@@ -392,14 +392,36 @@ function decodeMeta(v: string | null): EntryMeta | null {
   }
 }
 
-/** queryParams returns the query as a map, or null when a name repeats. */
+/**
+ * queryParams returns the query as a map, decoded as the origin (Go's
+ * url.ParseQuery) decodes it, or null when the edge should not key it: a
+ * name repeats, a ';' (which the origin refuses), or an escape that is
+ * malformed or not UTF-8 (URLSearchParams would read `%zz` as itself and
+ * `%FF` as U+FFFD, so two queries the origin tells apart would share an
+ * entry).
+ */
 function queryParams(url: URL): Record<string, string> | null {
   const out: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(url.search)) {
-    if (Object.prototype.hasOwnProperty.call(out, k)) return null;
+  const raw = url.search.startsWith('?') ? url.search.slice(1) : url.search;
+  for (const pair of raw.split('&')) {
+    if (pair === '') continue;
+    if (pair.includes(';')) return null;
+    const eq = pair.indexOf('=');
+    const k = strictDecode(eq < 0 ? pair : pair.slice(0, eq));
+    const v = strictDecode(eq < 0 ? '' : pair.slice(eq + 1));
+    if (k === null || v === null || Object.prototype.hasOwnProperty.call(out, k)) return null;
     out[k] = v;
   }
   return out;
+}
+
+/** strictDecode percent-decodes a query component ('+' is a space), or null when it is malformed or not UTF-8. */
+function strictDecode(s: string): string | null {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return null;
+  }
 }
 
 async function openCache(cfg: Config): Promise<Cache> {
@@ -425,7 +447,11 @@ async function cached(
   if (c.kind === 'ctx' && Object.keys(params).some((k) => !c.entry.params.includes(k))) return bypass();
 
   const identity = claims ? claims.sub : 'anonymous';
-  const userKeyed = c.entry.user_scoped || !c.entry.shared;
+  // Per caller: a user-scoped or not shared context, a guarded one (the
+  // edge cannot run the guard: an entry is only ever served to the caller
+  // the origin let read it), and every page (a view may read the caller
+  // even in a shared context).
+  const userKeyed = c.kind === 'page' || c.entry.user_scoped || !c.entry.shared || c.entry.guard === 'caller';
   const user = userKeyed && claims ? claims.sub : undefined;
   const key =
     c.kind === 'ctx'

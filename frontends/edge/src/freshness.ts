@@ -63,8 +63,16 @@ export function appliesTo(p: PurgeItem, instance: InstanceItem): boolean {
   return matchTarget({ context: p.context, params: { ...p.params } }, instance) !== null;
 }
 
-/** The default bound of the log. */
-export const DEFAULT_LOG_LIMIT = 10_000;
+/** The default bound of the log, in purges. */
+export const DEFAULT_LOG_LIMIT = 4096;
+
+/**
+ * The largest params a logged purge keeps, in characters of their JSON:
+ * a purge scoped by more is logged broad (it purges more, never less), so
+ * that the log's memory and the cost of a check stay bounded whatever
+ * values mutations scope by.
+ */
+export const MAX_LOGGED_PARAMS = 512;
 
 const randomEpoch = (): string => crypto.randomUUID();
 
@@ -134,10 +142,9 @@ export class FreshnessLog {
         else this.#floor = Math.max(this.#floor, seq);
         continue;
       }
+      const params = JSON.stringify(raw.params).length > MAX_LOGGED_PARAMS ? {} : { ...raw.params };
       const item: PurgeItem =
-        raw.uid === undefined
-          ? { context: raw.context, params: { ...raw.params } }
-          : { context: raw.context, params: { ...raw.params }, uid: raw.uid };
+        raw.uid === undefined ? { context: raw.context, params } : { context: raw.context, params, uid: raw.uid };
       this.#push({ seq, item });
     }
     return this.#seq;

@@ -19,7 +19,7 @@ export {
 } from './edge.js';
 export { MizanFreshness } from './durable.js';
 export type { FreshnessToken, InstanceItem, PurgeItem, CheckItem } from './freshness.js';
-export { FreshnessLog, appliesTo, isInstanceItem, freshnessName, REPLAY_OBJECT, DEFAULT_LOG_LIMIT } from './freshness.js';
+export { FreshnessLog, appliesTo, isInstanceItem, freshnessName, REPLAY_OBJECT, DEFAULT_LOG_LIMIT, MAX_LOGGED_PARAMS } from './freshness.js';
 export type { MWTClaims } from './mwt.js';
 export { verifyMWT, MAX_MWT_LENGTH } from './mwt.js';
 export { canonicalKey, contextKey, canonicalPageKey, pageKey, userHash } from './keys.js';

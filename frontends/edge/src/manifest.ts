@@ -25,6 +25,13 @@ export interface ManifestContext {
   cache_ttl: number;
   /** A function of the context says NoCache: no cache keeps its bundles, so the edge passes it through. */
   no_cache: boolean;
+  /**
+   * Who may read the context, when its functions have auth guards: `''`
+   * anyone; `caller` a guard by who calls (entries are then kept per
+   * caller even when shared); `request` a predicate of the request, which
+   * the edge cannot run, so it passes the context through.
+   */
+  guard: '' | 'caller' | 'request';
 }
 
 /** One mutation of the manifest. */
@@ -70,6 +77,15 @@ function nonNegativeInt(v: unknown, what: string): number {
   return v;
 }
 
+// guardOf reads a context's guard; absent is none. An unknown guard is
+// read as `request` (the strictest: never cached), not refused, so that an
+// older edge stays safe in front of a newer origin.
+function guardOf(v: unknown, what: string): ManifestContext['guard'] {
+  if (v === undefined || v === null || v === '') return '';
+  if (typeof v !== 'string') throw new Error(`manifest: ${what} must be a string`);
+  return v === 'caller' ? 'caller' : 'request';
+}
+
 function bool(v: unknown, what: string): boolean {
   if (v === undefined || v === null) return false;
   if (typeof v !== 'boolean') throw new Error(`manifest: ${what} must be a boolean`);
@@ -108,6 +124,7 @@ export function parseManifest(input: unknown): Manifest {
       rev: nonNegativeInt(c.rev, at + '.rev'),
       cache_ttl: nonNegativeInt(c.cache_ttl, at + '.cache_ttl'),
       no_cache: bool(c.no_cache, at + '.no_cache'),
+      guard: guardOf(c.guard, at + '.guard'),
     };
   }
   const mutations: Record<string, ManifestMutation> = Object.create(null) as Record<string, ManifestMutation>;
@@ -161,7 +178,7 @@ export class EdgeManifest {
   constructor(manifest: Manifest) {
     this.manifest = manifest;
     for (const [name, c] of Object.entries(manifest.contexts)) {
-      if (c.no_cache) continue;
+      if (c.no_cache || c.guard === 'request') continue;
       for (const ep of c.endpoints) this.#endpoints.set(ep, name);
       if (c.render_strategy !== 'psr') continue;
       for (const r of c.page_routes) this.#pages.push({ context: name, entry: c, pattern: parseRoute(r) });

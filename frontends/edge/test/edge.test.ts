@@ -306,6 +306,42 @@ describe('the edge in workerd, two locations', () => {
     expect(seen).toBe('first;echo:one;echo:two;end');
   });
 
+  it('a guarded shared context is kept per caller; one guarded by a request predicate is passed through', async () => {
+    const m = await get(0, '/api/mizan/ctx/team/', as('m1'));
+    expect(m.edge).toBe('miss');
+    expect((await get(0, '/api/mizan/ctx/team/', as('m1'))).edge).toBe('hit');
+    // Shared, but guarded: an anonymous caller or another member never
+    // gets m1's entry (the origin decides whom to let read it).
+    const anon = await get(0, '/api/mizan/ctx/team/');
+    expect(anon.edge).toBe('miss');
+    expect(anon.json().who).toBe('anonymous');
+    const other = await get(0, '/api/mizan/ctx/team/', as('m2'));
+    expect(other.edge).toBe('miss');
+    expect(other.json().who).toBe('m2');
+    for (let i = 0; i < 2; i++) expect((await get(0, '/api/mizan/ctx/office/', as('m1'))).edge).toBe('bypass');
+  });
+
+  it('pages are kept per caller: a view may read the caller even in a shared context', async () => {
+    const a = await get(1, '/p/7/', as('v1'));
+    expect(a.text).toContain('for v1');
+    expect((await get(1, '/p/7/', as('v1'))).edge).toBe('hit');
+    const anon = await get(1, '/p/7/');
+    expect(anon.edge).toBe('miss');
+    expect(anon.text).toContain('for anonymous');
+  });
+
+  it('keys a query only as the origin decodes it: malformed or non-UTF-8 escapes and semicolons pass through', async () => {
+    expect((await get(0, '/api/mizan/ctx/search/?q=%EF%BF%BD')).edge).toBe('miss');
+    expect((await get(0, '/api/mizan/ctx/search/?q=%EF%BF%BD')).edge).toBe('hit');
+    expect((await get(0, '/api/mizan/ctx/search/?q=%FF')).edge).toBe('bypass');
+    expect((await get(0, '/api/mizan/ctx/search/?q=%25zz')).edge).toBe('miss');
+    expect((await get(0, '/api/mizan/ctx/search/?q=%zz')).edge).toBe('bypass');
+    expect((await get(0, '/api/mizan/ctx/search/?q=a;b')).edge).toBe('bypass');
+    // '+' and %20 are one value, as at the origin.
+    expect((await get(0, '/api/mizan/ctx/search/?q=a+b')).edge).toBe('miss');
+    expect((await get(0, '/api/mizan/ctx/search/?q=a%20b')).edge).toBe('hit');
+  });
+
   it('an unreadable X-Mizan-Invalidate purges every context broadly', async () => {
     for (const p of ['/api/mizan/ctx/task/?task_id=7', '/api/mizan/ctx/user/?user_id=41']) {
       await get(0, p);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FreshnessLog } from '../src/freshness.js';
+import { FreshnessLog, MAX_LOGGED_PARAMS } from '../src/freshness.js';
 import { planPurge } from '../src/purge.js';
 
 const user = (id: string, uid?: string) =>
@@ -73,6 +73,17 @@ describe('FreshnessLog', () => {
     expect(planPurge([{ context: 'global', params: {} }], undefined, 'uid1').get('global')).toEqual([
       { context: 'global', params: {} },
     ]);
+  });
+
+  it('a purge scoped by oversized params is logged broad: it stales more, never less', () => {
+    const log = new FreshnessLog({ epoch: 'e' });
+    const t = log.begin();
+    const huge = 'x'.repeat(MAX_LOGGED_PARAMS + 1);
+    log.purge([{ context: 'c', params: { q: huge } }]);
+    const item = (params: Record<string, string>) => ({ context: 'c', params, ...t });
+    expect(log.check([item({ q: huge })])).toBe(false);
+    expect(log.check([item({ q: 'other' })])).toBe(false);
+    expect(log.check([{ context: 'd', params: {}, ...t }])).toBe(true);
   });
 
   it('bounding the log raises the floor to the largest dropped seq', () => {

@@ -38,6 +38,9 @@ export const manifest = {
       cache_ttl: 30,
     },
     liar: { endpoints: ['/api/mizan/ctx/liar/'], params: [], render_strategy: 'psr', shared: true },
+    team: { endpoints: ['/api/mizan/ctx/team/'], params: [], render_strategy: 'psr', shared: true, guard: 'caller' },
+    office: { endpoints: ['/api/mizan/ctx/office/'], params: [], render_strategy: 'psr', shared: true, guard: 'request' },
+    search: { endpoints: ['/api/mizan/ctx/search/'], params: ['q'], render_strategy: 'psr', shared: true },
     page: { endpoints: [], params: ['id'], render_strategy: 'psr', page_routes: ['/p/{id}/'], shared: true },
   },
   mutations: {
@@ -99,7 +102,7 @@ export async function startOrigin(): Promise<Origin> {
       res.setHeader('X-Mizan-Identity', caller);
       res.setHeader('X-Mizan-Instance', `page;id=${page[1]}`);
       res.setHeader('Content-Type', 'text/html');
-      res.end(`<p>page ${page[1]} n=${n}</p>`);
+      res.end(`<p>page ${page[1]} n=${n} for ${caller}</p>`);
       return;
     }
     if (req.method === 'POST' && /^\/p\/[0-9]+\/touch\/$/.test(u.pathname)) {
