@@ -1,0 +1,825 @@
+// Command edgeload is a loopback load run of the Mizan fixture behind the
+// @mizan/edge Worker (docs/edge.md), against the same fixture reached
+// directly.
+//
+//	go run ./conformance/edgeload            # from the repository's root
+//	go run ./conformance/edgeload -c 16 -d 5s -rounds 2 -calls 100
+//
+// It serves conformance.NewFixture in this process on 127.0.0.1 (with the
+// in-memory origin cache unless MIZAN_CACHE_SECRET and MIZAN_CACHE_REDIS_URL
+// name a Redis one, as in the fixture command), writes its edge manifest to a
+// temporary file, and starts `node frontends/edge/bin/mizan-edge.mjs dev`
+// with one location in front of it (workerd, through Miniflare; Node.js and
+// frontends/node_modules are required, so run it from the repository's
+// root after `cd frontends && npm ci`). The fixture's edge purger (package
+// edge) posts every invalidation to that location's /__mizan/purge, as an
+// app behind an edge does. The edge's secrets are drawn at random for the
+// run; the edge is stopped (SIGTERM to its process group) when the run ends.
+//
+// It measures, and prints as tables at the end:
+//
+//  1. Hit against origin: GET /api/mizan/ctx/user/?user_id=1 from -c
+//     keep-alive clients, against the origin directly (a hit of its origin
+//     cache) and through the edge (a hit of the edge's cache, after the
+//     freshness check with the context's Durable Object), in -rounds rounds
+//     of up to -n requests or -d each, the two targets alternating which goes
+//     first, after -warmup unmeasured requests each: requests/s, p50, p90 and
+//     p99 latency, the ratios edge/origin and the edge's hit ratio
+//     (X-Mizan-Edge: hit of all answers).
+//  2. Under mutation: the edge rounds again while a mutator posts
+//     update_profile(user_id=1, name="Ada") through the edge every -mutate
+//     (the name user 1 already has: the bytes stay the same, every call
+//     purges the entry; a tick that comes while a call is in flight is
+//     dropped): requests/s, latency, the hit ratio, the number of
+//     mutations and their own p50 and p90 latency.
+//  3. Purge cost: -calls sequential calls of update_profile (one target) to
+//     the origin and through the edge, and as many of secret (an
+//     authenticated mutation without targets: the edge only passes it on),
+//     interleaved one of each kind in turn, each call alone on the edge
+//     (the purger's post of the previous call acknowledged, unmeasured,
+//     before the next): p50 and p90 latency of each and
+//     the differences edge - origin. For secret the difference is the
+//     proxy hop of a call; for update_profile it is the hop plus the purge
+//     the edge records before it answers; the difference of the two is the
+//     purge's own share.
+//
+// Every answer is checked: a load answer must be 200 with the bytes of the
+// first fetch, a call 200 with the bytes the origin gave it (and, through the
+// edge, X-Mizan-Edge: bypass and no failed purge); anything else stops the
+// run with an error. Both servers and the load share this machine's cores,
+// so the figures are those of a loopback run: compare them with each other,
+// not with a deployment.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/auth"
+	"github.com/mizan-afi/mizan/cache"
+	"github.com/mizan-afi/mizan/conformance"
+	"github.com/mizan-afi/mizan/edge"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "edgeload:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags.
+type options struct {
+	clients  int
+	requests int
+	limit    time.Duration
+	rounds   int
+	warmup   int
+	mutate   time.Duration
+	calls    int
+}
+
+// The requests of the run, under the fixture's default prefix.
+const (
+	fetchPath  = "/api/mizan/ctx/user/?user_id=1"
+	callPath   = "/api/mizan/call/"
+	updateBody = `{"fn":"update_profile","args":{"user_id":1,"name":"Ada"}}`
+	secretBody = `{"fn":"secret"}`
+)
+
+// edgeBin is the edge's command line tool, relative to the repository's root.
+var edgeBin = filepath.Join("frontends", "edge", "bin", "mizan-edge.mjs")
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("edgeload", flag.ContinueOnError)
+	fs.IntVar(&o.clients, "c", 32, "concurrent keep-alive clients")
+	fs.IntVar(&o.requests, "n", 50000, "requests per target per round")
+	fs.DurationVar(&o.limit, "d", 10*time.Second, "time limit per target per round")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; the targets alternate their order each round")
+	fs.IntVar(&o.warmup, "warmup", 2000, "unmeasured requests per target before the rounds")
+	fs.DurationVar(&o.mutate, "mutate", 10*time.Millisecond, "interval of the mutator's update_profile calls in the rounds under mutation")
+	fs.IntVar(&o.calls, "calls", 300, "sequential calls of each kind in the purge cost measure")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.clients < 1 || o.requests < 1 || o.rounds < 1 || o.limit <= 0 || o.warmup < 0 || o.mutate <= 0 || o.calls < 1 {
+		return errors.New("-c, -n, -rounds, -d, -mutate and -calls must be positive, -warmup not negative")
+	}
+	node, err := findEdge()
+	if err != nil {
+		return err
+	}
+
+	secrets := newSecrets()
+	// MIZAN_CACHE_SECRET and MIZAN_CACHE_REDIS_URL turn the Redis origin
+	// cache on, as in the fixture command; without them (ConfigFromEnv
+	// leaves the cache off) the origin caches in memory.
+	cfg, err := mizan.ConfigFromEnv(slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	originCache := "Redis (MIZAN_CACHE_REDIS_URL)"
+	if cfg.Cache == nil {
+		c, err := cache.New(cache.Options{Backend: cache.NewMemory(cache.MemoryOptions{}), Secret: secrets.cache})
+		if err != nil {
+			return err
+		}
+		cfg.Cache, originCache = c, "in memory"
+	}
+	defer func() { _ = cfg.Close() }()
+	if cfg.Auth == nil {
+		cfg.Auth = &auth.Config{}
+	}
+	if len(cfg.Auth.MWTSecret) == 0 {
+		cfg.Auth.MWTSecret = secrets.mwt
+	}
+	secrets.mwt = cfg.Auth.MWTSecret
+	app := conformance.NewFixture(conformance.FixtureConfig{App: cfg})
+
+	edgePort, err := freePort()
+	if err != nil {
+		return err
+	}
+	edgeURL := fmt.Sprintf("http://127.0.0.1:%d", edgePort)
+	purger, err := edge.Attach(app, edge.Config{URL: edgeURL, Secret: secrets.purge, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("starting the edge purger: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = purger.Close(cctx)
+	}()
+	if err := app.Build(); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "mizan-edgeload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	manifest := filepath.Join(dir, "manifest.json")
+	if err := app.WriteManifestFile(manifest); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	originURL := "http://" + ln.Addr().String()
+
+	started := time.Now()
+	ep, err := startEdge(ctx, node, originURL, manifest, edgePort, secrets)
+	if err != nil {
+		return err
+	}
+	defer ep.stop()
+	if ep.url != edgeURL {
+		return fmt.Errorf("the edge listens on %s, not on %s where the purger posts", ep.url, edgeURL)
+	}
+	fmt.Fprintf(stdout, "origin %s (origin cache %s), edge %s (1 location, ready in %v)\n",
+		originURL, originCache, edgeURL, time.Since(started).Round(time.Millisecond))
+
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConns:        4 * o.clients,
+		MaxIdleConnsPerHost: o.clients + 4,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+
+	origin := &target{name: "origin", url: originURL + fetchPath, header: "X-Mizan-Cache"}
+	through := &target{name: "edge", url: edgeURL + fetchPath, header: "X-Mizan-Edge"}
+	want, err := firstFetch(ctx, client, origin, through)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "GOMAXPROCS %d, %d clients, up to %d requests or %s per target per round, %d rounds\n",
+		runtime.GOMAXPROCS(0), o.clients, o.requests, o.limit, o.rounds)
+	fmt.Fprintf(stdout, "GET %s, body (%d bytes): %s\n", fetchPath, len(want), want)
+
+	// 1. Hit against origin.
+	fmt.Fprintln(stdout, "\n1. hit against origin")
+	for _, t := range []*target{origin, through} {
+		if _, err := load(ctx, client, t, want, o.clients, o.warmup, o.limit); err != nil {
+			return fmt.Errorf("warming up %s: %w", t.name, err)
+		}
+	}
+	for round := range o.rounds {
+		order := []*target{origin, through}
+		if round%2 == 1 {
+			order = []*target{through, origin}
+		}
+		for _, t := range order {
+			runtime.GC()
+			res, err := load(ctx, client, t, want, o.clients, o.requests, o.limit)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			t.total.add(res)
+			fmt.Fprintf(stdout, "round %d %-6s %s\n", round+1, t.name, res)
+		}
+	}
+
+	// 2. Under mutation.
+	fmt.Fprintf(stdout, "\n2. through the edge, update_profile through the edge every %v\n", o.mutate)
+	mutated := &target{name: "edge+mut", url: through.url, header: through.header}
+	var mutations []time.Duration
+	for round := range o.rounds {
+		runtime.GC()
+		stop := mutate(ctx, client, edgeURL, o.mutate)
+		res, err := load(ctx, client, mutated, want, o.clients, o.requests, o.limit)
+		lat, merr := stop()
+		if err := errors.Join(err, merr); err != nil {
+			return fmt.Errorf("under mutation: %w", err)
+		}
+		mutations = append(mutations, lat...)
+		mutated.total.add(res)
+		fmt.Fprintf(stdout, "round %d %-8s %s   %d mutations (p50 %s, p90 %s)\n", round+1, mutated.name, res, len(lat),
+			percentile(lat, 50).Round(time.Microsecond), percentile(lat, 90).Round(time.Microsecond))
+	}
+	slices.Sort(mutations)
+
+	// 3. Purge cost.
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = purger.Flush(fctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("the edge did not acknowledge the purges of the mutations: %w", err)
+	}
+	fmt.Fprintf(stdout, "\n3. %d sequential calls of each, interleaved\n", o.calls)
+	kinds, err := callCost(ctx, client, purger, originURL, edgeURL, o.calls)
+	if err != nil {
+		return err
+	}
+	fctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	err = purger.Flush(fctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("the edge did not acknowledge the purges of the calls: %w", err)
+	}
+	st := purger.Stats()
+	fmt.Fprintf(stdout, "purger: %d posts acknowledged, %d attempts, %d failures, %d coalesced, %d pending\n",
+		st.Sent, st.Attempts, st.Failures, st.Coalesced, st.Pending)
+
+	printSummary(stdout, origin.total, through.total, mutated.total, mutations, o.mutate, kinds)
+	return nil
+}
+
+// findEdge returns the path of node after checking that the edge can be
+// started from the working directory.
+func findEdge() (string, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return "", fmt.Errorf("the edge runs in workerd, started by Node.js: %w", err)
+	}
+	if _, err := os.Stat(edgeBin); err != nil {
+		return "", fmt.Errorf("%s not found: run this from the repository's root (go run ./conformance/edgeload)", edgeBin)
+	}
+	if fi, err := os.Stat(filepath.Join("frontends", "node_modules")); err != nil || !fi.IsDir() {
+		return "", errors.New("frontends/node_modules is missing: run (cd frontends && npm ci) first")
+	}
+	return node, nil
+}
+
+// secrets are the run's secrets, each drawn at random.
+type secrets struct {
+	mwt, key, purge, cache []byte
+}
+
+func newSecrets() secrets {
+	draw := func() []byte {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		return []byte(hex.EncodeToString(b[:]))
+	}
+	return secrets{mwt: draw(), key: draw(), purge: draw(), cache: draw()}
+}
+
+// freePort returns a port free on loopback now.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// edgeProc is a running `mizan-edge dev` of one location.
+type edgeProc struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *tailBuffer
+	done   chan struct{}
+}
+
+var edgeListening = regexp.MustCompile(`^mizan-edge: location 0 listening on (http://\S+)$`)
+
+// startEdge runs `mizan-edge dev` with one location on port in front of
+// origin, and waits until it listens.
+func startEdge(ctx context.Context, node, origin, manifest string, port int, s secrets) (*edgeProc, error) {
+	cmd := exec.Command(node, edgeBin, "dev", "--origin", origin, "--manifest", manifest,
+		"--port", fmt.Sprint(port), "--locations", "1")
+	cmd.Env = append(os.Environ(), "MIZAN_MWT_SECRET="+string(s.mwt),
+		"MIZAN_EDGE_KEY_SECRET="+string(s.key), "MIZAN_EDGE_PURGE_SECRET="+string(s.purge))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	e := &edgeProc{cmd: cmd, stderr: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
+	cmd.Stderr = e.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting mizan-edge: %w", err)
+	}
+	go func() { _ = cmd.Wait(); close(e.done) }()
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := edgeListening.FindStringSubmatch(strings.TrimSpace(sc.Text())); m != nil {
+				ready <- m[1]
+				break
+			}
+		}
+		close(ready)
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case u, ok := <-ready:
+		if ok {
+			e.url = u
+			return e, nil
+		}
+		e.stop()
+		return nil, fmt.Errorf("mizan-edge ended its output before it listened\nstderr:\n%s", e.stderr)
+	case <-time.After(90 * time.Second):
+		e.stop()
+		return nil, fmt.Errorf("mizan-edge not ready after 90 s\nstderr:\n%s", e.stderr)
+	case <-ctx.Done():
+		e.stop()
+		return nil, ctx.Err()
+	}
+}
+
+// stop ends the edge's process group (workerd included).
+func (e *edgeProc) stop() {
+	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+		<-e.done
+	}
+}
+
+// tailBuffer keeps the last max bytes written to it, safe for concurrent
+// use.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
+
+// firstFetch gets the fetch from the origin, then twice through the edge,
+// and returns the body all three share: the edge must answer a miss, then a
+// hit.
+func firstFetch(ctx context.Context, client *http.Client, origin, through *target) ([]byte, error) {
+	status, want, hdr, err := send(ctx, client, http.MethodGet, origin.url, "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("origin: %w", err)
+	}
+	if status != http.StatusOK || hdr.Get("Content-Type") != "application/json" {
+		return nil, fmt.Errorf("origin answered %d (Content-Type %q): %s", status, hdr.Get("Content-Type"), want)
+	}
+	for i, wantEdge := range []string{"miss", "hit"} {
+		status, body, hdr, err := send(ctx, client, http.MethodGet, through.url, "", nil)
+		if err != nil {
+			return nil, fmt.Errorf("edge: %w", err)
+		}
+		if status != http.StatusOK || !bytes.Equal(body, want) {
+			return nil, fmt.Errorf("edge answered %d: %s, the origin %s", status, body, want)
+		}
+		if got := hdr.Get("X-Mizan-Edge"); got != wantEdge {
+			return nil, fmt.Errorf("edge fetch %d: X-Mizan-Edge %q, want %q", i+1, got, wantEdge)
+		}
+	}
+	return want, nil
+}
+
+// send makes one request and returns its status, body and headers; a body
+// is posted as application/json.
+func send(ctx context.Context, client *http.Client, method, u, body string, header []string) (int, []byte, http.Header, error) {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header, err
+}
+
+// target is one URL under load, the header that tells how it was served,
+// and the accumulated result of its rounds.
+type target struct {
+	name   string
+	url    string
+	header string // X-Mizan-Edge or X-Mizan-Cache
+	total  result
+}
+
+// result is the outcome of one or more bounded runs against one target.
+type result struct {
+	requests int
+	elapsed  time.Duration
+	lat      []time.Duration // sorted
+	// served counts the answers by the target's header (hit, miss,
+	// bypass); answers without one are not counted.
+	served map[string]int
+}
+
+// add merges r into the total t.
+func (t *result) add(r result) {
+	t.requests += r.requests
+	t.elapsed += r.elapsed
+	t.lat = append(t.lat, r.lat...)
+	slices.Sort(t.lat)
+	for k, v := range r.served {
+		if t.served == nil {
+			t.served = map[string]int{}
+		}
+		t.served[k] += v
+	}
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+// pct is the p-th percentile of the latencies.
+func (r result) pct(p float64) time.Duration { return percentile(r.lat, p) }
+
+// hitRatio is the share of hits among all answers.
+func (r result) hitRatio() float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	return float64(r.served["hit"]) / float64(r.requests)
+}
+
+func (r result) String() string {
+	s := fmt.Sprintf("%7d req in %6.2fs = %8.0f req/s   p50 %7s  p90 %7s  p99 %7s  max %7s",
+		r.requests, r.elapsed.Seconds(), r.rps(),
+		r.pct(50).Round(time.Microsecond), r.pct(90).Round(time.Microsecond),
+		r.pct(99).Round(time.Microsecond), r.pct(100).Round(time.Microsecond))
+	if n := r.served["hit"] + r.served["miss"] + r.served["bypass"]; n > 0 {
+		s += fmt.Sprintf("   hit %d miss %d bypass %d (hit ratio %.4f)",
+			r.served["hit"], r.served["miss"], r.served["bypass"], r.hitRatio())
+	}
+	return s
+}
+
+// percentile is the p-th percentile of sorted.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p/100+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// load sends up to n GETs of t.url from c clients, stopping at limit, and
+// checks that every answer is 200 with the body want.
+func load(ctx context.Context, client *http.Client, t *target, want []byte, c, n int, limit time.Duration) (result, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var (
+		issued  atomic.Int64
+		mu      sync.Mutex
+		all     []time.Duration
+		served  = map[string]int{}
+		firstEr error
+		wg      sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstEr == nil {
+			firstEr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	begin := time.Now()
+	for range c {
+		wg.Go(func() {
+			lat := make([]time.Duration, 0, n/c+1)
+			var hit, miss, bypass int
+			buf := bytes.NewBuffer(make([]byte, 0, 2*len(want)))
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
+			if err != nil {
+				fail(err)
+				return
+			}
+			for ctx.Err() == nil && issued.Add(1) <= int64(n) {
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						fail(err)
+					}
+					break
+				}
+				buf.Reset()
+				_, err = buf.ReadFrom(resp.Body)
+				resp.Body.Close()
+				d := time.Since(t0)
+				if err != nil {
+					if ctx.Err() == nil {
+						fail(err)
+					}
+					break
+				}
+				if resp.StatusCode != http.StatusOK || !bytes.Equal(buf.Bytes(), want) {
+					fail(fmt.Errorf("answer %d (%s %q): %s", resp.StatusCode, t.header, resp.Header.Get(t.header), buf.Bytes()))
+					break
+				}
+				switch resp.Header.Get(t.header) {
+				case "hit":
+					hit++
+				case "miss":
+					miss++
+				case "bypass":
+					bypass++
+				}
+				lat = append(lat, d)
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			served["hit"] += hit
+			served["miss"] += miss
+			served["bypass"] += bypass
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	if firstEr != nil {
+		return result{}, firstEr
+	}
+	slices.Sort(all)
+	return result{requests: len(all), elapsed: elapsed, lat: all, served: served}, nil
+}
+
+// mutate posts update_profile for user 1 with the name the fixture gave it
+// through the edge at base every interval (a time.Ticker: ticks that come
+// while a call is in flight are dropped) until the returned stop is called,
+// which reports the latencies of the calls made, sorted, and the first call
+// that was not 200 through the edge with its purge recorded. The name does
+// not change, so the bundle's bytes stay the same, but each call purges the
+// cached bundle of user 1 as any mutation would.
+func mutate(ctx context.Context, client *http.Client, base string, every time.Duration) (stop func() ([]time.Duration, error)) {
+	ctx, cancel := context.WithCancel(ctx)
+	type outcome struct {
+		lat []time.Duration
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var lat []time.Duration
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				done <- outcome{lat: lat}
+				return
+			case <-t.C:
+			}
+			t0 := time.Now()
+			status, body, hdr, err := send(ctx, client, http.MethodPost, base+callPath, updateBody, nil)
+			d := time.Since(t0)
+			if ctx.Err() != nil {
+				done <- outcome{lat: lat}
+				return
+			}
+			if err == nil {
+				err = checkCall(status, body, hdr, true, true)
+			}
+			if err != nil {
+				done <- outcome{lat: lat, err: fmt.Errorf("mutation %d: %w", len(lat)+1, err)}
+				return
+			}
+			lat = append(lat, d)
+		}
+	}()
+	return func() ([]time.Duration, error) {
+		cancel()
+		o := <-done
+		slices.Sort(o.lat)
+		return o.lat, o.err
+	}
+}
+
+// checkCall checks the answer to a call: 200, X-Mizan-Invalidate present
+// when targets are expected (absent otherwise) and, through the edge, a
+// bypass whose purge did not fail.
+func checkCall(status int, body []byte, hdr http.Header, targets, throughEdge bool) error {
+	if status != http.StatusOK {
+		return fmt.Errorf("answer %d: %s", status, body)
+	}
+	if inv := hdr.Get("X-Mizan-Invalidate"); (inv != "") != targets {
+		return fmt.Errorf("X-Mizan-Invalidate %q (targets expected: %v): %s", inv, targets, body)
+	}
+	if throughEdge {
+		if got := hdr.Get("X-Mizan-Edge"); got != "bypass" {
+			return fmt.Errorf("X-Mizan-Edge %q, want bypass: %s", got, body)
+		}
+		if got := hdr.Get("X-Mizan-Edge-Purge"); got != "" {
+			return fmt.Errorf("X-Mizan-Edge-Purge %q: %s", got, body)
+		}
+	}
+	return nil
+}
+
+// callKind is one kind of sequential call of the purge cost measure and
+// the sorted latencies of its calls.
+type callKind struct {
+	name    string
+	url     string
+	body    string
+	header  []string
+	targets bool // answered with X-Mizan-Invalidate
+	edge    bool // through the edge
+	want    []byte
+	lat     []time.Duration
+}
+
+// callCost makes m calls of each kind, one by one: update_profile (one
+// target) and secret (no target, X-Test-User: 1) at the origin and through
+// the edge, in an order rotated each iteration. After each call it waits,
+// unmeasured, until purger has posted the call's invalidation to the edge
+// and the edge has acknowledged it, so that no call shares the edge with
+// the previous one's purge post. It checks every answer against the
+// origin's first answer of the same call.
+func callCost(ctx context.Context, client *http.Client, purger *edge.Purger, originURL, edgeURL string, m int) ([]*callKind, error) {
+	user := []string{conformance.HeaderTestUser, "1"}
+	kinds := []*callKind{
+		{name: "update_profile origin", url: originURL + callPath, body: updateBody, targets: true},
+		{name: "update_profile edge", url: edgeURL + callPath, body: updateBody, targets: true, edge: true},
+		{name: "secret origin", url: originURL + callPath, body: secretBody, header: user},
+		{name: "secret edge", url: edgeURL + callPath, body: secretBody, header: user, edge: true},
+	}
+	call := func(k *callKind) (time.Duration, error) {
+		t0 := time.Now()
+		status, body, hdr, err := send(ctx, client, http.MethodPost, k.url, k.body, k.header)
+		d := time.Since(t0)
+		if err == nil {
+			err = checkCall(status, body, hdr, k.targets, k.edge)
+		}
+		if err == nil && k.want != nil && !bytes.Equal(body, k.want) {
+			err = fmt.Errorf("answer %s, the origin's %s", body, k.want)
+		}
+		if err == nil {
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err = purger.Flush(fctx); err != nil {
+				err = fmt.Errorf("the edge did not acknowledge the purge post: %w", err)
+			}
+			cancel()
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", k.name, err)
+		}
+		if k.want == nil {
+			k.want = body
+		}
+		return d, nil
+	}
+	// The origin's answer first, then a few unmeasured calls of each kind.
+	for range 20 {
+		for i, k := range kinds {
+			if _, err := call(k); err != nil {
+				return nil, err
+			}
+			if i%2 == 0 {
+				kinds[i+1].want = k.want
+			}
+		}
+	}
+	for i := range m {
+		for j := range kinds {
+			k := kinds[(i+j)%len(kinds)]
+			d, err := call(k)
+			if err != nil {
+				return nil, err
+			}
+			k.lat = append(k.lat, d)
+		}
+	}
+	for _, k := range kinds {
+		slices.Sort(k.lat)
+	}
+	return kinds, nil
+}
+
+// us formats d in microseconds.
+func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
+
+// printSummary prints the tables of the three measures, in Markdown.
+func printSummary(w io.Writer, origin, through, mutated result, mutations []time.Duration, every time.Duration, kinds []*callKind) {
+	row := func(name string, r result, extra string) {
+		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s |\n", name, r.requests, r.rps(),
+			us(r.pct(50)), us(r.pct(90)), us(r.pct(99)), extra)
+	}
+	served := func(r result) string {
+		return fmt.Sprintf("hit %d, miss %d, bypass %d: hit ratio %.4f",
+			r.served["hit"], r.served["miss"], r.served["bypass"], r.hitRatio())
+	}
+	fmt.Fprintf(w, "\nsummary\n\n| target | requests | req/s | p50 | p90 | p99 | served |\n|---|---:|---:|---:|---:|---:|---|\n")
+	row("origin", origin, "origin cache "+served(origin))
+	row("edge", through, "edge "+served(through))
+	row(fmt.Sprintf("edge, update_profile every %v (%d mutations, %.0f/s, p50 %s, p90 %s)", every,
+		len(mutations), float64(len(mutations))/mutated.elapsed.Seconds(), us(percentile(mutations, 50)), us(percentile(mutations, 90))),
+		mutated, "edge "+served(mutated))
+	ratio := func(a, b time.Duration) float64 { return float64(a) / float64(b) }
+	fmt.Fprintf(w, "\nedge/origin: throughput %.3f, p50 %.2f, p90 %.2f, p99 %.2f\n",
+		through.rps()/origin.rps(), ratio(through.pct(50), origin.pct(50)),
+		ratio(through.pct(90), origin.pct(90)), ratio(through.pct(99), origin.pct(99)))
+	fmt.Fprintf(w, "under mutation/without: throughput %.3f, p50 %.2f\n",
+		mutated.rps()/through.rps(), ratio(mutated.pct(50), through.pct(50)))
+
+	fmt.Fprintf(w, "\n| call | calls | p50 | p90 |\n|---|---:|---:|---:|\n")
+	for _, k := range kinds {
+		fmt.Fprintf(w, "| %s | %d | %s | %s |\n", k.name, len(k.lat), us(percentile(k.lat, 50)), us(percentile(k.lat, 90)))
+	}
+	diff := func(o, e *callKind, p float64) time.Duration { return percentile(e.lat, p) - percentile(o.lat, p) }
+	up50, up90 := diff(kinds[0], kinds[1], 50), diff(kinds[0], kinds[1], 90)
+	se50, se90 := diff(kinds[2], kinds[3], 50), diff(kinds[2], kinds[3], 90)
+	fmt.Fprintf(w, "\nedge - origin: update_profile (proxy hop + purge) p50 %s, p90 %s; secret (proxy hop) p50 %s, p90 %s\n",
+		us(up50), us(up90), us(se50), us(se90))
+	fmt.Fprintf(w, "the purge's own share: p50 %s, p90 %s\n", us(up50-se50), us(up90-se90))
+}
