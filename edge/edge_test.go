@@ -257,20 +257,26 @@ func TestPostsInOrder(t *testing.T) {
 	}
 }
 
-// An invalidation given while a post is under way waits for it; those of
-// one mutation and caller that queue up meanwhile share the next post, in
-// order, each target once.
-func TestQueuedInvalidationsOfOneSourceShareAPost(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
+// newHeldEdge is a fake edge that holds the first post until release is
+// closed (entered is closed once it arrives) and acknowledges every post.
+func newHeldEdge(t *testing.T) (f *fakeEdge, entered <-chan struct{}, release chan struct{}) {
+	in, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	var f *fakeEdge
 	f = newFakeEdge(t, func(a attempt, w http.ResponseWriter, r *http.Request) {
 		if a.n == 1 {
-			once.Do(func() { close(entered) })
+			once.Do(func() { close(in) })
 			<-release
 		}
 		f.ack(a)
 	})
+	return f, in, release
+}
+
+// An invalidation given while a post is under way waits for it; those of
+// one mutation and caller that queue up meanwhile share the next post, in
+// order, each target once.
+func TestQueuedInvalidationsOfOneSourceShareAPost(t *testing.T) {
+	f, entered, release := newHeldEdge(t)
 	p := newPurger(t, f.config())
 	caller := &mizan.Identity{ID: "ada"}
 	inv := func(src string, c *mizan.Identity, targets ...mizan.Target) {
@@ -573,16 +579,7 @@ func TestCloseGivesUpWhenItsContextIsDone(t *testing.T) {
 // of its contexts: nothing is lost, nobody waits, and every context of
 // every invalidation is purged (a superset of what was asked).
 func TestOverflowCoalescesIntoBroadTargets(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	var f *fakeEdge
-	f = newFakeEdge(t, func(a attempt, w http.ResponseWriter, r *http.Request) {
-		if a.n == 1 {
-			once.Do(func() { close(entered) })
-			<-release
-		}
-		f.ack(a)
-	})
+	f, entered, release := newHeldEdge(t)
 	cfg := f.config()
 	cfg.QueueSize = 4
 	p := newPurger(t, cfg)

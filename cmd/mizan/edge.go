@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -216,34 +214,7 @@ func initEdge(opts edgeOptions, stdin io.Reader, stdout io.Writer) error {
 
 // renderEdge executes the edge templates.
 func renderEdge(d edgeData) ([]scaffoldFile, error) {
-	var files []scaffoldFile
-	err := fs.WalkDir(edgeTemplates, edgeTemplateRoot, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		src, err := edgeTemplates.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(p, edgeTemplateRoot+"/")
-		if name, ok := strings.CutSuffix(rel, ".tmpl"); ok {
-			t, err := template.New(rel).Option("missingkey=error").Funcs(template.FuncMap{"toml": tomlString}).Parse(string(src))
-			if err != nil {
-				return err
-			}
-			var b bytes.Buffer
-			if err := t.Execute(&b, d); err != nil {
-				return err
-			}
-			rel, src = name, b.Bytes()
-		}
-		if path.Base(rel) == "gitignore" {
-			rel = path.Join(path.Dir(rel), ".gitignore")
-		}
-		files = append(files, scaffoldFile{path: path.Clean(rel), content: src})
-		return nil
-	})
-	return files, err
+	return renderTemplates(edgeTemplates, edgeTemplateRoot, template.FuncMap{"toml": tomlString}, d)
 }
 
 // workerNameRE is a name Cloudflare accepts for a Worker.

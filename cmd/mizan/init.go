@@ -269,18 +269,26 @@ type scaffoldFile struct {
 
 // renderApp executes the templates.
 func renderApp(d initData) ([]scaffoldFile, error) {
+	return renderTemplates(appTemplates, appTemplateRoot, nil, d)
+}
+
+// renderTemplates executes the scaffold templates under root in fsys with
+// data d: a file named NAME.tmpl is a text/template (with funcs), written
+// as NAME; any other is copied; a file named gitignore is written as
+// .gitignore (a .gitignore would be left out of the embedded files).
+func renderTemplates(fsys fs.ReadFileFS, root string, funcs template.FuncMap, d any) ([]scaffoldFile, error) {
 	var files []scaffoldFile
-	err := fs.WalkDir(appTemplates, appTemplateRoot, func(p string, e fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
-		src, err := appTemplates.ReadFile(p)
+		src, err := fsys.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		rel := strings.TrimPrefix(p, appTemplateRoot+"/")
+		rel := strings.TrimPrefix(p, root+"/")
 		if name, ok := strings.CutSuffix(rel, ".tmpl"); ok {
-			t, err := template.New(rel).Option("missingkey=error").Parse(string(src))
+			t, err := template.New(rel).Option("missingkey=error").Funcs(funcs).Parse(string(src))
 			if err != nil {
 				return err
 			}
