@@ -303,4 +303,3 @@ func (cp *contextPlan) edgeGuard() string {
 	}
 	return g
 }
-
