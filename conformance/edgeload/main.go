@@ -73,7 +73,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -81,6 +80,7 @@ import (
 	"github.com/mizan-afi/mizan/auth"
 	"github.com/mizan-afi/mizan/cache"
 	"github.com/mizan-afi/mizan/conformance"
+	"github.com/mizan-afi/mizan/conformance/internal/loadgen"
 	"github.com/mizan-afi/mizan/edge"
 )
 
@@ -224,11 +224,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 
-	origin := &target{name: "origin", url: originURL + fetchPath, header: "X-Mizan-Cache"}
+	origin := &target{name: "origin", url: originURL + fetchPath, header: mizan.HeaderCache}
 	through := &target{name: "edge", url: edgeURL + fetchPath, header: "X-Mizan-Edge"}
 	want, err := firstFetch(ctx, client, origin, through)
 	if err != nil {
 		return err
+	}
+	mutated := &target{name: "edge+mut", url: through.url, header: through.header}
+	for _, t := range []*target{origin, through, mutated} {
+		t.load = loadgen.Load{Client: client, Request: loadgen.Request{URL: t.url}, Want: want, Clients: o.clients, Served: t.header}
 	}
 	fmt.Fprintf(stdout, "GOMAXPROCS %d, %d clients, up to %d requests or %s per target per round, %d rounds\n",
 		runtime.GOMAXPROCS(0), o.clients, o.requests, o.limit, o.rounds)
@@ -237,7 +241,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// 1. Hit against origin.
 	fmt.Fprintln(stdout, "\n1. hit against origin")
 	for _, t := range []*target{origin, through} {
-		if _, err := load(ctx, client, t, want, o.clients, o.warmup, o.limit); err != nil {
+		if _, err := t.load.Run(ctx, o.warmup, o.limit); err != nil {
 			return fmt.Errorf("warming up %s: %w", t.name, err)
 		}
 	}
@@ -248,31 +252,30 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		for _, t := range order {
 			runtime.GC()
-			res, err := load(ctx, client, t, want, o.clients, o.requests, o.limit)
+			res, err := t.load.Run(ctx, o.requests, o.limit)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
-			t.total.add(res)
-			fmt.Fprintf(stdout, "round %d %-6s %s\n", round+1, t.name, res)
+			t.total.Add(res)
+			fmt.Fprintf(stdout, "round %d %-6s %s\n", round+1, t.name, line(res))
 		}
 	}
 
 	// 2. Under mutation.
 	fmt.Fprintf(stdout, "\n2. through the edge, update_profile through the edge every %v\n", o.mutate)
-	mutated := &target{name: "edge+mut", url: through.url, header: through.header}
 	var mutations []time.Duration
 	for round := range o.rounds {
 		runtime.GC()
 		stop := mutate(ctx, client, edgeURL, o.mutate)
-		res, err := load(ctx, client, mutated, want, o.clients, o.requests, o.limit)
+		res, err := mutated.load.Run(ctx, o.requests, o.limit)
 		lat, merr := stop()
 		if err := errors.Join(err, merr); err != nil {
 			return fmt.Errorf("under mutation: %w", err)
 		}
 		mutations = append(mutations, lat...)
-		mutated.total.add(res)
-		fmt.Fprintf(stdout, "round %d %-8s %s   %d mutations (p50 %s, p90 %s)\n", round+1, mutated.name, res, len(lat),
-			percentile(lat, 50).Round(time.Microsecond), percentile(lat, 90).Round(time.Microsecond))
+		mutated.total.Add(res)
+		fmt.Fprintf(stdout, "round %d %-8s %s   %d mutations (p50 %s, p90 %s)\n", round+1, mutated.name, line(res), len(lat),
+			loadgen.Percentile(lat, 50).Round(time.Microsecond), loadgen.Percentile(lat, 90).Round(time.Microsecond))
 	}
 	slices.Sort(mutations)
 
@@ -438,7 +441,7 @@ func (t *tailBuffer) String() string {
 // and returns the body all three share: the edge must answer a miss, then a
 // hit.
 func firstFetch(ctx context.Context, client *http.Client, origin, through *target) ([]byte, error) {
-	status, want, hdr, err := send(ctx, client, http.MethodGet, origin.url, "", nil)
+	status, want, hdr, err := loadgen.Send(ctx, client, loadgen.Request{URL: origin.url})
 	if err != nil {
 		return nil, fmt.Errorf("origin: %w", err)
 	}
@@ -446,7 +449,7 @@ func firstFetch(ctx context.Context, client *http.Client, origin, through *targe
 		return nil, fmt.Errorf("origin answered %d (Content-Type %q): %s", status, hdr.Get("Content-Type"), want)
 	}
 	for i, wantEdge := range []string{"miss", "hit"} {
-		status, body, hdr, err := send(ctx, client, http.MethodGet, through.url, "", nil)
+		status, body, hdr, err := loadgen.Send(ctx, client, loadgen.Request{URL: through.url})
 		if err != nil {
 			return nil, fmt.Errorf("edge: %w", err)
 		}
@@ -460,179 +463,32 @@ func firstFetch(ctx context.Context, client *http.Client, origin, through *targe
 	return want, nil
 }
 
-// send makes one request and returns its status, body and headers; a body
-// is posted as application/json.
-func send(ctx context.Context, client *http.Client, method, u, body string, header []string) (int, []byte, http.Header, error) {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, r)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, resp.Header, err
-}
-
 // target is one URL under load, the header that tells how it was served,
-// and the accumulated result of its rounds.
+// its load and the accumulated result of its rounds.
 type target struct {
 	name   string
 	url    string
 	header string // X-Mizan-Edge or X-Mizan-Cache
-	total  result
+	load   loadgen.Load
+	total  loadgen.Result
 }
 
-// result is the outcome of one or more bounded runs against one target.
-type result struct {
-	requests int
-	elapsed  time.Duration
-	lat      []time.Duration // sorted
-	// served counts the answers by the target's header (hit, miss,
-	// bypass); answers without one are not counted.
-	served map[string]int
-}
-
-// add merges r into the total t.
-func (t *result) add(r result) {
-	t.requests += r.requests
-	t.elapsed += r.elapsed
-	t.lat = append(t.lat, r.lat...)
-	slices.Sort(t.lat)
-	for k, v := range r.served {
-		if t.served == nil {
-			t.served = map[string]int{}
-		}
-		t.served[k] += v
-	}
-}
-
-func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
-
-// pct is the p-th percentile of the latencies.
-func (r result) pct(p float64) time.Duration { return percentile(r.lat, p) }
-
-// hitRatio is the share of hits among all answers.
-func (r result) hitRatio() float64 {
-	if r.requests == 0 {
+// hitRatio is the share of hits among all answers of r.
+func hitRatio(r loadgen.Result) float64 {
+	if r.Requests == 0 {
 		return 0
 	}
-	return float64(r.served["hit"]) / float64(r.requests)
+	return float64(r.Served.Hit) / float64(r.Requests)
 }
 
-func (r result) String() string {
-	s := fmt.Sprintf("%7d req in %6.2fs = %8.0f req/s   p50 %7s  p90 %7s  p99 %7s  max %7s",
-		r.requests, r.elapsed.Seconds(), r.rps(),
-		r.pct(50).Round(time.Microsecond), r.pct(90).Round(time.Microsecond),
-		r.pct(99).Round(time.Microsecond), r.pct(100).Round(time.Microsecond))
-	if n := r.served["hit"] + r.served["miss"] + r.served["bypass"]; n > 0 {
-		s += fmt.Sprintf("   hit %d miss %d bypass %d (hit ratio %.4f)",
-			r.served["hit"], r.served["miss"], r.served["bypass"], r.hitRatio())
+// line is r as printed in a round: its figures and, when the answers said
+// how they were served, the count of each and the hit ratio.
+func line(r loadgen.Result) string {
+	if r.Served.Total() == 0 {
+		return r.String()
 	}
-	return s
-}
-
-// percentile is the p-th percentile of sorted.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted))*p/100+0.5) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-// load sends up to n GETs of t.url from c clients, stopping at limit, and
-// checks that every answer is 200 with the body want.
-func load(ctx context.Context, client *http.Client, t *target, want []byte, c, n int, limit time.Duration) (result, error) {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	var (
-		issued  atomic.Int64
-		mu      sync.Mutex
-		all     []time.Duration
-		served  = map[string]int{}
-		firstEr error
-		wg      sync.WaitGroup
-	)
-	fail := func(err error) {
-		mu.Lock()
-		if firstEr == nil {
-			firstEr = err
-		}
-		mu.Unlock()
-		cancel()
-	}
-	begin := time.Now()
-	for range c {
-		wg.Go(func() {
-			lat := make([]time.Duration, 0, n/c+1)
-			var hit, miss, bypass int
-			buf := bytes.NewBuffer(make([]byte, 0, 2*len(want)))
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
-			if err != nil {
-				fail(err)
-				return
-			}
-			for ctx.Err() == nil && issued.Add(1) <= int64(n) {
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						fail(err)
-					}
-					break
-				}
-				buf.Reset()
-				_, err = buf.ReadFrom(resp.Body)
-				resp.Body.Close()
-				d := time.Since(t0)
-				if err != nil {
-					if ctx.Err() == nil {
-						fail(err)
-					}
-					break
-				}
-				if resp.StatusCode != http.StatusOK || !bytes.Equal(buf.Bytes(), want) {
-					fail(fmt.Errorf("answer %d (%s %q): %s", resp.StatusCode, t.header, resp.Header.Get(t.header), buf.Bytes()))
-					break
-				}
-				switch resp.Header.Get(t.header) {
-				case "hit":
-					hit++
-				case "miss":
-					miss++
-				case "bypass":
-					bypass++
-				}
-				lat = append(lat, d)
-			}
-			mu.Lock()
-			all = append(all, lat...)
-			served["hit"] += hit
-			served["miss"] += miss
-			served["bypass"] += bypass
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(begin)
-	if firstEr != nil {
-		return result{}, firstEr
-	}
-	slices.Sort(all)
-	return result{requests: len(all), elapsed: elapsed, lat: all, served: served}, nil
+	return fmt.Sprintf("%s   hit %d miss %d bypass %d (hit ratio %.4f)",
+		r, r.Served.Hit, r.Served.Miss, r.Served.Bypass, hitRatio(r))
 }
 
 // mutate posts update_profile for user 1 with the name the fixture gave it
@@ -643,46 +499,10 @@ func load(ctx context.Context, client *http.Client, t *target, want []byte, c, n
 // not change, so the bundle's bytes stay the same, but each call purges the
 // cached bundle of user 1 as any mutation would.
 func mutate(ctx context.Context, client *http.Client, base string, every time.Duration) (stop func() ([]time.Duration, error)) {
-	ctx, cancel := context.WithCancel(ctx)
-	type outcome struct {
-		lat []time.Duration
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		var lat []time.Duration
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				done <- outcome{lat: lat}
-				return
-			case <-t.C:
-			}
-			t0 := time.Now()
-			status, body, hdr, err := send(ctx, client, http.MethodPost, base+callPath, updateBody, nil)
-			d := time.Since(t0)
-			if ctx.Err() != nil {
-				done <- outcome{lat: lat}
-				return
-			}
-			if err == nil {
-				err = checkCall(status, body, hdr, true, true)
-			}
-			if err != nil {
-				done <- outcome{lat: lat, err: fmt.Errorf("mutation %d: %w", len(lat)+1, err)}
-				return
-			}
-			lat = append(lat, d)
-		}
-	}()
-	return func() ([]time.Duration, error) {
-		cancel()
-		o := <-done
-		slices.Sort(o.lat)
-		return o.lat, o.err
-	}
+	q := loadgen.Request{Method: http.MethodPost, URL: base + callPath, Body: []byte(updateBody)}
+	return loadgen.Mutate(ctx, client, q, every, func(status int, body []byte, hdr http.Header) error {
+		return checkCall(status, body, hdr, true, true)
+	})
 }
 
 // checkCall checks the answer to a call: 200, X-Mizan-Invalidate present
@@ -710,9 +530,7 @@ func checkCall(status int, body []byte, hdr http.Header, targets, throughEdge bo
 // the sorted latencies of its calls.
 type callKind struct {
 	name    string
-	url     string
-	body    string
-	header  []string
+	req     loadgen.Request
 	targets bool // answered with X-Mizan-Invalidate
 	edge    bool // through the edge
 	want    []byte
@@ -727,16 +545,19 @@ type callKind struct {
 // the previous one's purge post. It checks every answer against the
 // origin's first answer of the same call.
 func callCost(ctx context.Context, client *http.Client, purger *edge.Purger, originURL, edgeURL string, m int) ([]*callKind, error) {
-	user := []string{conformance.HeaderTestUser, "1"}
+	post := func(base, body string, header http.Header) loadgen.Request {
+		return loadgen.Request{Method: http.MethodPost, URL: base + callPath, Body: []byte(body), Header: header}
+	}
+	user := http.Header{conformance.HeaderTestUser: {"1"}}
 	kinds := []*callKind{
-		{name: "update_profile origin", url: originURL + callPath, body: updateBody, targets: true},
-		{name: "update_profile edge", url: edgeURL + callPath, body: updateBody, targets: true, edge: true},
-		{name: "secret origin", url: originURL + callPath, body: secretBody, header: user},
-		{name: "secret edge", url: edgeURL + callPath, body: secretBody, header: user, edge: true},
+		{name: "update_profile origin", req: post(originURL, updateBody, nil), targets: true},
+		{name: "update_profile edge", req: post(edgeURL, updateBody, nil), targets: true, edge: true},
+		{name: "secret origin", req: post(originURL, secretBody, user)},
+		{name: "secret edge", req: post(edgeURL, secretBody, user), edge: true},
 	}
 	call := func(k *callKind) (time.Duration, error) {
 		t0 := time.Now()
-		status, body, hdr, err := send(ctx, client, http.MethodPost, k.url, k.body, k.header)
+		status, body, hdr, err := loadgen.Send(ctx, client, k.req)
 		d := time.Since(t0)
 		if err == nil {
 			err = checkCall(status, body, hdr, k.targets, k.edge)
@@ -790,33 +611,35 @@ func callCost(ctx context.Context, client *http.Client, purger *edge.Purger, ori
 func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
 
 // printSummary prints the tables of the three measures, in Markdown.
-func printSummary(w io.Writer, origin, through, mutated result, mutations []time.Duration, every time.Duration, kinds []*callKind) {
-	row := func(name string, r result, extra string) {
-		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s |\n", name, r.requests, r.rps(),
-			us(r.pct(50)), us(r.pct(90)), us(r.pct(99)), extra)
+func printSummary(w io.Writer, origin, through, mutated loadgen.Result, mutations []time.Duration, every time.Duration, kinds []*callKind) {
+	row := func(name string, r loadgen.Result, extra string) {
+		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s |\n", name, r.Requests, r.RPS(),
+			us(r.Pct(50)), us(r.Pct(90)), us(r.Pct(99)), extra)
 	}
-	served := func(r result) string {
+	served := func(r loadgen.Result) string {
 		return fmt.Sprintf("hit %d, miss %d, bypass %d: hit ratio %.4f",
-			r.served["hit"], r.served["miss"], r.served["bypass"], r.hitRatio())
+			r.Served.Hit, r.Served.Miss, r.Served.Bypass, hitRatio(r))
 	}
 	fmt.Fprintf(w, "\nsummary\n\n| target | requests | req/s | p50 | p90 | p99 | served |\n|---|---:|---:|---:|---:|---:|---|\n")
 	row("origin", origin, "origin cache "+served(origin))
 	row("edge", through, "edge "+served(through))
 	row(fmt.Sprintf("edge, update_profile every %v (%d mutations, %.0f/s, p50 %s, p90 %s)", every,
-		len(mutations), float64(len(mutations))/mutated.elapsed.Seconds(), us(percentile(mutations, 50)), us(percentile(mutations, 90))),
+		len(mutations), float64(len(mutations))/mutated.Elapsed.Seconds(), us(loadgen.Percentile(mutations, 50)), us(loadgen.Percentile(mutations, 90))),
 		mutated, "edge "+served(mutated))
 	ratio := func(a, b time.Duration) float64 { return float64(a) / float64(b) }
 	fmt.Fprintf(w, "\nedge/origin: throughput %.3f, p50 %.2f, p90 %.2f, p99 %.2f\n",
-		through.rps()/origin.rps(), ratio(through.pct(50), origin.pct(50)),
-		ratio(through.pct(90), origin.pct(90)), ratio(through.pct(99), origin.pct(99)))
+		through.RPS()/origin.RPS(), ratio(through.Pct(50), origin.Pct(50)),
+		ratio(through.Pct(90), origin.Pct(90)), ratio(through.Pct(99), origin.Pct(99)))
 	fmt.Fprintf(w, "under mutation/without: throughput %.3f, p50 %.2f\n",
-		mutated.rps()/through.rps(), ratio(mutated.pct(50), through.pct(50)))
+		mutated.RPS()/through.RPS(), ratio(mutated.Pct(50), through.Pct(50)))
 
 	fmt.Fprintf(w, "\n| call | calls | p50 | p90 |\n|---|---:|---:|---:|\n")
 	for _, k := range kinds {
-		fmt.Fprintf(w, "| %s | %d | %s | %s |\n", k.name, len(k.lat), us(percentile(k.lat, 50)), us(percentile(k.lat, 90)))
+		fmt.Fprintf(w, "| %s | %d | %s | %s |\n", k.name, len(k.lat), us(loadgen.Percentile(k.lat, 50)), us(loadgen.Percentile(k.lat, 90)))
 	}
-	diff := func(o, e *callKind, p float64) time.Duration { return percentile(e.lat, p) - percentile(o.lat, p) }
+	diff := func(o, e *callKind, p float64) time.Duration {
+		return loadgen.Percentile(e.lat, p) - loadgen.Percentile(o.lat, p)
+	}
 	up50, up90 := diff(kinds[0], kinds[1], 50), diff(kinds[0], kinds[1], 90)
 	se50, se90 := diff(kinds[2], kinds[3], 50), diff(kinds[2], kinds[3], 90)
 	fmt.Fprintf(w, "\nedge - origin: update_profile (proxy hop + purge) p50 %s, p90 %s; secret (proxy hop) p50 %s, p90 %s\n",

@@ -35,7 +35,8 @@
 // count and a time limit. It prints requests/s and p50/p90/p99 latency per
 // target, and refuses to measure unless both answer 200 with the same bytes
 // (and, for a call, the same X-Mizan-Invalidate), and stops at any answer
-// that is not 200 with those bytes.
+// that is not 200 with those bytes; with -mutate, at the end of the round, at
+// any mutation that fails or is not answered 200 too.
 package main
 
 import (
@@ -54,16 +55,15 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/conformance"
+	"github.com/mizan-afi/mizan/conformance/internal/loadgen"
 )
 
 func main() {
@@ -92,6 +92,10 @@ type options struct {
 
 // callPath is the call endpoint under the fixture's default prefix.
 const callPath = "/api/mizan/call/"
+
+// mutateBody is the call -mutate makes: update_profile of user 1 with the
+// name the fixture gave it.
+const mutateBody = `{"fn":"update_profile","args":{"user_id":1,"name":"Ada"}}`
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var o options
@@ -210,6 +214,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, t := range targets {
+		t.load = loadgen.Load{Client: client, Request: req.to(t.url), Want: want, Clients: o.clients, Served: mizan.HeaderCache}
+	}
 	fmt.Fprintf(stdout, "GOMAXPROCS %d, %d clients, up to %d requests or %s per target per round, %d rounds\n",
 		runtime.GOMAXPROCS(0), o.clients, o.requests, o.limit, o.rounds)
 	if o.call {
@@ -217,7 +224,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "body (%d bytes): %s\n", len(want), want)
 	for _, t := range targets {
-		if _, err := load(ctx, client, t.url, req, want, o.clients, o.warmup, o.limit); err != nil {
+		if _, err := t.load.Run(ctx, o.warmup, o.limit); err != nil {
 			return fmt.Errorf("warming up %s: %w", t.name, err)
 		}
 	}
@@ -228,69 +235,44 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		for _, t := range order {
 			runtime.GC()
-			stop := func() int { return 0 }
+			stop := func() ([]time.Duration, error) { return nil, nil }
 			if t.name == "mizan" && o.mutate > 0 {
 				stop = mutate(ctx, client, strings.TrimSuffix(mizanURL, "/"), o.mutate)
 			}
-			res, err := load(ctx, client, t.url, req, want, o.clients, o.requests, o.limit)
-			if n := stop(); n > 0 {
+			res, err := t.load.Run(ctx, o.requests, o.limit)
+			mutations, merr := stop()
+			if n := len(mutations); n > 0 {
 				fmt.Fprintf(stdout, "round %d mizan: %d mutations\n", round+1, n)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
-			t.add(res)
-			fmt.Fprintf(stdout, "round %d %-5s %s\n", round+1, t.name, res)
+			if merr != nil {
+				return fmt.Errorf("%s: %w", t.name, merr)
+			}
+			t.total.Add(res)
+			fmt.Fprintf(stdout, "round %d %-5s %s\n", round+1, t.name, line(res))
 		}
 	}
 	fmt.Fprintln(stdout, "total")
 	for _, t := range targets {
-		fmt.Fprintf(stdout, "      %-5s %s\n", t.name, t.total)
+		fmt.Fprintf(stdout, "      %-5s %s\n", t.name, line(t.total))
 	}
 	m, b := targets[0].total, targets[1].total
 	fmt.Fprintf(stdout, "mizan/bare: throughput %.3f, p50 %.3f, p99 %.3f\n",
-		m.rps()/b.rps(), float64(m.pct(50))/float64(b.pct(50)), float64(m.pct(99))/float64(b.pct(99)))
+		m.RPS()/b.RPS(), float64(m.Pct(50))/float64(b.Pct(50)), float64(m.Pct(99))/float64(b.Pct(99)))
 	return nil
 }
 
 // mutate calls update_profile for user 1 with the name the fixture gave it
-// every interval until the returned stop is called, which reports how many
-// calls succeeded. The name does not change, so the bundle's bytes stay the
-// same, but each call purges the cached bundle of user 1 as any mutation
-// would.
-func mutate(ctx context.Context, client *http.Client, base string, every time.Duration) (stop func() int) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan int)
-	go func() {
-		n := 0
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				done <- n
-				return
-			case <-t.C:
-			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/mizan/call/",
-				strings.NewReader(`{"fn":"update_profile","args":{"user_id":1,"name":"Ada"}}`))
-			if err != nil {
-				continue
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(conformance.HeaderTestUser, "1")
-			resp, err := client.Do(req)
-			if err != nil {
-				continue
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				n++
-			}
-		}
-	}()
-	return func() int { cancel(); return <-done }
+// every interval until the returned stop is called, which reports the
+// latencies of the calls made and the first that was not 200 (which ended
+// them). The name does not change, so the bundle's bytes stay the same, but
+// each call purges the cached bundle of user 1 as any mutation would.
+func mutate(ctx context.Context, client *http.Client, base string, every time.Duration) (stop func() ([]time.Duration, error)) {
+	q := loadgen.Request{Method: http.MethodPost, URL: base + callPath, Body: []byte(mutateBody),
+		Header: http.Header{conformance.HeaderTestUser: {"1"}}}
+	return loadgen.Mutate(ctx, client, q, every, nil)
 }
 
 // checkLoopback refuses a target that is not on this machine's loopback.
@@ -339,35 +321,9 @@ type request struct {
 	agree []string
 }
 
-// build returns the request to u. A request with a body is built with a
-// bytes.Reader, which sets its Content-Length and GetBody: rewind gives it a
-// fresh body before each send.
-func (q request) build(ctx context.Context, u string) (*http.Request, error) {
-	var body io.Reader
-	if q.body != nil {
-		body = bytes.NewReader(q.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, q.method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	if q.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return req, nil
-}
-
-// rewind gives req, built by build and perhaps sent, a fresh body to send.
-func (q request) rewind(req *http.Request) error {
-	if req.GetBody == nil {
-		return nil
-	}
-	body, err := req.GetBody()
-	if err != nil {
-		return err
-	}
-	req.Body = body
-	return nil
+// to is q sent to u.
+func (q request) to(u string) loadgen.Request {
+	return loadgen.Request{Method: q.method, URL: u, Body: q.body}
 }
 
 // sameBody sends q once to every target and returns the body they share.
@@ -377,7 +333,7 @@ func sameBody(ctx context.Context, client *http.Client, targets []*target, q req
 		hdr0 http.Header
 	)
 	for _, t := range targets {
-		status, body, hdr, err := send(ctx, client, t.url, q)
+		status, body, hdr, err := loadgen.Send(ctx, client, q.to(t.url))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.name, err)
 		}
@@ -408,156 +364,24 @@ func sameBody(ctx context.Context, client *http.Client, targets []*target, q req
 	return want, nil
 }
 
-func send(ctx context.Context, client *http.Client, u string, q request) (int, []byte, http.Header, error) {
-	req, err := q.build(ctx, u)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, body, resp.Header, err
-}
-
 // target is one server under load and its accumulated result.
 type target struct {
 	name  string
 	url   string
-	total result
+	load  loadgen.Load
+	total loadgen.Result
 }
 
-func (t *target) add(r result) {
-	t.total.requests += r.requests
-	t.total.elapsed += r.elapsed
-	t.total.lat = append(t.total.lat, r.lat...)
-	slices.Sort(t.total.lat)
-	for k, v := range r.cache {
-		if t.total.cache == nil {
-			t.total.cache = map[string]int{}
-		}
-		t.total.cache[k] += v
+// line is r as printed: its figures and, when the answers said how the
+// origin cache served them (X-Mizan-Cache), the count of each and the hit
+// ratio among them.
+func line(r loadgen.Result) string {
+	n := r.Served.Total()
+	if n == 0 {
+		return r.String()
 	}
-}
-
-// result is the outcome of one bounded run against one target.
-type result struct {
-	requests int
-	elapsed  time.Duration
-	lat      []time.Duration // sorted
-	// cache counts the answers by their X-Mizan-Cache header (hit, miss,
-	// bypass); answers without one are not counted.
-	cache map[string]int
-}
-
-func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
-
-func (r result) pct(p float64) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	i := int(float64(len(r.lat))*p/100+0.5) - 1
-	return r.lat[max(0, min(i, len(r.lat)-1))]
-}
-
-func (r result) String() string {
-	s := fmt.Sprintf("%7d req in %6.2fs = %8.0f req/s   p50 %7s  p90 %7s  p99 %7s  max %7s",
-		r.requests, r.elapsed.Seconds(), r.rps(),
-		r.pct(50).Round(time.Microsecond), r.pct(90).Round(time.Microsecond),
-		r.pct(99).Round(time.Microsecond), r.pct(100).Round(time.Microsecond))
-	if n := r.cache["hit"] + r.cache["miss"] + r.cache["bypass"]; n > 0 {
-		s += fmt.Sprintf("   cache hit %d miss %d bypass %d (hit ratio %.4f)",
-			r.cache["hit"], r.cache["miss"], r.cache["bypass"], float64(r.cache["hit"])/float64(n))
-	}
-	return s
-}
-
-// load sends up to n requests q to u from c clients, stopping at limit,
-// and checks every answer is 200 with the body want.
-func load(ctx context.Context, client *http.Client, u string, q request, want []byte, c, n int, limit time.Duration) (result, error) {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	var (
-		issued  atomic.Int64
-		mu      sync.Mutex
-		all     []time.Duration
-		cached  = map[string]int{}
-		firstEr error
-		wg      sync.WaitGroup
-	)
-	fail := func(err error) {
-		mu.Lock()
-		if firstEr == nil {
-			firstEr = err
-		}
-		mu.Unlock()
-		cancel()
-	}
-	begin := time.Now()
-	for range c {
-		wg.Go(func() {
-			lat := make([]time.Duration, 0, n/c+1)
-			var hit, miss, bypass int
-			buf := bytes.NewBuffer(make([]byte, 0, 2*len(want)))
-			req, err := q.build(ctx, u)
-			if err != nil {
-				fail(err)
-				return
-			}
-			for ctx.Err() == nil && issued.Add(1) <= int64(n) {
-				if err := q.rewind(req); err != nil {
-					fail(err)
-					break
-				}
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						fail(err)
-					}
-					break
-				}
-				buf.Reset()
-				_, err = buf.ReadFrom(resp.Body)
-				resp.Body.Close()
-				d := time.Since(t0)
-				if err != nil {
-					if ctx.Err() == nil {
-						fail(err)
-					}
-					break
-				}
-				if resp.StatusCode != http.StatusOK || !bytes.Equal(buf.Bytes(), want) {
-					fail(fmt.Errorf("answer %d: %s", resp.StatusCode, buf.Bytes()))
-					break
-				}
-				switch resp.Header.Get("X-Mizan-Cache") {
-				case "hit":
-					hit++
-				case "miss":
-					miss++
-				case "bypass":
-					bypass++
-				}
-				lat = append(lat, d)
-			}
-			mu.Lock()
-			all = append(all, lat...)
-			cached["hit"] += hit
-			cached["miss"] += miss
-			cached["bypass"] += bypass
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(begin)
-	if firstEr != nil {
-		return result{}, firstEr
-	}
-	slices.Sort(all)
-	return result{requests: len(all), elapsed: elapsed, lat: all, cache: cached}, nil
+	return fmt.Sprintf("%s   cache hit %d miss %d bypass %d (hit ratio %.4f)",
+		r, r.Served.Hit, r.Served.Miss, r.Served.Bypass, float64(r.Served.Hit)/float64(n))
 }
 
 // The fixture's user context (docs/spec.md §7 and package conformance),
