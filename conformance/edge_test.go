@@ -1,7 +1,6 @@
 package conformance_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -18,13 +16,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/conformance"
+	"github.com/mizan-afi/mizan/conformance/internal/edgeproc"
 	"github.com/mizan-afi/mizan/edge"
 )
 
@@ -41,12 +39,11 @@ const (
 	edgePurgeSecret = "edge-test-purge-secret-0123456789ab"
 )
 
-// edgeProc is a running `mizan-edge dev`.
+// edgeProc is a running `mizan-edge dev`: locs are its locations' base
+// URLs.
 type edgeProc struct {
-	cmd    *exec.Cmd
-	locs   []string // the base URL of each location
-	stderr *syncBuffer
-	done   chan struct{}
+	*edgeproc.Proc
+	locs []string
 }
 
 // repoRoot is the repository's root directory (conformance/..).
@@ -101,75 +98,19 @@ func writeFixtureManifest(t *testing.T) string {
 	return path
 }
 
-var edgeListening = regexp.MustCompile(`^mizan-edge: location (\d+) listening on (http://\S+)$`)
-
 // startEdge runs `mizan-edge dev` in front of origin with the given number
-// of locations on ports port, port+1, ..., and waits for every one.
+// of locations on ports port, port+1, ..., waits for every one, and stops
+// it when t ends.
 func startEdge(t *testing.T, origin, manifestPath string, port, locations int) *edgeProc {
 	t.Helper()
 	needProcess(t)
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("the edge tests need Node.js (.ci/run installs it): %v", err)
-	}
-	bin := filepath.Join(repoRoot(t), "frontends", "edge", "bin", "mizan-edge.mjs")
-	cmd := exec.Command(node, bin, "dev", "--origin", origin, "--manifest", manifestPath,
-		"--port", fmt.Sprint(port), "--locations", fmt.Sprint(locations))
-	cmd.Env = append(os.Environ(), "MIZAN_MWT_SECRET="+edgeMWTSecret,
-		"MIZAN_EDGE_KEY_SECRET="+edgeKeySecret, "MIZAN_EDGE_PURGE_SECRET="+edgePurgeSecret)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := cmd.StdoutPipe()
+	p, err := edgeproc.Start(context.Background(), edgeproc.Options{Root: repoRoot(t), Origin: origin, Manifest: manifestPath,
+		Port: port, Locations: locations, MWTSecret: edgeMWTSecret, KeySecret: edgeKeySecret, PurgeSecret: edgePurgeSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &edgeProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{}), locs: make([]string, locations)}
-	cmd.Stderr = e.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting mizan-edge: %v", err)
-	}
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		seen := 0
-		for sc.Scan() {
-			m := edgeListening.FindStringSubmatch(strings.TrimSpace(sc.Text()))
-			if m == nil {
-				continue
-			}
-			var i int
-			fmt.Sscan(m[1], &i)
-			if i >= 0 && i < locations && e.locs[i] == "" {
-				e.locs[i] = m[2]
-				if seen++; seen == locations {
-					ready <- nil
-				}
-			}
-		}
-		ready <- fmt.Errorf("mizan-edge ended its output before every location was ready")
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	go func() { _ = cmd.Wait(); close(e.done) }()
-	t.Cleanup(e.stop)
-	select {
-	case err := <-ready:
-		if err != nil {
-			t.Fatalf("%v\nstderr:\n%s", err, e.stderr.String())
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatalf("mizan-edge not ready after 90 s\nstderr:\n%s", e.stderr.String())
-	}
-	return e
-}
-
-// stop ends the edge process group (workerd included).
-func (e *edgeProc) stop() {
-	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-e.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-		<-e.done
-	}
+	t.Cleanup(p.Stop)
+	return &edgeProc{Proc: p, locs: p.URLs}
 }
 
 // edgeStack is the fixture behind a two-location edge.

@@ -52,7 +52,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -68,11 +67,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -80,6 +76,7 @@ import (
 	"github.com/mizan-afi/mizan/auth"
 	"github.com/mizan-afi/mizan/cache"
 	"github.com/mizan-afi/mizan/conformance"
+	"github.com/mizan-afi/mizan/conformance/internal/edgeproc"
 	"github.com/mizan-afi/mizan/conformance/internal/loadgen"
 	"github.com/mizan-afi/mizan/edge"
 )
@@ -205,13 +202,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	originURL := "http://" + ln.Addr().String()
 
 	started := time.Now()
-	ep, err := startEdge(ctx, node, originURL, manifest, edgePort, secrets)
+	ep, err := edgeproc.Start(ctx, edgeproc.Options{Node: node, Root: ".", Origin: originURL, Manifest: manifest,
+		Port: edgePort, Locations: 1, MWTSecret: string(secrets.mwt), KeySecret: string(secrets.key), PurgeSecret: string(secrets.purge)})
 	if err != nil {
 		return err
 	}
-	defer ep.stop()
-	if ep.url != edgeURL {
-		return fmt.Errorf("the edge listens on %s, not on %s where the purger posts", ep.url, edgeURL)
+	defer ep.Stop()
+	if ep.URLs[0] != edgeURL {
+		return fmt.Errorf("the edge listens on %s, not on %s where the purger posts", ep.URLs[0], edgeURL)
 	}
 	fmt.Fprintf(stdout, "origin %s (origin cache %s), edge %s (1 location, ready in %v)\n",
 		originURL, originCache, edgeURL, time.Since(started).Round(time.Millisecond))
@@ -345,97 +343,6 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// edgeProc is a running `mizan-edge dev` of one location.
-type edgeProc struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *tailBuffer
-	done   chan struct{}
-}
-
-var edgeListening = regexp.MustCompile(`^mizan-edge: location 0 listening on (http://\S+)$`)
-
-// startEdge runs `mizan-edge dev` with one location on port in front of
-// origin, and waits until it listens.
-func startEdge(ctx context.Context, node, origin, manifest string, port int, s secrets) (*edgeProc, error) {
-	cmd := exec.Command(node, edgeBin, "dev", "--origin", origin, "--manifest", manifest,
-		"--port", fmt.Sprint(port), "--locations", "1")
-	cmd.Env = append(os.Environ(), "MIZAN_MWT_SECRET="+string(s.mwt),
-		"MIZAN_EDGE_KEY_SECRET="+string(s.key), "MIZAN_EDGE_PURGE_SECRET="+string(s.purge))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	e := &edgeProc{cmd: cmd, stderr: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
-	cmd.Stderr = e.stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting mizan-edge: %w", err)
-	}
-	go func() { _ = cmd.Wait(); close(e.done) }()
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := edgeListening.FindStringSubmatch(strings.TrimSpace(sc.Text())); m != nil {
-				ready <- m[1]
-				break
-			}
-		}
-		close(ready)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case u, ok := <-ready:
-		if ok {
-			e.url = u
-			return e, nil
-		}
-		e.stop()
-		return nil, fmt.Errorf("mizan-edge ended its output before it listened\nstderr:\n%s", e.stderr)
-	case <-time.After(90 * time.Second):
-		e.stop()
-		return nil, fmt.Errorf("mizan-edge not ready after 90 s\nstderr:\n%s", e.stderr)
-	case <-ctx.Done():
-		e.stop()
-		return nil, ctx.Err()
-	}
-}
-
-// stop ends the edge's process group (workerd included).
-func (e *edgeProc) stop() {
-	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-e.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-		<-e.done
-	}
-}
-
-// tailBuffer keeps the last max bytes written to it, safe for concurrent
-// use.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
-}
 
 // firstFetch gets the fetch from the origin, then twice through the edge,
 // and returns the body all three share: the edge must answer a miss, then a
