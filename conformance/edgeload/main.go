@@ -343,7 +343,6 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-
 // firstFetch gets the fetch from the origin, then twice through the edge,
 // and returns the body all three share: the edge must answer a miss, then a
 // hit.
