@@ -75,11 +75,13 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 		mergeHeader(h, ci.header)
 	}
 	setHeader(w, h, 1, "Content-Type", "application/json")
-	var caller *Identity
-	if ci != nil {
-		caller = ci.caller
+	if fromEdge(r) {
+		var caller *Identity
+		if ci != nil {
+			caller = ci.caller
+		}
+		setEdgeHeaders(h, caller, "")
 	}
-	setEdgeHeaders(w, h, caller, "")
 	if err := e.setHeaders(w, h, r); err != nil {
 		writeError(w, r, a.logger, err)
 		return

@@ -29,10 +29,11 @@ func getHeaders(t *testing.T, srv *httptest.Server, method, path, body string, h
 	return res.Header
 }
 
-// TestEdgeHeadersOfContextFetches: every context fetch says whom it served
-// (X-Mizan-Identity) and which instance, normalized (X-Mizan-Instance),
-// on a miss, on a hit through the quick path and the whole one, and
-// without the origin cache (docs/spec.md §11).
+// TestEdgeHeadersOfContextFetches: every context fetch an edge forwards
+// (X-Mizan-Edge-Request) says whom it served (X-Mizan-Identity) and which
+// instance, normalized (X-Mizan-Instance), on a miss, on a hit through the
+// quick path and the whole one, and without the origin cache
+// (docs/spec.md §11, §13.8).
 func TestEdgeHeadersOfContextFetches(t *testing.T) {
 	ca := newCachedApp(t, cache.NewMemory(cache.MemoryOptions{}))
 	for _, c := range []struct {
@@ -47,9 +48,9 @@ func TestEdgeHeadersOfContextFetches(t *testing.T) {
 		{"/api/mizan/ctx/settings/", "7", "miss", "7", "settings"},
 		{"/api/mizan/ctx/clock/", "", "bypass", "anonymous", "clock"},
 	} {
-		var hs []string
+		hs := []string{mizan.HeaderEdgeRequest, "1"}
 		if c.user != "" {
-			hs = []string{"X-Test-User", c.user}
+			hs = append(hs, "X-Test-User", c.user)
 		}
 		h := getHeaders(t, ca.srv, http.MethodGet, c.path, "", hs...)
 		if got := h.Get("X-Mizan-Cache"); got != c.cache {
@@ -62,9 +63,16 @@ func TestEdgeHeadersOfContextFetches(t *testing.T) {
 			t.Errorf("%s as %q: X-Mizan-Instance %q, want %q", c.path, c.user, got, c.instance)
 		}
 	}
+	// Without an edge asking, neither is sent (a hit, then a miss).
+	for _, path := range []string{"/api/mizan/ctx/user/?user_id=1", "/api/mizan/ctx/user/?user_id=3"} {
+		h := getHeaders(t, ca.srv, http.MethodGet, path, "")
+		if h.Get(mizan.HeaderInstance) != "" || h.Get(mizan.HeaderIdentity) != "" {
+			t.Errorf("%s, no edge: X-Mizan-Instance %q, X-Mizan-Identity %q; want neither", path, h.Get(mizan.HeaderInstance), h.Get(mizan.HeaderIdentity))
+		}
+	}
 	// A call says whom it ran as, and names no instance.
 	h := getHeaders(t, ca.srv, http.MethodPost, "/api/mizan/call/", `{"fn":"rename","args":{"user_id":1,"name":"Ada"}}`,
-		"Content-Type", "application/json", "X-Test-User", "9")
+		"Content-Type", "application/json", "X-Test-User", "9", mizan.HeaderEdgeRequest, "1")
 	if got := h.Get(mizan.HeaderIdentity); got != "9" || h.Get(mizan.HeaderInstance) != "" {
 		t.Errorf("call: X-Mizan-Identity %q, X-Mizan-Instance %q; want 9 and none", got, h.Get(mizan.HeaderInstance))
 	}
@@ -82,12 +90,12 @@ func TestEdgeHeadersOfViews(t *testing.T) {
 		mizan.Name("rename_view"), mizan.Affects(User), mizan.Route("/u/{user_id}/rename/"))
 	srv := httptest.NewServer(app)
 	defer srv.Close()
-	h := getHeaders(t, srv, http.MethodGet, "/u/007/", "", "X-Test-User", "4")
+	h := getHeaders(t, srv, http.MethodGet, "/u/007/", "", "X-Test-User", "4", mizan.HeaderEdgeRequest, "1")
 	if h.Get(mizan.HeaderIdentity) != "4" || h.Get(mizan.HeaderInstance) != "user;user_id=7" {
 		t.Errorf("read view: identity %q instance %q, want 4 and user;user_id=7", h.Get(mizan.HeaderIdentity), h.Get(mizan.HeaderInstance))
 	}
 	h = getHeaders(t, srv, http.MethodPost, "/u/7/rename/", "name=x", "Content-Type", "application/x-www-form-urlencoded",
-		"Sec-Fetch-Site", "same-origin")
+		"Sec-Fetch-Site", "same-origin", mizan.HeaderEdgeRequest, "1")
 	if h.Get(mizan.HeaderIdentity) != "anonymous" || h.Get(mizan.HeaderInstance) != "" {
 		t.Errorf("view mutation: identity %q instance %q, want anonymous and none", h.Get(mizan.HeaderIdentity), h.Get(mizan.HeaderInstance))
 	}

@@ -47,7 +47,8 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 	// does not take goes the whole way.
 	var e cache.Entry
 	looked := false
-	instance := "" // X-Mizan-Instance
+	edge := fromEdge(r)
+	instance := "" // X-Mizan-Instance, for an edge
 	if c != nil && cp.cached {
 		var arr [8]cache.Param
 		if params, ok := cp.quickParams(r.URL.RawQuery, arr[:0]); ok {
@@ -56,10 +57,14 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			e, looked = c.Get(fctx, cp.instanceOf(params, caller)), true
-			instance = cp.instanceHeader(params)
+			if edge {
+				instance = cp.instanceHeader(params)
+			}
 			if e.Status == cache.Hit {
 				setJSONHeaders(w, h, cache.Hit)
-				setEdgeHeaders(w, h, caller, instance)
+				if edge {
+					setEdgeHeaders(h, caller, instance)
+				}
 				_, _ = w.Write(e.Value)
 				return
 			}
@@ -79,10 +84,12 @@ func (a *App) serveContext(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, merr)
 		return
 	}
-	if !looked {
-		instance = cp.queryInstanceHeader(&query)
+	if edge {
+		if instance == "" {
+			instance = cp.queryInstanceHeader(&query)
+		}
+		setEdgeHeaders(h, caller, instance)
 	}
-	setEdgeHeaders(w, h, caller, instance)
 	if c == nil || !cp.cached {
 		setJSONHeaders(w, h, cache.Bypass)
 		buf := getBuf()
@@ -144,20 +151,32 @@ func (cp *contextPlan) guardRequest(r *http.Request, ci *callInfo) *http.Request
 	return r
 }
 
-// Headers the origin sends for an edge in front of it (docs/spec.md §11).
-// An edge stores a response only when they say whom the origin served and
-// which instance, and strips them before answering.
+// Headers the origin sends for an edge in front of it (docs/spec.md §11,
+// §13.8), on every context fetch, page and call an edge forwards (it says
+// so with HeaderEdgeRequest). An edge stores a response only when they say
+// whom the origin served and which instance, and strips them before
+// answering. Requests that do not come through an edge pay nothing for
+// them.
 const (
-	// HeaderIdentity, on every context fetch, page and call response, is
-	// whom the origin served: the caller's user id, or "anonymous".
+	// HeaderIdentity is whom the origin served: the caller's user id, or
+	// "anonymous".
 	HeaderIdentity = "X-Mizan-Identity"
-	// HeaderInstance, on a context fetch and a read view's page, names
-	// the context instance the response shows, normalized (§4), as one
+	// HeaderInstance, on a context fetch and a read view's page, names the
+	// context instance the response shows, normalized (§4), as one
 	// header-form entry of X-Mizan-Invalidate: "user;user_id=5". An edge
 	// matches invalidation targets against it, since it cannot normalize
 	// a query through the parameters' declared types itself.
 	HeaderInstance = "X-Mizan-Instance"
+	// HeaderEdgeRequest, on a request, says an edge forwarded it and asks
+	// for HeaderIdentity and HeaderInstance.
+	HeaderEdgeRequest = "X-Mizan-Edge-Request"
 )
+
+// fromEdge reports whether r asks for the edge headers.
+func fromEdge(r *http.Request) bool {
+	_, ok := r.Header[HeaderEdgeRequest]
+	return ok
+}
 
 // anonymous is the X-Mizan-Identity of a caller who is not signed in.
 const anonymous = "anonymous"
@@ -210,11 +229,12 @@ func (cp *contextPlan) queryInstanceHeader(query *queryArgs) string {
 }
 
 // setEdgeHeaders sets X-Mizan-Identity and, when instance is not "",
-// X-Mizan-Instance, in the *protoWriter's room when w is one.
-func setEdgeHeaders(w http.ResponseWriter, h http.Header, caller *Identity, instance string) {
-	setHeader(w, h, 3, HeaderIdentity, identityOf(caller))
+// X-Mizan-Instance (for an edge's requests only: their allocations are not
+// on every request's path).
+func setEdgeHeaders(h http.Header, caller *Identity, instance string) {
+	h[HeaderIdentity] = []string{identityOf(caller)}
 	if instance != "" {
-		setHeader(w, h, 4, HeaderInstance, instance)
+		h[HeaderInstance] = []string{instance}
 	}
 }
 

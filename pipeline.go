@@ -70,17 +70,17 @@ type protoWriter struct {
 	http.ResponseWriter
 	call   callCtx
 	authed bool // authenticated filled call
-	// vals holds the values of Cache-Control, Content-Type,
-	// X-Mizan-Cache, X-Mizan-Identity and X-Mizan-Instance, each header's
-	// slice a capacity-1 window on it, so an Add appends to a copy.
-	vals [5]string
+	// vals holds the values of Cache-Control, Content-Type and
+	// X-Mizan-Cache, each header's slice a capacity-1 window on it, so an
+	// Add appends to a copy.
+	vals [3]string
 }
 
 // Unwrap returns the server's ResponseWriter, for http.ResponseController.
 func (w *protoWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // setHeader sets the header name, which must be canonical, to value: in
-// the *protoWriter's room at slot (1 to 4; 0 is Cache-Control's) when w
+// the *protoWriter's room at slot (1 or 2; 0 is Cache-Control's) when w
 // is one, with Header.Set otherwise.
 func setHeader(w http.ResponseWriter, h http.Header, slot int, name, value string) {
 	if pw, ok := w.(*protoWriter); ok {

@@ -110,7 +110,7 @@ func (a *App) serveView(w http.ResponseWriter, r *http.Request, f *Func) {
 		return
 	}
 	mergeHeader(w.Header(), ci.header)
-	a.setViewEdgeHeaders(w.Header(), f, in, given, ci.caller)
+	a.setViewEdgeHeaders(w.Header(), f, in, given, ci.caller, fromEdge(r))
 	if f.meta.Kind == KindMutation {
 		e, err := a.emitMutation(ctx, f, ci.caller, in, given)
 		if err == nil {
@@ -128,11 +128,14 @@ func (a *App) serveView(w http.ResponseWriter, r *http.Request, f *Func) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// setViewEdgeHeaders sets what an edge needs to know of a view's response
-// (docs/spec.md §11): X-Mizan-Identity always, and for a read view of a
-// context X-Mizan-Instance, the instance its arguments name (those that
-// are parameters of the context, as a query names them).
-func (a *App) setViewEdgeHeaders(h http.Header, f *Func, in any, given presence, caller *Identity) {
+// setViewEdgeHeaders sets, when an edge asks (edge), what it needs to know
+// of a view's response (docs/spec.md §11, §13.8): X-Mizan-Identity, and for
+// a read view of a context X-Mizan-Instance, the instance its arguments
+// name (those that are parameters of the context, as a query names them).
+func (a *App) setViewEdgeHeaders(h http.Header, f *Func, in any, given presence, caller *Identity, edge bool) {
+	if !edge {
+		return
+	}
 	h.Set(HeaderIdentity, identityOf(caller))
 	cp := a.plan.contexts[f.meta.Context]
 	if f.meta.Kind == KindMutation || cp == nil {

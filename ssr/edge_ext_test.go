@@ -26,18 +26,24 @@ func TestPagesTellTheEdgeWhatTheyShow(t *testing.T) {
 		if w.Code != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
 		}
-		if got := w.Header().Values(mizan.HeaderIdentity); len(got) != 1 {
-			t.Errorf("GET %s: X-Mizan-Identity %q, want one value", path, got)
+		if _, edge := req.Header[mizan.HeaderEdgeRequest]; edge {
+			if got := w.Header().Values(mizan.HeaderIdentity); len(got) != 1 {
+				t.Errorf("GET %s: X-Mizan-Identity %q, want one value", path, got)
+			}
 		}
 		return w.Header().Get(mizan.HeaderInstance), w.Header().Get("X-Mizan-Render")
 	}
+	if got, _ := instance("/projects/02/"); got != "" {
+		t.Errorf("psr page without an edge asking: X-Mizan-Instance %q, want none", got)
+	}
+	edge := []string{mizan.HeaderEdgeRequest, "1"}
 	for i := range 2 {
-		got, how := instance("/projects/02/")
+		got, how := instance("/projects/02/", edge...)
 		if got != "project;project_id=2" {
 			t.Errorf("psr page, request %d (%s): X-Mizan-Instance %q, want project;project_id=2", i, how, got)
 		}
 	}
-	if got, how := instance("/accounts/7/", "X-User", "7"); got != "account;user_id=7" || how != "dynamic" {
+	if got, how := instance("/accounts/7/", append(edge, "X-User", "7")...); got != "account;user_id=7" || how != "dynamic" {
 		t.Errorf("dynamic page: X-Mizan-Instance %q (%s), want account;user_id=7 (dynamic)", got, how)
 	}
 }

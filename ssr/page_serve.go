@@ -41,15 +41,17 @@ func (ps *Pages) serve(ctx context.Context, rt *route) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	canonical := make(map[string]string, len(values))
-	for name, v := range values {
-		canonical[name] = rt.canonical(name, v)
-	}
-	own := make([]protocol.Instance, len(rt.contexts))
-	for i := range rt.contexts {
-		own[i] = rt.contextInstance(i, canonical)
-	}
-	return page(res.html, "dynamic", edgeInstances(own, res.reads)), nil
+	return page(res.html, "dynamic", func() string {
+		canonical := make(map[string]string, len(values))
+		for name, v := range values {
+			canonical[name] = rt.canonical(name, v)
+		}
+		own := make([]protocol.Instance, len(rt.contexts))
+		for i := range rt.contexts {
+			own[i] = rt.contextInstance(i, canonical)
+		}
+		return edgeInstances(own, res.reads)
+	}), nil
 }
 
 // edgeInstances formats the X-Mizan-Instance value of a page that shows
@@ -95,7 +97,7 @@ func (ps *Pages) servePSR(ctx context.Context, in *instance, signedIn bool) (htt
 	if fresh && (known || !signedIn) {
 		if e := ps.c.Get(ctx, in.key); e.Status == cache.Hit {
 			ps.hits.Add(1)
-			return page(e.Value, "psr-hit", shows()), nil
+			return page(e.Value, "psr-hit", shows), nil
 		}
 	}
 	html, err := ps.render(ctx, in, false)
@@ -110,20 +112,23 @@ func (ps *Pages) servePSR(ctx context.Context, in *instance, signedIn bool) (htt
 			return nil, nil
 		}
 	}
-	return page(html, "psr-render", shows()), nil
+	return page(html, "psr-render", shows), nil
 }
 
-// page answers with an HTML page that shows the instances (the
+// page answers with an HTML page. To an edge (docs/spec.md §13.8) it
+// names the instances the page shows, which shows formats (the
 // X-Mizan-Instance value; "" for none known, which an edge does not keep).
-func page(html []byte, how, instances string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+func page(html []byte, how string, shows func() string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set(HeaderRender, how)
-		if instances == "" {
-			h.Del(mizan.HeaderInstance)
-		} else {
-			h.Set(mizan.HeaderInstance, instances)
+		if _, edge := r.Header[mizan.HeaderEdgeRequest]; edge {
+			if instances := shows(); instances != "" {
+				h.Set(mizan.HeaderInstance, instances)
+			} else {
+				h.Del(mizan.HeaderInstance)
+			}
 		}
 		_, _ = w.Write(html)
 	})

@@ -53,6 +53,8 @@ export interface EdgeOptions {
 
 /** The response header saying what the edge did: `hit`, `miss` or `bypass`. */
 export const EDGE_HEADER = 'X-Mizan-Edge';
+/** The request header asking the origin to name the instance it serves (X-Mizan-Instance). */
+export const EDGE_REQUEST_HEADER = 'X-Mizan-Edge-Request';
 /** The header of stored entries holding their metadata; never sent to clients. */
 export const META_HEADER = 'X-Mizan-Edge-Meta';
 /** Set to `failed` when a purge could not be recorded before answering. */
@@ -198,6 +200,8 @@ function forwardHeaders(request: Request, url: URL): Headers {
   const h = new Headers(request.headers);
   h.set('X-Forwarded-Host', url.host);
   h.set('X-Forwarded-Proto', url.protocol.replace(/:$/, ''));
+  // Asks the origin for X-Mizan-Instance (docs/spec.md §13.8).
+  h.set(EDGE_REQUEST_HEADER, '1');
   return h;
 }
 

@@ -10,6 +10,7 @@ export type { EdgeEnv, EdgeOptions } from './edge.js';
 export {
   createEdge,
   EDGE_HEADER,
+  EDGE_REQUEST_HEADER,
   META_HEADER,
   PURGE_FAILED_HEADER,
   PURGE_PATH,

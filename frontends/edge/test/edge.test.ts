@@ -263,6 +263,7 @@ describe('the edge in workerd, two locations', () => {
     expect(o.headers.get('x-mizan-identity')).toBeNull();
     expect(o.headers.get('x-mizan-instance')).toBeNull();
     expect(origin.seen.get('/other/path')?.['x-forwarded-host']).toBe(loc(0).host);
+    expect(origin.seen.get('/other/path')?.['x-mizan-edge-request']).toBe('1');
     const put = await fetch(new URL('/other/put', loc(0)), { method: 'PUT', body: 'data' });
     expect(await put.text()).toBe('PUT /other/put as anonymous');
     expect((await get(0, '/api/mizan/ctx/user/?nope=1')).edge).toBe('bypass');
