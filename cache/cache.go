@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -325,6 +326,7 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 	}
 	hdr := make([]byte, 1+n*genLen)
 	hdr[0] = byte(n)
+	storable := true
 	for i, g := range gens {
 		if len(g) != genLen {
 			var ok bool
@@ -337,10 +339,21 @@ func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
 				return Entry{Status: Bypass}
 			}
 			if !ok {
-				return e // not storable
+				// Another lookup created it first: this miss is not
+				// storable, but it may share that lookup's run when it
+				// reads the generation the other created (alive now, so
+				// no purge came between).
+				storable = false
+				if g = c.readGen(ctx, l.keys[1+i]); g == nil {
+					return e
+				}
 			}
 		}
 		copy(hdr[1+i*genLen:], g)
+	}
+	if !storable {
+		e.gens = hdr[1:]
+		return e
 	}
 	e.hdr = hdr
 	e.gens = hdr[1:]
@@ -369,6 +382,16 @@ func (c *Cache) createGen(ctx context.Context, key string, old []byte, ttl time.
 	}
 	ok, err := c.b.SetNX(ctx, key, g, ttl)
 	return g, ok, err
+}
+
+// readGen returns the generation stored under key, or nil when there is
+// none (or the backend cannot say).
+func (c *Cache) readGen(ctx context.Context, key string) []byte {
+	vals, err := c.b.GetMulti(ctx, key)
+	if err != nil || len(vals) != 1 || len(vals[0]) != genLen {
+		return nil
+	}
+	return bytes.Clone(vals[0])
 }
 
 // sameGens reports whether stored, the generations an entry was stored
