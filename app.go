@@ -26,7 +26,9 @@ type App struct {
 	errs  []error
 	extra []extraEndpoint           // added by Handle
 	enums map[reflect.Type]*enumDef // declared with Enum
-	built bool
+	// customRules are the validate tags added by Validation and Pattern.
+	customRules map[string]*customRule
+	built       bool
 
 	once     sync.Once
 	buildErr error

@@ -91,7 +91,7 @@ func TestBuildReportsMisuse(t *testing.T) {
 			mizan.Query(app, nop, mizan.Name("q"), mizan.Cache(0))
 		}, "positive TTL"},
 		{"bad form role", func(app *mizan.App) {
-			mizan.Mutation(app, nop, mizan.Name("q"), mizan.Form("contact", "send"))
+			mizan.Mutation(app, nop, mizan.Name("q"), mizan.FormPart("contact", "send"))
 		}, "Form role"},
 	}
 	for _, c := range cases {
@@ -123,7 +123,7 @@ func TestMetadataIsReadable(t *testing.T) {
 		mizan.Name("user_profile"), mizan.In(User), mizan.Rev(3), mizan.Cache(time.Minute), mizan.RequireAuth())
 	mizan.Mutation(app, func(context.Context, updateArgs) (ok, error) { return ok{}, nil },
 		mizan.Name("update_profile"), mizan.Affects(User), mizan.AffectsFunction("user_profile"), mizan.WebSocket(),
-		mizan.RequireStaff(), mizan.Form("profile", mizan.FormSubmit))
+		mizan.RequireStaff(), mizan.FormPart("profile", mizan.FormSubmit))
 	mizan.View(app, func(context.Context, struct{}) (http.Handler, error) { return nil, nil },
 		mizan.Name("hook"), mizan.Private(), mizan.Affects(User), mizan.Route("/hook/"), mizan.NoCache())
 	metas, err := app.Functions()

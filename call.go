@@ -166,7 +166,7 @@ func (a *App) quickCall(body []byte) (*Func, *decodedArgs, bool) {
 		return nil, nil, false
 	}
 	f, ok := a.plan.callable[string(fn)]
-	if !ok {
+	if !ok || f.form != nil {
 		return nil, nil, false
 	}
 	if len(args) == 0 || string(args) == "null" {
@@ -193,14 +193,28 @@ func (a *App) runCall(ctx context.Context, f *Func, args json.RawMessage, pre *d
 	var in any
 	var given presence
 	var merr *Error
-	if pre != nil {
+	switch {
+	case f.form != nil && f.meta.Form.Role == FormValidate:
+		res, merr := a.formValidate(ctx, f.form, args)
+		if merr != nil {
+			return dst, emitted{}, merr
+		}
+		out, err := f.result.Append(dst, res)
+		return out, emitted{}, err
+	case f.form != nil && f.meta.Form.Role == FormSubmit:
+		if in, given, merr = a.formSubmitArgs(ctx, f.form, args); merr != nil {
+			return dst, emitted{}, merr
+		}
+	case pre != nil:
 		in, given = pre.in, pre.given
-	} else {
+	default:
 		in = f.newIn()
 		given, merr = f.args.decodeJSON(args, reflectElem(in))
 	}
-	if merr = a.validated(f, in, merr); merr != nil {
-		return dst, emitted{}, merr
+	if f.form == nil || f.meta.Form.Role != FormSubmit {
+		if merr = a.validated(f, in, merr); merr != nil {
+			return dst, emitted{}, merr
+		}
 	}
 	out, err := a.runJSON(ctx, f, in, dst)
 	if err != nil {

@@ -49,7 +49,13 @@ func (a *App) IR() (*ir.Document, error) {
 	for t, e := range a.plan.enums {
 		enums[t] = e.values
 	}
-	doc, err := ir.Build(specs, ir.Options{Prefix: a.Prefix(), Enums: enums})
+	var forms []ir.FormDef
+	for _, f := range a.plan.sorted {
+		if f.form != nil && f.form.submit == f && !f.meta.Private {
+			forms = append(forms, f.form.schema)
+		}
+	}
+	doc, err := ir.Build(specs, ir.Options{Prefix: a.Prefix(), Enums: enums, Forms: forms})
 	if err != nil {
 		return nil, fmt.Errorf("mizan: exporting the IR: %w", err)
 	}

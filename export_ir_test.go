@@ -59,7 +59,7 @@ func newIRApp(t *testing.T, reversed bool) *App {
 		},
 		func() {
 			Mutation(app, func(context.Context, irUpdateArgs) (irOK, error) { return irOK{}, nil },
-				Name("update_name"), AffectsFunction("user_profile"), Form("profile", FormSubmit))
+				Name("update_name"), AffectsFunction("user_profile"), FormPart("profile", FormSubmit))
 		},
 		func() {
 			Mutation(app, func(context.Context, struct{}) (irOK, error) { return irOK{}, nil },

@@ -42,9 +42,11 @@ type funcConfig struct {
 	auth      authRule
 	shared    bool
 	form      FormInfo
-	scope     []string // ScopeBy
-	scopeSet  bool     // ScopeBy was given (an empty scope is broad)
-	errs      []string // option misuse, reported by Build
+	success   string       // Success: a form's success location
+	renderer  FormRenderer // WithFormRenderer: a form's HTML
+	scope     []string     // ScopeBy
+	scopeSet  bool         // ScopeBy was given (an empty scope is broad)
+	errs      []string     // option misuse, reported by Build
 }
 
 type affectDecl struct {
@@ -203,8 +205,10 @@ type FormInfo struct {
 	Role FormRole // its role in the form
 }
 
-// Form marks the function as one role of the named form.
-func Form(name string, role FormRole) Option {
+// FormPart marks the function as one role of the named form, for a form
+// put together by hand. [Form] registers a whole form, its three functions
+// marked, from one submit function.
+func FormPart(name string, role FormRole) Option {
 	return optionFunc(func(c *funcConfig) {
 		switch role {
 		case FormSchema, FormValidate, FormSubmit:

@@ -168,8 +168,22 @@ func newPlan(a *App, funcs []*Func) (*plan, error) {
 	for _, f := range p.sorted {
 		f.enums = enumParams(f, defs)
 	}
-	if validate {
+	a.mu.Lock()
+	custom := a.customRules
+	a.mu.Unlock()
+	for _, f := range p.sorted {
+		if f.form != nil && f.meta.Form.Role == FormSubmit {
+			validate = true
+			if err := buildForm(f.form, custom, defs); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if validate || len(custom) > 0 {
 		a.validate = newValidator()
+		if err := registerCustom(a.validate, custom); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := p.routes(a); err != nil {
 		errs = append(errs, err)
@@ -215,6 +229,10 @@ func kindClass(t reflect.Type) string {
 }
 
 // newValidator returns a validator that names fields by their JSON names.
+// baseValidator is a validator without the app's tags, for asking which
+// tags are the validator's own.
+var baseValidator = sync.OnceValue(newValidator)
+
 func newValidator() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
@@ -312,6 +330,29 @@ func (p *plan) routes(a *App) error {
 			pattern += "{$}"
 		}
 		handle(pattern, a.viewRoute(views[route]))
+	}
+	for _, f := range p.sorted {
+		fd := f.form
+		if fd == nil || fd.submit != f || fd.route == "" {
+			continue
+		}
+		route := fd.route
+		switch {
+		case strings.ContainsAny(route, " \t"):
+			errs = append(errs, fmt.Errorf("form %s: route %q must be a path pattern such as /contact/", fd.name, route))
+			continue
+		case strings.HasPrefix(route, pre):
+			errs = append(errs, fmt.Errorf("form %s: route %q lies under the endpoint prefix %q", fd.name, route, pre))
+			continue
+		case views[route] != nil:
+			errs = append(errs, fmt.Errorf("form %s: route %q is already served by a view", fd.name, route))
+			continue
+		}
+		pattern := route
+		if strings.HasSuffix(pattern, "/") {
+			pattern += "{$}"
+		}
+		handle(pattern, a.formRoute(fd))
 	}
 	handle("/", a.notFound(a.cfg.Fallback))
 	p.mux = mux

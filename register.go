@@ -86,6 +86,8 @@ type Func struct {
 	enums  []enumParam                                    // the arguments of enum types, checked by validated (set by Build)
 	newIn  func() any                                     // returns *In
 	invoke func(ctx context.Context, in any) (any, error) // in is *In
+	// form is the form the function belongs to, when Form registered it.
+	form *formDef
 	// affects is the resolved invalidation plan of a mutation (set by Build).
 	affects []affectPlan
 	// cost is a moving average of the function's running time in

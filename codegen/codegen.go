@@ -3,14 +3,17 @@
 // returns files in memory; only the command line writes them to disk.
 //
 //   - ts: types.ts (a TypeScript type per named type, and the arguments,
-//     results, parameters and bundles of every function and context) and
-//     client.ts (fetchXxx per context, callXxx per mutation or standalone
-//     read, over @mizan/base).
+//     results, parameters and bundles of every function and context, and
+//     XxxFormValues per form) and client.ts (fetchXxx per context, callXxx
+//     per mutation or standalone read, over @mizan/base, and the schema of
+//     every form, xxxForm, a FormSchema of @mizan/base/forms).
 //   - react: the ts files plus hooks.ts: useXxx per context, per context
-//     function and per callable function over @mizan/react, and the
-//     MizanContext root provider.
+//     function and per callable function over @mizan/react, useXxxForm per
+//     form over useForm of @mizan/react/forms, and the MizanContext root
+//     provider.
 //   - go: one file of a Go package: typed structs and a Client with one
-//     method per function over the runtime in package client.
+//     method per function over the runtime in package client, and the JSON
+//     schema of every form, XxxFormSchema.
 //
 // Views are in the IR but get no client code: they answer with pages and
 // redirects on routes of their own, not with data. Output depends on the

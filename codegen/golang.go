@@ -19,7 +19,8 @@ const DefaultPackage = "mizanclient"
 // Go returns the file of the go target, client.go: a package with a Go type
 // per named type, the arguments of every callable function, the parameters
 // and bundle of every context, and a Client with one method per function
-// over package client. The code is gofmt'd.
+// over package client, and the JSON schema of every form as a constant.
+// The code is gofmt'd.
 func Go(ctx context.Context, doc *ir.Document, opts Options) ([]File, error) {
 	if err := check(ctx, doc); err != nil {
 		return nil, err
@@ -53,6 +54,7 @@ type goModel struct {
 	Types      []goType
 	Contexts   []*goContext
 	Callables  []*goCallable
+	Forms      []goForm
 }
 
 // goType is a struct (Fields) or a defined type (Underlying).
@@ -207,6 +209,7 @@ func newGoModel(doc *ir.Document, pkg string) *goModel {
 		}
 		m.Callables = append(m.Callables, gc)
 	}
+	m.Forms = newGoForms(doc, types)
 	return m
 }
 

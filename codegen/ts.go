@@ -36,10 +36,12 @@ type tsModel struct {
 	Derived   []tsDecl // arguments, results, parameters and bundles
 	Contexts  []*tsContext
 	Callables []*tsCallable
+	Forms     []*tsForm
 	Global    *tsContext // the context named global, when its params may be omitted
 	// Imports are the names client.ts and hooks.ts import from ./types.
 	ClientImports []string
 	HookImports   []string
+	FormHooks     bool   // hooks.ts has a hook of a form
 	GlobalMount   string // the name of the component mounting global
 }
 
@@ -94,12 +96,14 @@ var tsReservedTypes = []string{
 	"ReturnType", "Set", "String", "Symbol", "Uint8Array",
 	"CallResult", "ErrorCode", "MizanClient", "MizanContext", "MizanError", "MizanGlobal", "MizanProvider",
 	"MutationState", "QueryState", "ReactElement", "ReactNode",
+	"FormOptions", "FormSchema", "FormState",
 }
 
 // tsReservedValues are the values client.ts and hooks.ts import or declare.
 var tsReservedValues = []string{
 	"createElement", "fieldErrors", "getClient", "isMizanError", "MizanContext", "MizanError",
 	"MizanGlobal", "MizanProvider", "useContextFunction", "useContextQuery", "useMutation",
+	"useForm",
 }
 
 func newTSModel(doc *ir.Document) *tsModel {
@@ -212,6 +216,7 @@ func newTSModel(doc *ir.Document) *tsModel {
 		}
 		m.Callables = append(m.Callables, tc)
 	}
+	m.newTSForms(doc, types, values, hooks)
 	m.GlobalMount = "MizanGlobal"
 	m.imports()
 	return m
@@ -231,6 +236,14 @@ func (m *tsModel) imports() {
 	for _, f := range m.Callables {
 		client[f.Args], client[f.Result] = true, true
 		hooks[f.Args], hooks[f.Result] = true, true
+	}
+	for _, f := range m.Forms {
+		if f.Hook != "" {
+			hooks[f.Values] = true
+		}
+	}
+	for _, f := range m.Forms {
+		m.FormHooks = m.FormHooks || f.Hook != ""
 	}
 	m.ClientImports = sortedKeys(client)
 	m.HookImports = sortedKeys(hooks)

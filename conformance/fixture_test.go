@@ -138,6 +138,22 @@ func TestFixtureRegistration(t *testing.T) {
 			affects: []mizan.Affect{{Context: "task"}}},
 		"update_my_name": {kind: mizan.KindMutation, websocket: true, auth: "required", params: []string{"name"},
 			affects: []mizan.Affect{{Context: "global", CallerScoped: true}, {Context: "user"}}},
+		// Forms (§10): each gives a submit mutation, _schema and _validate.
+		"contact": {kind: mizan.KindMutation, params: []string{"name", "email", "age", "topic", "message"},
+			affects: []mizan.Affect{{Context: "messages"}}},
+		"contact_schema":   {kind: mizan.KindQuery},
+		"contact_validate": {kind: mizan.KindQuery, params: []string{"name", "email", "age", "topic", "message"}},
+		"order_lines": {kind: mizan.KindMutation, params: []string{"customer", "lines"},
+			affects: []mizan.Affect{{Context: "orders"}}},
+		"order_lines_schema":   {kind: mizan.KindQuery},
+		"order_lines_validate": {kind: mizan.KindQuery, params: []string{"customer", "lines"}},
+		"message_count":        {kind: mizan.KindQuery, context: "messages"},
+	}
+	formRoles := map[string]mizan.FormInfo{
+		"contact": {Name: "contact", Role: mizan.FormSubmit}, "contact_schema": {Name: "contact", Role: mizan.FormSchema},
+		"contact_validate": {Name: "contact", Role: mizan.FormValidate},
+		"order_lines":      {Name: "order_lines", Role: mizan.FormSubmit}, "order_lines_schema": {Name: "order_lines", Role: mizan.FormSchema},
+		"order_lines_validate": {Name: "order_lines", Role: mizan.FormValidate},
 	}
 	seen := map[string]bool{}
 	for _, m := range metas {
@@ -163,6 +179,9 @@ func TestFixtureRegistration(t *testing.T) {
 			if p.Filter != (m.Name == "task_list" && p.Name == "state") {
 				t.Errorf("%s: param %s has Filter %v", m.Name, p.Name, p.Filter)
 			}
+		}
+		if want := formRoles[m.Name]; m.Form != want {
+			t.Errorf("%s: form %+v, want %+v", m.Name, m.Form, want)
 		}
 		if m.Name == "rename_task" && (!m.HasScope || len(m.Scope) != 0) {
 			t.Errorf("rename_task: explicit scope %v %v, want an empty one", m.HasScope, m.Scope)

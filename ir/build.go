@@ -57,6 +57,10 @@ type Options struct {
 	// types), in their wire string form: a named type reached from the
 	// functions that is a key here gets [TypeDef.Enum].
 	Enums map[reflect.Type][]string
+	// Forms are the app's form schemas; Build copies them into the
+	// document, sorted by name, and validates them with it (each names a
+	// submit function among the specs).
+	Forms []FormDef
 }
 
 // Build returns the IR of the functions specs describes: the functions
@@ -114,10 +118,40 @@ func Build(specs []FunctionSpec, opts Options) (*Document, error) {
 		doc.Types = append(doc.Types, r.def(e))
 	}
 	slices.SortFunc(doc.Types, func(a, b TypeDef) int { return strings.Compare(a.Name, b.Name) })
+	for _, f := range opts.Forms {
+		doc.Forms = append(doc.Forms, cloneForm(f))
+	}
+	slices.SortStableFunc(doc.Forms, func(a, b FormDef) int { return strings.Compare(a.Name, b.Name) })
 	if err := doc.Validate(); err != nil {
 		return nil, err
 	}
 	return doc, nil
+}
+
+// cloneForm returns a deep copy of f, so that the document shares nothing
+// with the caller's options.
+func cloneForm(f FormDef) FormDef {
+	f.Fields = cloneFormFields(f.Fields)
+	return f
+}
+
+func cloneFormFields(fs []FormField) []FormField {
+	if fs == nil {
+		return nil
+	}
+	out := make([]FormField, len(fs))
+	for i, f := range fs {
+		for _, p := range []**float64{&f.Min, &f.Max, &f.Gt, &f.Lt, &f.Len} {
+			if *p != nil {
+				v := **p
+				*p = &v
+			}
+		}
+		f.Choices = slices.Clone(f.Choices)
+		f.Fields = cloneFormFields(f.Fields)
+		out[i] = f
+	}
+	return out
 }
 
 // checkSpec reports what of s an IR document cannot hold.

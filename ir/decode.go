@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"regexp"
 	"slices"
 	"strings"
@@ -287,6 +288,11 @@ type parsedType struct {
 	lines map[loc]int
 }
 
+type parsedForm struct {
+	f     FormDef
+	lines map[loc]int
+}
+
 func (p *parser) document(kd *document.Document) (*Document, error) {
 	d := &Document{}
 	if len(kd.Nodes) == 0 {
@@ -315,6 +321,7 @@ func (p *parser) document(kd *document.Document) (*Document, error) {
 
 	var fns []parsedFunc
 	var types []parsedType
+	var forms []parsedForm
 	for _, kn := range kd.Nodes[1:] {
 		n := p.visit(kn)
 		switch n.name() {
@@ -322,11 +329,13 @@ func (p *parser) document(kd *document.Document) (*Document, error) {
 			fns = append(fns, p.function(n))
 		case "type":
 			types = append(types, p.typeDef(n))
+		case "form":
+			forms = append(forms, p.form(n))
 		case HeaderNode:
 			n.fail("the header may appear only once, first")
 			p.skip(kn)
 		default:
-			p.failAt(n.line, "unknown node %q: expected function or type", n.name())
+			p.failAt(n.line, "unknown node %q: expected function, form or type", n.name())
 			p.skip(kn)
 		}
 	}
@@ -335,6 +344,7 @@ func (p *parser) document(kd *document.Document) (*Document, error) {
 	}
 	slices.SortStableFunc(fns, func(a, b parsedFunc) int { return strings.Compare(a.f.Name, b.f.Name) })
 	slices.SortStableFunc(types, func(a, b parsedType) int { return strings.Compare(a.t.Name, b.t.Name) })
+	slices.SortStableFunc(forms, func(a, b parsedForm) int { return strings.Compare(a.f.Name, b.f.Name) })
 	lines := map[loc]int{}
 	for i, pf := range fns {
 		d.Functions = append(d.Functions, pf.f)
@@ -350,9 +360,22 @@ func (p *parser) document(kd *document.Document) (*Document, error) {
 			lines[l] = n
 		}
 	}
+	for i, pf := range forms {
+		d.Forms = append(d.Forms, pf.f)
+		for l, n := range pf.lines {
+			l.form = i + 1
+			lines[l] = n
+		}
+	}
 	if err := d.validate(func(l loc) int {
 		if n, ok := lines[l]; ok {
 			return n
+		}
+		if l.sub != 0 { // a row field without a line of its own: its formset's
+			l.sub = 0
+			if n, ok := lines[l]; ok {
+				return n
+			}
 		}
 		l.kind, l.child = "", 0
 		return lines[l]
@@ -508,4 +531,105 @@ func (p *parser) typeDef(n *node) parsedType {
 		c.noChildren()
 	}
 	return parsedType{t: t, lines: lines}
+}
+
+// number returns the value of property key, a number, or nil when absent.
+func (n *node) number(key string) *float64 {
+	var f float64
+	switch v := n.prop(key).(type) {
+	case nil:
+		if !n.has(key) {
+			return nil
+		}
+		n.fail("property %s must be a number", key)
+		return nil
+	case int64:
+		f = float64(v)
+	case float64:
+		f = v
+	case *big.Int:
+		f, _ = new(big.Float).SetInt(v).Float64()
+	default:
+		n.fail("property %s must be a number, not %v", key, v)
+		return nil
+	}
+	return &f
+}
+
+// form reads a form node: its fields, each possibly a formset with row
+// fields of its own.
+func (p *parser) form(n *node) parsedForm {
+	at := loc{fn: -1, typ: -1, form: 1}
+	lines := map[loc]int{at: n.line}
+	f := FormDef{Name: n.arg("form name"), Route: n.str("route")}
+	n.done()
+	for _, kc := range n.n.Children {
+		c := p.visit(kc)
+		if c.name() != "field" {
+			c.fail("unknown node in a form: expected field")
+			p.skip(kc)
+			continue
+		}
+		fl := loc{fn: -1, typ: -1, form: 1, kind: "field", child: len(f.Fields)}
+		lines[fl] = c.line
+		f.Fields = append(f.Fields, p.formField(c, func(k, line int) {
+			rl := fl
+			rl.sub = k + 1
+			lines[rl] = line
+		}))
+	}
+	return parsedForm{f: f, lines: lines}
+}
+
+// formField reads a field node of a form, or of a formset's row when row
+// is nil; row records the lines of a formset's row fields.
+func (p *parser) formField(n *node, row func(k, line int)) FormField {
+	f := FormField{
+		Name:           n.arg("field name"),
+		Type:           n.str("type"),
+		Label:          n.str("label"),
+		Required:       n.boolean("required"),
+		Min:            n.number("min"),
+		Max:            n.number("max"),
+		Gt:             n.number("gt"),
+		Lt:             n.number("lt"),
+		Len:            n.number("len"),
+		Email:          n.boolean("email"),
+		URL:            n.boolean("url"),
+		Pattern:        n.str("pattern"),
+		PatternMessage: n.str("pattern-message"),
+		ServerOnly:     n.boolean("server-only"),
+		Widget:         n.str("widget"),
+	}
+	if f.Type == "" && !n.bad {
+		n.fail("property type is required")
+	}
+	n.done()
+	for _, kc := range n.n.Children {
+		c := p.visit(kc)
+		switch c.name() {
+		case "choices":
+			if f.Choices != nil {
+				c.fail("given twice")
+			}
+			f.Choices = c.args()
+			if f.Choices == nil {
+				f.Choices = []string{}
+			}
+			c.done()
+			c.noChildren()
+		case "field":
+			if row == nil {
+				c.fail("a formset's row field has no fields of its own (formsets do not nest)")
+				p.skip(kc)
+				continue
+			}
+			row(len(f.Fields), c.line)
+			f.Fields = append(f.Fields, p.formField(c, nil))
+		default:
+			c.fail("unknown node in a form field: expected choices or field")
+			p.skip(kc)
+		}
+	}
+	return f
 }

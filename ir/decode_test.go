@@ -194,7 +194,7 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"stray brace", header + "}\n", `ir: line 2: '}' without a matching '{'`},
 		{"unclosed comment", header + "/* x\n", `ir: line 2: '/*' comment is never closed`},
 		{"bad KDL", header + "function \"f\" kind=\"query\" {\n    result type=\"int\"\n}\nfunction \"g\" kind=[x]\n", "ir: line 5: malformed KDL in this node"},
-		{"unknown node", header + "\nfunctoin \"f\"\n", `ir: line 3: unknown node "functoin": expected function or type`},
+		{"unknown node", header + "\nfunctoin \"f\"\n", `ir: line 3: unknown node "functoin": expected function, form or type`},
 		{"unknown child", header + "function \"f\" kind=\"query\" {\n    result type=\"int\"\n    returns type=\"int\"\n}\n", `ir: line 4: returns: unknown node in a function`},
 		{"unknown property", header + "function \"f\" kind=\"query\" colour=\"red\" {\n    result type=\"int\"\n}\n", `ir: line 2: function: unknown property colour`},
 		{"wrong value type", header + "function \"f\" kind=\"query\" rev=\"2\" {\n    result type=\"int\"\n}\n", `ir: line 2: function: property rev must be an integer`},

@@ -1,7 +1,8 @@
 // Package ir is Mizan's intermediate representation of an app: every
 // non-private server function (name, kind, context, parameters, result,
-// affects, auth, route, cache settings) and every named type reachable from
-// their arguments and results, as encoding/json sees those types.
+// affects, auth, route, cache settings), every named type reachable from
+// their arguments and results, as encoding/json sees those types, and the
+// schema of every form ([FormDef], docs/spec.md §10).
 //
 // The IR is what the code generators (package codegen) read. It is written
 // and read as a KDL document whose first node is the versioned header

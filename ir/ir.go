@@ -53,6 +53,9 @@ type Document struct {
 	// Types are the named types reachable from the functions' parameters
 	// and results, sorted by name.
 	Types []TypeDef
+	// Forms are the app's forms (docs/spec.md §10), sorted by name: the
+	// schema of each, which clients embed instead of fetching it.
+	Forms []FormDef
 }
 
 // Function is one server function.
@@ -102,6 +105,59 @@ type Cache struct {
 type Form struct {
 	Name string // the form's name, "" when the function is not part of a form
 	Role string // FormSchema, FormValidate or FormSubmit
+}
+
+// The types of a form field ([FormField.Type]).
+const (
+	FieldString  = "string"
+	FieldInt     = "int"
+	FieldNumber  = "number"
+	FieldBool    = "bool"
+	FieldFormset = "formset" // a list of rows, each with the fields of FormField.Fields
+)
+
+// FormDef is the schema of one form (docs/spec.md §10): what its
+// <form>_schema function answers, as JSON, and what the IR's form node
+// holds. Its fields are those of the submit function's arguments, in
+// declaration order, with the rules a client can check itself.
+type FormDef struct {
+	Name   string      `json:"name"`            // the form's name: its submit function
+	Route  string      `json:"route,omitempty"` // its view-path route, "" when none
+	Fields []FormField `json:"fields"`
+}
+
+// FormField is one field of a form, or of a formset's row. Every rule is
+// optional; the numeric bounds are pointers so that 0 is a bound. For a
+// string, Min, Max and Len bound its length in Unicode code points; for an
+// int or a number, its value (Gt and Lt exclusively, for a number only);
+// for a formset, its number of rows.
+type FormField struct {
+	Name           string      `json:"name"`                      // the JSON name
+	Type           string      `json:"type"`                      // FieldString, FieldInt, FieldNumber, FieldBool or FieldFormset
+	Label          string      `json:"label"`                     // the label shown to people
+	Required       bool        `json:"required"`                  // an empty value fails
+	Min            *float64    `json:"min,omitempty"`             // inclusive lower bound
+	Max            *float64    `json:"max,omitempty"`             // inclusive upper bound
+	Gt             *float64    `json:"gt,omitempty"`              // exclusive lower bound (number)
+	Lt             *float64    `json:"lt,omitempty"`              // exclusive upper bound (number)
+	Len            *float64    `json:"len,omitempty"`             // exact length (string) or number of rows (formset)
+	Email          bool        `json:"email,omitempty"`           // an email address (string)
+	URL            bool        `json:"url,omitempty"`             // a URL (string)
+	Choices        []string    `json:"choices,omitempty"`         // the values allowed, as strings
+	Pattern        string      `json:"pattern,omitempty"`         // a regular expression the whole value matches (string)
+	PatternMessage string      `json:"pattern_message,omitempty"` // the message when Pattern fails
+	ServerOnly     bool        `json:"server_only,omitempty"`     // has rules only the server checks
+	Widget         string      `json:"widget,omitempty"`          // a rendering hint: "textarea", "date", ...
+	Fields         []FormField `json:"fields,omitempty"`          // a formset's row fields
+}
+
+// Form returns the form called name.
+func (d *Document) Form(name string) (*FormDef, bool) {
+	i, ok := slices.BinarySearchFunc(d.Forms, name, func(f FormDef, n string) int { return strings.Compare(f.Name, n) })
+	if !ok {
+		return nil, false
+	}
+	return &d.Forms[i], true
 }
 
 // Affect is one invalidation target a mutation declares.

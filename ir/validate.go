@@ -3,6 +3,8 @@ package ir
 import (
 	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,10 +13,16 @@ import (
 // loc locates a problem in a document: a function or a type (the other
 // index is -1) and, within it, one child node (kind "" for the node
 // itself).
+//
+// A form is form, its index plus one (0: not a form; fn and typ are then
+// -1), and a formset's row field is sub, its index plus one, in the field
+// child.
 type loc struct {
 	fn, typ int
 	kind    string // "", "param", "field", "result", "scope", "affects", "route", "methods"
 	child   int
+	form    int
+	sub     int
 }
 
 // locator returns the source line of a location, or 0 when unknown.
@@ -48,6 +56,8 @@ func (c *checker) add(l loc, format string, args ...any) {
 		fmt.Fprintf(&where, "function %q: ", c.d.Functions[l.fn].Name)
 	case l.typ >= 0:
 		fmt.Fprintf(&where, "type %q: ", c.d.Types[l.typ].Name)
+	case l.form > 0:
+		fmt.Fprintf(&where, "form %q: ", c.d.Forms[l.form-1].Name)
 	}
 	c.probs = append(c.probs, errors.New(where.String()+fmt.Sprintf(format, args...)))
 }
@@ -61,8 +71,9 @@ func (c *checker) err() error {
 
 // Validate reports whether d is a document the generators can use: the
 // supported version, valid and unique names, functions and types sorted by
-// name, every type reference resolved, and each function's options
-// consistent with its kind. The error lists every problem found (up to
+// name, every type reference resolved, each function's options
+// consistent with its kind, and each form named after its submit function,
+// with fields whose rules fit their types. The error lists every problem found (up to
 // 20), one per line.
 func (d *Document) Validate() error { return d.validate(nil) }
 
@@ -79,6 +90,9 @@ func (d *Document) validate(line locator) error {
 	}
 	for i := range d.Functions {
 		c.function(i)
+	}
+	for i := range d.Forms {
+		c.form(i)
 	}
 	c.cycles()
 	return c.err()
@@ -359,4 +373,148 @@ func validContextName(s string) bool {
 		}
 	}
 	return true
+}
+
+// form checks a form: named after a submit function of the document, its
+// fields parameters of that function, named once each, and each field's
+// rules meaningful for its type.
+func (c *checker) form(i int) {
+	f := &c.d.Forms[i]
+	at := loc{fn: -1, typ: -1, form: i + 1}
+	if !validIdent(f.Name) {
+		c.add(at, "name must be an ASCII identifier")
+	}
+	if i > 0 {
+		switch prev := c.d.Forms[i-1].Name; {
+		case prev == f.Name:
+			c.add(at, "declared twice")
+		case prev > f.Name:
+			c.add(at, "forms must be sorted by name (after %q)", prev)
+		}
+	}
+	if f.Route != "" && !strings.HasPrefix(f.Route, "/") {
+		c.add(at, "route %q must start with /", f.Route)
+	}
+	var params map[string]bool
+	switch fn, ok := c.d.Function(f.Name); {
+	case !ok:
+		c.add(at, "the form's submit function %q is not in the document", f.Name)
+	case fn.Form.Name != f.Name || fn.Form.Role != FormSubmit:
+		c.add(at, "function %q must have form=%q form-role=%q to submit the form", f.Name, f.Name, FormSubmit)
+	default:
+		params = map[string]bool{}
+		for _, p := range fn.Params {
+			params[p.Name] = true
+		}
+	}
+	seen := map[string]bool{}
+	for j := range f.Fields {
+		ff := &f.Fields[j]
+		fl := loc{fn: -1, typ: -1, form: i + 1, kind: "field", child: j}
+		c.formField(fl, ff, seen, true)
+		if params != nil && ff.Name != "" && !params[ff.Name] {
+			c.add(fl, "field %q is not a parameter of function %q", ff.Name, f.Name)
+		}
+		rows := map[string]bool{}
+		for k := range ff.Fields {
+			rl := fl
+			rl.sub = k + 1
+			c.formField(rl, &ff.Fields[k], rows, false)
+		}
+	}
+}
+
+// formRules are the rules each field type takes.
+var formRules = map[string][]string{
+	FieldString:  {"min", "max", "len", "choices", "email", "url", "pattern"},
+	FieldInt:     {"min", "max", "choices"},
+	FieldNumber:  {"min", "max", "gt", "lt", "choices"},
+	FieldBool:    {},
+	FieldFormset: {"min", "max", "len"},
+}
+
+// formField checks one field of a form (top) or of a formset's row; seen
+// holds the names of the fields before it.
+func (c *checker) formField(at loc, f *FormField, seen map[string]bool, top bool) {
+	switch {
+	case f.Name == "":
+		c.add(at, "a field needs a name")
+	case strings.Contains(f.Name, "."):
+		c.add(at, "field %q: a field's name cannot hold '.', which separates the parts of an error key", f.Name)
+	case seen[f.Name]:
+		c.add(at, "field %q declared twice", f.Name)
+	}
+	seen[f.Name] = true
+	rules, ok := formRules[f.Type]
+	if !ok {
+		c.add(at, "field %q: type %q must be %s, %s, %s, %s or %s", f.Name, f.Type, FieldString, FieldInt, FieldNumber, FieldBool, FieldFormset)
+		return
+	}
+	switch {
+	case f.Type == FieldFormset && !top:
+		c.add(at, "field %q: a formset cannot be inside a formset", f.Name)
+	case f.Type == FieldFormset && len(f.Fields) == 0:
+		c.add(at, "field %q: a formset needs fields", f.Name)
+	case f.Type != FieldFormset && len(f.Fields) > 0:
+		c.add(at, "field %q: only a formset has fields", f.Name)
+	}
+	given := map[string]bool{
+		"email": f.Email, "url": f.URL, "pattern": f.Pattern != "", "choices": f.Choices != nil,
+	}
+	bounds := map[string]*float64{"min": f.Min, "max": f.Max, "gt": f.Gt, "lt": f.Lt, "len": f.Len}
+	for _, rule := range []string{"min", "max", "gt", "lt", "len", "choices", "email", "url", "pattern"} {
+		b := bounds[rule]
+		if (b != nil || given[rule]) && !slices.Contains(rules, rule) {
+			c.add(at, "field %q: %s is not a rule of %s", f.Name, rule, aField(f.Type))
+			continue
+		}
+		if b == nil {
+			continue
+		}
+		switch v := *b; {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			c.add(at, "field %q: %s must be a finite number", f.Name, rule)
+		case f.Type != FieldNumber && v != math.Trunc(v):
+			c.add(at, "field %q: %s must be a whole number for %s", f.Name, rule, aField(f.Type))
+		case (f.Type == FieldString || f.Type == FieldFormset) && v < 0:
+			c.add(at, "field %q: %s must not be negative", f.Name, rule)
+		}
+	}
+	if f.PatternMessage != "" && f.Pattern == "" {
+		c.add(at, "field %q: pattern-message needs a pattern", f.Name)
+	}
+	if f.Pattern != "" {
+		if _, err := regexp.Compile(f.Pattern); err != nil {
+			c.add(at, "field %q: pattern %q does not compile: %v", f.Name, f.Pattern, err)
+		}
+	}
+	if f.Choices != nil && slices.Contains(rules, "choices") {
+		if len(f.Choices) == 0 {
+			c.add(at, "field %q: choices needs at least one value", f.Name)
+		}
+		for _, v := range f.Choices {
+			switch {
+			case v == "":
+				c.add(at, "field %q: a choice cannot be empty", f.Name)
+			case f.Type == FieldInt && !validInteger(v, Int64):
+				c.add(at, "field %q: choice %q is not a decimal integer", f.Name, v)
+			case f.Type == FieldNumber && !validNumber(v):
+				c.add(at, "field %q: choice %q is not a number", f.Name, v)
+			}
+		}
+	}
+}
+
+// aField names a field of type t, with its article: "an int field".
+func aField(t string) string {
+	if t == FieldInt {
+		return "an int field"
+	}
+	return "a " + t + " field"
+}
+
+// validNumber reports whether s is a finite decimal number.
+func validNumber(s string) bool {
+	v, err := strconv.ParseFloat(s, 64)
+	return err == nil && !math.IsInf(v, 0) && !math.IsNaN(v) && !strings.ContainsAny(s, "xXpP_") && s == strings.TrimSpace(s)
 }

@@ -150,6 +150,11 @@ type pageResult struct {
 // reads (fetched as that caller; prefetch first: the keys a previous
 // render of the page fetched, which it most likely reads again).
 func (ps *Pages) renderPage(ctx context.Context, rt *route, values map[string]string, prefetch []string) (*pageResult, error) {
+	return ps.renderPageWith(ctx, rt, values, prefetch, nil)
+}
+
+// renderPageWith is renderPage with props added to the component's.
+func (ps *Pages) renderPageWith(ctx context.Context, rt *route, values map[string]string, prefetch []string, extra map[string]any) (*pageResult, error) {
 	data := Data{}
 	for _, c := range rt.contexts {
 		params := map[string]string{}
@@ -169,6 +174,9 @@ func (ps *Pages) renderPage(ctx context.Context, rt *route, values map[string]st
 		declared[k] = true
 	}
 	props := map[string]any{"params": values}
+	for k, v := range extra {
+		props[k] = v
+	}
 	ps.renders.Add(1)
 	doc := Document{Component: rt.Component, Props: props, Data: data,
 		Title: rt.Title, Lang: ps.cfg.Lang, Head: ps.cfg.Head, Scripts: ps.cfg.Scripts,

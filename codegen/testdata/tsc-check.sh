@@ -3,8 +3,8 @@
 # every golden case (codegen/testdata/<case>/{ts,react}) with
 # tsc --noEmit --strict, against the real @mizan/base and @mizan/react of
 # frontends/, under both NodeNext and Bundler module resolution. The react
-# output of the fixture is checked together with tsc/fixture_usage.ts, which
-# calls it the way an app would.
+# output of a case is checked together with tsc/<case>_usage.ts when there
+# is one (fixture, forms), which calls it the way an app would.
 #
 #   sh codegen/testdata/tsc-check.sh
 #
@@ -28,8 +28,8 @@ for dir in "$here"/*/; do
 		out="$work/$name-$target"
 		mkdir -p "$out"
 		cp "$dir$target"/*.ts "$out/"
-		if [ "$name-$target" = fixture-react ]; then
-			cp "$here/tsc/fixture_usage.ts" "$out/"
+		if [ "$target" = react ] && [ -f "$here/tsc/${name}_usage.ts" ]; then
+			cp "$here/tsc/${name}_usage.ts" "$out/"
 		fi
 		for mode in NodeNext:NodeNext ESNext:Bundler; do
 			module=${mode%%:*}

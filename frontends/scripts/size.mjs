@@ -31,8 +31,14 @@ const entries = {
     external: ['react', '@mizan/base'],
     packages: ['@mizan/react'],
   },
+  '@mizan/react/forms': {
+    contents: "export * from './react/src/form.ts';",
+    external: ['react', '@mizan/base'],
+    packages: ['@mizan/react'],
+  },
   '@mizan/base/ws': { contents: "export * from './base/src/ws.ts';", external: [], packages: ['@mizan/base'] },
   '@mizan/base/auth': { contents: "export * from './base/src/auth.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/base/forms': { contents: "export * from './base/src/forms.ts';", external: [], packages: ['@mizan/base'] },
   '@mizan/base + @mizan/base/auth + @mizan/react': {
     contents:
       "export * from './base/src/index.ts'; export * from './base/src/auth.ts'; export * from './react/src/index.ts';",

@@ -81,3 +81,7 @@ export function useMutation<A, R>(fn: string): MutationState<A, R> {
 
 export type { AuthView } from './auth.js';
 export { AuthProvider, useAuth } from './auth.js';
+
+// useForm is in the entry @mizan/react/forms (it bundles the rule checker
+// of @mizan/base/forms); its types are here too.
+export type { FieldPath, FormOptions, FormState, FormsetRow, FormsetState } from './form.js';

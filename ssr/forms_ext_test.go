@@ -1,0 +1,80 @@
+package ssr_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/ssr"
+)
+
+type renameForm struct {
+	ProjectID int    `json:"project_id" validate:"required"`
+	Name      string `json:"name" validate:"required,min=3,max=40"`
+}
+
+// TestFormRenderer checks a form whose HTML is a server-rendered page:
+// GET on the form's route and an invalid post answer with the page of the
+// project, rendered with the project's data and the form's state (the
+// values posted and the errors beside their field).
+func TestFormRenderer(t *testing.T) {
+	requireBun(t)
+	app := mizan.New(mizan.Config{Logger: quiet})
+	names := map[int]string{1: "Apollo"}
+	mizan.Query(app, func(_ context.Context, in projectArgs) (map[string]any, error) {
+		return map[string]any{"id": in.ProjectID, "name": names[in.ProjectID]}, nil
+	}, mizan.In(project), mizan.Name("project_info"))
+	r, err := ssr.New(ssr.Config{Dirs: []string{"testdata/components"}, Workers: 1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := ssr.NewPages(app, r, ssr.PagesConfig{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages.Page("/projects/{project_id}/", "FormPage.tsx", project)
+	mizan.Form(app, func(_ context.Context, in renameForm) (bool, error) { return true, nil },
+		mizan.Name("rename"), mizan.Affects(project), mizan.Route("/projects/{project_id}/rename/"),
+		mizan.Success("/projects/{project_id}/"), mizan.WithFormRenderer(pages.FormRenderer("/projects/{project_id}/")))
+	if err := app.Build(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = pages.Close(ctx)
+		_ = r.Close(ctx)
+	})
+
+	post := func(name string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/projects/1/rename/", strings.NewReader(url.Values{"name": {name}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, req)
+		return w
+	}
+	w := post("<b")
+	body := w.Body.String()
+	if w.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid post: %d %s", w.Code, body)
+	}
+	for _, want := range []string{`Apollo`, `<p class="error">Use at least 3 characters.</p>`, `value="&lt;b"`, `<p id="status">422</p>`, `<!DOCTYPE html>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q:\n%s", want, body)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/projects/1/rename/", nil)
+	w = httptest.NewRecorder()
+	app.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `<p id="status">200</p>`) {
+		t.Errorf("GET: %d %s", w.Code, w.Body.String())
+	}
+	if w := post("Artemis"); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/projects/1/" {
+		t.Errorf("valid post: %d %v", w.Code, w.Header())
+	}
+}
