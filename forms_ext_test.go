@@ -202,6 +202,9 @@ func TestFormRegistrationErrors(t *testing.T) {
 		{"redefining a validator tag", func(app *mizan.App) {
 			app.Validation("email", func(context.Context, validator.FieldLevel) bool { return true }, "")
 		}, `tag "email"`},
+		{"redefining a validator tag that takes a parameter", func(app *mizan.App) {
+			app.Pattern("min", `[a-z]+`, "")
+		}, `tag "min"`},
 		{"a pattern that does not compile", func(app *mizan.App) {
 			app.Pattern("bad", `[a-`, "")
 		}, `Pattern "bad"`},
