@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/mizan-afi/mizan/ir"
 	"github.com/mizan-afi/mizan/protocol"
 )
 
@@ -99,7 +100,7 @@ func (fd *formDef) decodeJSON(raw []byte, quick bool) (*formInput, *Error) {
 			continue
 		}
 		f := dst.FieldByIndex(ff.index)
-		if ff.kind != "formset" {
+		if ff.kind != ir.FieldFormset {
 			if json.Unmarshal(v, f.Addr().Interface()) != nil {
 				fi.fail(ff.name, typeMessage(ff.kind))
 			}
@@ -152,10 +153,10 @@ func (fd *formDef) decodeValues(vals url.Values) *formInput {
 	for i := range fd.fields {
 		ff := &fd.fields[i]
 		f := dst.FieldByIndex(ff.index)
-		if ff.kind != "formset" {
+		if ff.kind != ir.FieldFormset {
 			vs, ok := vals[ff.name]
 			if !ok {
-				if ff.kind == "bool" { // an unchecked checkbox sends nothing
+				if ff.kind == ir.FieldBool { // an unchecked checkbox sends nothing
 					fi.given.set(i)
 					fi.top[ff.name] = true
 				}
@@ -198,7 +199,7 @@ func (fd *formDef) decodeValues(vals url.Values) *formInput {
 		fi.given.set(i)
 		fi.top[ff.name] = true
 		if tooMany {
-			fi.fail(ff.name, boundMessage("formset", "max", maxFormRows))
+			fi.fail(ff.name, boundMessage(ir.FieldFormset, "max", maxFormRows))
 		}
 		var order []int
 		for n, row := range cells {
@@ -238,11 +239,11 @@ func setFormString(f reflect.Value, kind, s string) string {
 		f = f.Elem()
 	}
 	switch kind {
-	case "int", "number":
+	case ir.FieldInt, ir.FieldNumber:
 		if s == "" {
 			return ""
 		}
-		if kind == "number" {
+		if kind == ir.FieldNumber {
 			n, err := strconv.ParseFloat(s, f.Type().Bits())
 			if err != nil {
 				return typeMessage(kind)
@@ -250,7 +251,7 @@ func setFormString(f reflect.Value, kind, s string) string {
 			f.SetFloat(n)
 			return ""
 		}
-	case "bool":
+	case ir.FieldBool:
 		switch s {
 		case "", "false", "off", "0":
 			f.SetBool(false)
@@ -306,7 +307,7 @@ func (a *App) formErrors(ctx context.Context, fd *formDef, fi *formInput) map[st
 		if ff.enum != nil && !ff.inEnum(v) {
 			add(ff.name, a.fieldMessages(ctx, ff, v, ""))
 		}
-		if ff.kind == "formset" {
+		if ff.kind == ir.FieldFormset {
 			for j := range v.Len() {
 				row := v.Index(j)
 				for k := range ff.rows {
@@ -339,7 +340,7 @@ func (a *App) formErrors(ctx context.Context, fd *formDef, fi *formInput) map[st
 	// failure is reported at once.
 	for i := range fd.fields {
 		ff := &fd.fields[i]
-		if _, failed := errs[ff.name]; !failed || ff.kind != "formset" {
+		if _, failed := errs[ff.name]; !failed || ff.kind != ir.FieldFormset {
 			continue
 		}
 		v := dst.FieldByIndex(ff.index)
@@ -430,7 +431,7 @@ func (fd *formDef) locate(dst reflect.Value, key string) (*formField, reflect.Va
 	switch {
 	case len(parts) == 1:
 		return ff, v
-	case len(parts) == 3 && ff.kind == "formset":
+	case len(parts) == 3 && ff.kind == ir.FieldFormset:
 		j, err := strconv.Atoi(parts[1])
 		rf := ff.byName[parts[2]]
 		if err != nil || j < 0 || j >= v.Len() || rf == nil {

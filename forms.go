@@ -162,16 +162,7 @@ type formRule struct {
 // it; fl.Parent() is the struct being checked. Register before the app is
 // built.
 func (a *App) Validation(tag string, fn func(ctx context.Context, fl validator.FieldLevel) bool, message string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.customRules == nil {
-		a.customRules = map[string]*customRule{}
-	}
-	if !validTag(tag) || a.customRules[tag] != nil || builtinTag(tag) {
-		a.errs = append(a.errs, fmt.Errorf("mizan: Validation: tag %q is empty, malformed, or already defined", tag))
-		return
-	}
-	a.customRules[tag] = &customRule{fn: fn, message: message}
+	a.addRule("Validation", tag, &customRule{fn: fn, message: message})
 }
 
 // Pattern registers a custom `validate` tag that requires a string to match
@@ -182,15 +173,6 @@ func (a *App) Validation(tag string, fn func(ctx context.Context, fl validator.F
 // groups, alternation, anchors); it is anchored with ^ and $ if it is not.
 // message is what a form reports when it fails.
 func (a *App) Pattern(tag, expr, message string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.customRules == nil {
-		a.customRules = map[string]*customRule{}
-	}
-	if !validTag(tag) || a.customRules[tag] != nil || builtinTag(tag) {
-		a.errs = append(a.errs, fmt.Errorf("mizan: Pattern: tag %q is empty, malformed, or already defined", tag))
-		return
-	}
 	if !strings.HasPrefix(expr, "^") {
 		expr = "^" + expr
 	}
@@ -199,10 +181,27 @@ func (a *App) Pattern(tag, expr, message string) {
 	}
 	re, err := regexp.Compile(expr)
 	if err != nil {
+		a.mu.Lock()
 		a.errs = append(a.errs, fmt.Errorf("mizan: Pattern %q: %w", tag, err))
+		a.mu.Unlock()
 		return
 	}
-	a.customRules[tag] = &customRule{pattern: re, message: message}
+	a.addRule("Pattern", tag, &customRule{pattern: re, message: message})
+}
+
+// addRule records a custom tag, refusing (at Build) a malformed name or
+// one already defined, by the app or by the validator.
+func (a *App) addRule(by, tag string, cr *customRule) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !validTag(tag) || a.customRules[tag] != nil || builtinTag(tag) {
+		a.errs = append(a.errs, fmt.Errorf("mizan: %s: tag %q is empty, malformed, or already defined", by, tag))
+		return
+	}
+	if a.customRules == nil {
+		a.customRules = map[string]*customRule{}
+	}
+	a.customRules[tag] = cr
 }
 
 // customRule is a tag registered with [App.Validation] or [App.Pattern].
