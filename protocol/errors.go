@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -107,6 +109,14 @@ func AppendEnvelope(dst []byte, code Code, message string, fields map[string]str
 		dst = append(dst, `,"fields":{`...)
 		var arr [8]string
 		names := sortedKeys(arr[:0], fields)
+		// The names are written cut (Truncate): in the order of what is
+		// written, as encoding/json would, which can differ from the order
+		// of the whole names when a long one is cut.
+		if slices.ContainsFunc(names, func(k string) bool { return len(k) > MaxErrorName }) {
+			slices.SortStableFunc(names, func(a, b string) int {
+				return strings.Compare(Truncate(a, MaxErrorName), Truncate(b, MaxErrorName))
+			})
+		}
 		var prev string
 		n := 0
 		for _, k := range names {
