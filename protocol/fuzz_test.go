@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -194,9 +195,12 @@ func FuzzAppendEnvelope(f *testing.F) {
 		got := AppendEnvelope(nil, Code(code), message, fields)
 		// What encoding/json writes for the envelope within the limits
 		// AppendEnvelope keeps (names and texts cut, docs/spec.md §13.4).
+		// Two names cut alike are one entry: the smaller whole name's.
 		bounded := map[string]string{}
-		for name, text := range fields {
-			bounded[Truncate(name, MaxErrorName)] = Truncate(text, MaxErrorText)
+		for _, name := range slices.Sorted(maps.Keys(fields)) {
+			if cut := Truncate(name, MaxErrorName); !hasKey(bounded, cut) {
+				bounded[cut] = Truncate(fields[name], MaxErrorText)
+			}
 		}
 		want, err := json.Marshal(Envelope{ErrorBody{Code(code), Truncate(message, MaxErrorText), bounded}})
 		if err != nil {
@@ -206,4 +210,9 @@ func FuzzAppendEnvelope(f *testing.F) {
 			t.Fatalf("AppendEnvelope = %s, want %s", got, want)
 		}
 	})
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
