@@ -28,7 +28,9 @@ type App struct {
 	enums map[reflect.Type]*enumDef // declared with Enum
 	// customRules are the validate tags added by Validation and Pattern.
 	customRules map[string]*customRule
-	built       bool
+	// messages are the messages set with Message, by validator tag.
+	messages map[string]string
+	built    bool
 
 	once     sync.Once
 	buildErr error

@@ -401,7 +401,7 @@ func (a *App) fieldMessages(ctx context.Context, ff *formField, v reflect.Value,
 		}
 	}
 	if !client {
-		out = append(out, serverMessage(a.customRules, failed))
+		out = append(out, serverMessage(a.customRules, a.messages, failed))
 	}
 	if len(out) == 0 {
 		out = []string{msgInvalid}

@@ -422,10 +422,13 @@ func defaultLabel(name string) string {
 }
 
 // serverMessage is the message of a failed tag only the server checks.
-func serverMessage(custom map[string]*customRule, tag string) string {
+func serverMessage(custom map[string]*customRule, messages map[string]string, tag string) string {
 	name, _, _ := strings.Cut(tag, "=")
 	if cr := custom[name]; cr != nil && cr.message != "" {
 		return cr.message
+	}
+	if m := messages[name]; m != "" {
+		return m
 	}
 	return msgInvalid
 }

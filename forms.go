@@ -189,6 +189,28 @@ func (a *App) Pattern(tag, expr, message string) {
 	a.addRule("Pattern", tag, &customRule{pattern: re, message: message})
 }
 
+// Message sets the message a form reports when the validator's own tag
+// fails on a field where only the server checks it: a tag the schema
+// marks server_only, such as datetime=2006-01-02 or uuid ("" keeps
+// "Enter a valid value."). tag is the rule's name, without its
+// parameter. The messages of the rules clients check (required, min,
+// email...) stay fixed, so that every client shows the server's words
+// (docs/forms.md "Messages"). A name that is not one of the validator's
+// tags is refused at Build; so is one given twice. Register before the
+// app is built.
+func (a *App) Message(tag, message string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !validTag(tag) || !builtinTag(tag) || a.messages[tag] != "" || message == "" {
+		a.errs = append(a.errs, fmt.Errorf("mizan: Message: tag %q is not one of the validator's, was given a message already, or the message is empty", tag))
+		return
+	}
+	if a.messages == nil {
+		a.messages = map[string]string{}
+	}
+	a.messages[tag] = message
+}
+
 // addRule records a custom tag, refusing (at Build) a malformed name or
 // one already defined, by the app or by the validator.
 func (a *App) addRule(by, tag string, cr *customRule) {

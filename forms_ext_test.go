@@ -205,6 +205,16 @@ func TestFormRegistrationErrors(t *testing.T) {
 		{"redefining a validator tag that takes a parameter", func(app *mizan.App) {
 			app.Pattern("min", `[a-z]+`, "")
 		}, `tag "min"`},
+		{"a message for a tag the validator lacks", func(app *mizan.App) {
+			app.Message("no_such_tag", "Nope.")
+		}, `Message: tag "no_such_tag"`},
+		{"an empty message", func(app *mizan.App) {
+			app.Message("datetime", "")
+		}, `Message: tag "datetime"`},
+		{"a message given twice", func(app *mizan.App) {
+			app.Message("uuid", "One.")
+			app.Message("uuid", "Two.")
+		}, `Message: tag "uuid"`},
 		{"a pattern that does not compile", func(app *mizan.App) {
 			app.Pattern("bad", `[a-`, "")
 		}, `Pattern "bad"`},
@@ -292,6 +302,34 @@ func TestFormCustomValidator(t *testing.T) {
 	if !errors.As(err, &me) || me.Code() != mizan.CodeInvalidArgs || len(me.Fields()) != 2 {
 		t.Errorf("App.Call: %v", err)
 	}
+}
+
+type dated struct {
+	Due  string `json:"due" validate:"omitempty,datetime=2006-01-02"`
+	Code string `json:"code" validate:"omitempty,uuid"`
+	Name string `json:"name" validate:"required,max=3"`
+}
+
+// TestFormMessage checks App.Message: the message of a server-only
+// built-in tag, in _validate and in submit, while other server-only tags
+// keep the default and client rules keep theirs.
+func TestFormMessage(t *testing.T) {
+	app := mizan.New(mizan.Config{})
+	app.Message("datetime", "Enter a date as YYYY-MM-DD.")
+	app.Message("max", "Ignored: max is a client rule.")
+	mizan.Form(app, func(context.Context, dated) (bool, error) { return true, nil }, mizan.Name("dated"))
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	e := &env{srv: srv}
+	r := e.call(t, "dated_validate", map[string]any{"due": "3 March", "code": "x", "name": "abcd"})
+	wantBody(t, r, `{"result": {"valid": false, "errors": {
+		"due": ["Enter a date as YYYY-MM-DD."], "code": ["Enter a valid value."], "name": ["Use at most 3 characters."]}}, "invalidate": []}`)
+	r = e.call(t, "dated", map[string]any{"due": "2026-13-01", "name": "ab"})
+	if code, fields := errOf(t, r); code != "invalid_args" || fields["due"] != "Enter a date as YYYY-MM-DD." || len(fields) != 1 {
+		t.Errorf("submit: %s %v", code, fields)
+	}
+	r = e.call(t, "dated", map[string]any{"due": "2026-12-03", "name": "ab"})
+	wantBody(t, r, `{"result": true, "invalidate": []}`)
 }
 
 type lineRow struct {

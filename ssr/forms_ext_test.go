@@ -2,9 +2,11 @@ package ssr_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +69,23 @@ func TestFormRenderer(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q:\n%s", want, body)
 		}
+	}
+	// The prop is embedded for hydration, beside params: the browser's
+	// first render can show the same errors (readInitialData("mizan-props")).
+	props := regexp.MustCompile(`<script type="application/json" id="mizan-props">(.*?)</script>`).FindStringSubmatch(body)
+	if props == nil {
+		t.Fatalf("the page embeds no props:\n%s", body)
+	}
+	var embedded struct {
+		Form   ssr.FormProps     `json:"form"`
+		Params map[string]string `json:"params"`
+	}
+	if err := json.Unmarshal([]byte(props[1]), &embedded); err != nil {
+		t.Fatalf("the props script: %v", err)
+	}
+	if f := embedded.Form; f.Name != "rename" || f.Status != 422 || f.Values["name"] != "<b" ||
+		len(f.Errors["name"]) != 1 || f.Errors["name"][0] != "Use at least 3 characters." || embedded.Params["project_id"] != "1" {
+		t.Errorf("embedded props: %+v", embedded)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/projects/1/rename/", nil)
 	w = httptest.NewRecorder()

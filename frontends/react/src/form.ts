@@ -22,6 +22,13 @@ export interface FormOptions<V, R> {
   validate?: string;
   /** The values the form starts with, and reset() goes back to. */
   initial?: Partial<V>;
+  /**
+   * The errors the form starts with, by key: those of a server-rendered
+   * page that answered an invalid post (the `form` prop's `errors`, see
+   * docs/forms.md), so that hydration shows what the server rendered.
+   * reset() clears them.
+   */
+  initialErrors?: FormErrors;
   /** How long validateField waits for more changes before asking the server (ms, default 300). */
   debounceMs?: number;
   /** Called with the result of a successful submit. */
@@ -103,7 +110,7 @@ export function useForm<V extends Record<string, unknown>, R>(schema: FormSchema
   const [, render] = useReducer((n: number) => n + 1, 0);
   const st = useRef({
     values: (options.initial ?? {}) as Values,
-    errors: {} as FormErrors,
+    errors: { ...options.initialErrors } as FormErrors,
     inFlight: 0,
     submitError: undefined as MizanError | undefined,
   }).current;

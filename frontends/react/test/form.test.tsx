@@ -353,6 +353,28 @@ describe('useForm: values', () => {
   });
 });
 
+describe('useForm: a server-rendered invalid post', () => {
+  it('starts from the errors and values the page was rendered with; fixing a field clears its error; reset clears all', async () => {
+    const { server, form } = await mount<Contact>(contact, {
+      submit: 'contact',
+      validate: 'contact_validate',
+      initial: { name: '', topic: 'sales' },
+      initialErrors: { name: ['This field is required.'], email: ['This address is taken.'] },
+    });
+    expect(form().errors).toEqual({ name: ['This field is required.'], email: ['This address is taken.'] });
+    expect(form().error('email')).toBe('This address is taken.');
+    await act(async () => {
+      form().setValue('name', 'Ada');
+      await form().validateField('name');
+    });
+    expect(form().errors).toEqual({ email: ['This address is taken.'] });
+    await act(async () => form().reset());
+    expect(form().errors).toEqual({});
+    expect(form().values).toEqual({ name: '', topic: 'sales' });
+    expect(server.calls).toHaveLength(0);
+  });
+});
+
 describe('useForm: formset', () => {
   it('appends, removes and moves rows; row errors follow their rows', async () => {
     const { server, form } = await mount<OrderLines>(orderLines, { submit: 'order_lines', initial: { customer: 'Ada' } });
