@@ -101,6 +101,8 @@ type TaskCard struct {
 	Status   Status  `json:"status"`
 	Assignee *Person `json:"assignee"`
 	Comments int     `json:"comments"`
+	// DueDate is the day the task is due (2026-12-24), if it has one.
+	DueDate *string `json:"due_date"`
 }
 
 // Stats counts a project's tasks by status.
@@ -117,6 +119,8 @@ type TaskDetail struct {
 	ProjectID   int       `json:"project_id"`
 	ProjectName string    `json:"project_name"`
 	Title       string    `json:"title"`
+	Description string    `json:"description"`
+	DueDate     *string   `json:"due_date"`
 	Status      Status    `json:"status"`
 	Assignee    *Person   `json:"assignee"`
 	CreatedBy   Person    `json:"created_by"`
@@ -206,8 +210,8 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, *ssr.Pages, error) 
 	// Writes. Every one needs a signed-in caller; the comments say what
 	// each invalidates, as the X-Mizan-Invalidate header shows it.
 	signedIn := mizan.RequireAuth()
-	// project;project_id=N: scoped by the project_id argument.
-	mizan.Mutation(app, s.addTask, mizan.Affects(ProjectContext), signedIn)
+	// add_task, edit_tasks and sign_in are forms (forms.go), registered
+	// below once the pages that render them are.
 	// project;project_id=N, task;task_id=M
 	mizan.Mutation(app, s.moveTask, mizan.Affects(ProjectContext, TaskContext), signedIn)
 	mizan.Mutation(app, s.assignTask, mizan.Affects(ProjectContext, TaskContext), signedIn)
@@ -247,6 +251,7 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, *ssr.Pages, error) 
 			return nil, nil, nil, err
 		}
 	}
+	s.registerForms(app, pages)
 	if err := app.Build(); err != nil {
 		_ = hub.Close()
 		if pages != nil {

@@ -382,7 +382,7 @@ func TestInvalidationTargets(t *testing.T) {
 		invalidate string // the body's targets, as JSON
 		header     string
 	}{
-		{"add_task", `{"project_id":2,"title":"Dark mode","assignee_id":3}`,
+		{"add_task", `{"project_id":2,"title":"Dark mode","assignee_id":3,"due_date":"2026-12-24"}`,
 			`[{"context":"project","params":{"project_id":2}}]`, "project;project_id=2"},
 		{"move_task", `{"project_id":1,"task_id":4,"status":"doing"}`,
 			`[{"context":"project","params":{"project_id":1}},{"context":"task","params":{"task_id":4}}]`, "project;project_id=1, task;task_id=4"},
@@ -396,6 +396,11 @@ func TestInvalidationTargets(t *testing.T) {
 			`["global","board","project","task"]`, "global, board, project, task"},
 		{"delete_task", `{"project_id":2,"task_id":9}`,
 			`[{"context":"project","params":{"project_id":2}},{"context":"task","params":{"task_id":9}}]`, "project;project_id=2, task;task_id=9"},
+		// A formset: the project (scoped by the argument) and each task
+		// edited (run-time scopes, one per row).
+		{"edit_tasks", `{"project_id":1,"tasks":[{"task_id":4,"title":"Redirects","status":"doing"},{"task_id":5,"title":"Audit","status":"done"}]}`,
+			`[{"context":"project","params":{"project_id":1}},{"context":"task","params":{"task_id":4}},{"context":"task","params":{"task_id":5}}]`,
+			"project;project_id=1, task;task_id=4, task;task_id=5"},
 		{"create_project", `{"name":"Docs"}`, `["board"]`, "board"},
 		{"delete_project", `{"project_id":3}`,
 			`["board",{"context":"project","params":{"project_id":3}},"task"]`, "board, project;project_id=3, task"},
@@ -406,7 +411,7 @@ func TestInvalidationTargets(t *testing.T) {
 				t.Fatalf("status %d: %s", r.status, r.body)
 			}
 			if tc.fn == "add_task" {
-				const want = `{"assignee":{"id":3,"name":"Alan Turing"},"comments":0,"id":10,"status":"todo","title":"Dark mode"}`
+				const want = `{"assignee":{"id":3,"name":"Alan Turing"},"comments":0,"due_date":"2026-12-24","id":10,"status":"todo","title":"Dark mode"}`
 				if got := compactJSON(t, r.envelope(t).Result); got != want {
 					t.Errorf("result = %s, want %s", got, want)
 				}

@@ -136,7 +136,7 @@ func TestJWT(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &next); status != 200 || err != nil || next.Access == "" || next.Refresh == pair.Refresh {
 		t.Fatalf("auth/refresh/ = %d %s", status, body)
 	}
-	if status, body := post("call/", next.Access, call); status != 200 {
+	if status, body := post("call/", next.Access, strings.Replace(call, "By token", "By refreshed token", 1)); status != 200 {
 		t.Fatalf("add_task with the refreshed access token = %d %s", status, body)
 	}
 	pair.Access = next.Access

@@ -16,8 +16,16 @@ import (
 )
 
 // schemaVersion is stored in PRAGMA user_version once the schema is created
-// and seeded; a database at this version is used as it is.
-const schemaVersion = 1
+// and seeded; a database at this version is used as it is, and one at an
+// earlier version is upgraded in place (upgrades).
+const schemaVersion = 2
+
+// upgrades[v] brings a database from version v+1 to v+2: version 2 gives
+// tasks a description and a due date (the add_task form, forms.go).
+var upgrades = []string{
+	`ALTER TABLE tasks ADD COLUMN description TEXT NOT NULL DEFAULT '';
+	 ALTER TABLE tasks ADD COLUMN due_date TEXT;`,
+}
 
 // schema creates the tables of a new database.
 const schema = `
@@ -36,6 +44,8 @@ CREATE TABLE tasks (
 	id          INTEGER PRIMARY KEY,
 	project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
 	title       TEXT NOT NULL,
+	description TEXT NOT NULL DEFAULT '',
+	due_date    TEXT,
 	status      TEXT NOT NULL DEFAULT 'todo' CHECK (status IN ('todo', 'doing', 'done')),
 	assignee_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
 	created_by  INTEGER NOT NULL REFERENCES users(id),
@@ -151,8 +161,9 @@ func openDB(ctx context.Context, path string) (db *sql.DB, created bool, err err
 	return db, created, nil
 }
 
-// migrate creates the schema and the demo data in a new database, in one
-// transaction, and reports whether it did.
+// migrate creates the schema and the demo data in a new database, or
+// upgrades an older one, in one transaction, and reports whether it
+// created one.
 func migrate(ctx context.Context, db *sql.DB) (created bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -169,6 +180,16 @@ func migrate(ctx context.Context, db *sql.DB) (created bool, err error) {
 	}
 	switch {
 	case version == schemaVersion:
+		return false, tx.Commit()
+	case version > 0 && version < schemaVersion:
+		for v := version; v < schemaVersion; v++ {
+			if _, err := tx.ExecContext(ctx, upgrades[v-1]); err != nil {
+				return false, fmt.Errorf("upgrading the schema from version %d: %w", v, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+			return false, fmt.Errorf("setting the schema version: %w", err)
+		}
 		return false, tx.Commit()
 	case version != 0:
 		return false, fmt.Errorf("schema version %d, want %d: delete the file or start with -reset", version, schemaVersion)

@@ -11,15 +11,6 @@ import (
 	"github.com/mizan-afi/mizan"
 )
 
-// AddTaskArgs are the arguments of add_task. ProjectID has the name of the
-// project context's parameter, so the mutation invalidates that project
-// only: project;project_id=N.
-type AddTaskArgs struct {
-	ProjectID  int    `json:"project_id"`
-	Title      string `json:"title" validate:"required,max=200"`
-	AssigneeID *int   `json:"assignee_id,omitempty"`
-}
-
 // TaskRef names a task of a project. Both names are context parameters:
 // project_id scopes the project target, task_id the task target.
 type TaskRef struct {
@@ -131,42 +122,6 @@ func checkTask(ctx context.Context, tx *sql.Tx, ref TaskRef) error {
 		return mizan.Errorf(mizan.CodeNotFound, "no task %d in project %d", ref.TaskID, ref.ProjectID)
 	}
 	return nil
-}
-
-// addTask adds a task to a project, in the todo column.
-func (s *store) addTask(ctx context.Context, in AddTaskArgs) (TaskCard, error) {
-	by, err := mustCaller(ctx)
-	if err != nil {
-		return TaskCard{}, err
-	}
-	card := TaskCard{Title: in.Title, Status: StatusTodo}
-	err = s.write(ctx, "adding a task", func(tx *sql.Tx) error {
-		if _, err := project(ctx, tx, in.ProjectID); err != nil {
-			return err
-		}
-		if in.AssigneeID != nil {
-			var err error
-			if card.Assignee, err = assignee(ctx, tx, "assignee_id", *in.AssigneeID); err != nil {
-				return err
-			}
-		}
-		res, err := tx.ExecContext(ctx,
-			"INSERT INTO tasks (project_id, title, status, assignee_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-			in.ProjectID, in.Title, StatusTodo, in.AssigneeID, by, s.now().Unix())
-		if err != nil {
-			return unavailable("adding a task", err)
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return unavailable("adding a task", err)
-		}
-		card.ID = int(id)
-		return nil
-	})
-	if err != nil {
-		return TaskCard{}, err
-	}
-	return card, nil
 }
 
 // moveTask moves a task to another column.

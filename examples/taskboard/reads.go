@@ -176,7 +176,7 @@ func (s *store) projectTasks(ctx context.Context, in ProjectArgs) ([]TaskCard, e
 	}
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT t.id, t.title, t.status, u.id, u.name,
-		       (SELECT count(*) FROM comments c WHERE c.task_id = t.id)
+		       (SELECT count(*) FROM comments c WHERE c.task_id = t.id), t.due_date
 		FROM tasks t LEFT JOIN users u ON u.id = t.assignee_id
 		WHERE t.project_id = ? ORDER BY t.id`, in.ProjectID)
 	if err != nil {
@@ -188,7 +188,7 @@ func (s *store) projectTasks(ctx context.Context, in ProjectArgs) ([]TaskCard, e
 		var t TaskCard
 		var aid sql.NullInt64
 		var aname sql.NullString
-		if err := rows.Scan(&t.ID, &t.Title, &t.Status, &aid, &aname, &t.Comments); err != nil {
+		if err := rows.Scan(&t.ID, &t.Title, &t.Status, &aid, &aname, &t.Comments, &t.DueDate); err != nil {
 			return nil, unavailable("listing tasks", err)
 		}
 		t.Assignee = person(aid, aname)
@@ -231,11 +231,11 @@ func (s *store) taskDetail(ctx context.Context, in TaskArgs) (TaskDetail, error)
 	var aname sql.NullString
 	var created int64
 	err := s.db.QueryRowContext(ctx, `
-		SELECT t.project_id, p.name, t.title, t.status, a.id, a.name, c.id, c.name, t.created_at
+		SELECT t.project_id, p.name, t.title, t.description, t.due_date, t.status, a.id, a.name, c.id, c.name, t.created_at
 		FROM tasks t JOIN projects p ON p.id = t.project_id
 		LEFT JOIN users a ON a.id = t.assignee_id JOIN users c ON c.id = t.created_by
 		WHERE t.id = ?`, in.TaskID).
-		Scan(&t.ProjectID, &t.ProjectName, &t.Title, &t.Status, &aid, &aname, &t.CreatedBy.ID, &t.CreatedBy.Name, &created)
+		Scan(&t.ProjectID, &t.ProjectName, &t.Title, &t.Description, &t.DueDate, &t.Status, &aid, &aname, &t.CreatedBy.ID, &t.CreatedBy.Name, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return TaskDetail{}, mizan.Errorf(mizan.CodeNotFound, "no task %d", in.TaskID)
 	}

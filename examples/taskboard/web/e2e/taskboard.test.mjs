@@ -824,3 +824,254 @@ test('an expired access token is refreshed once and the request retried', { skip
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+// Forms (forms.go, src/forms.tsx; docs/forms.md). The rules are the Go
+// structs' tags: the browser checks those it can before any request, the
+// server the rest, and each answer shows on its field or its row.
+
+/** apiSince returns the API requests p made after mark (newWindow's log), as "call/ add_task 400" or "ctx/... 200". */
+const apiSince = (log, mark) => log.slice(mark).map((r) => `${r.path}${r.fn ? ` ${r.fn}` : ''} ${r.status}`);
+
+/** signedInWindow opens a window signed in as username, on project id's page. */
+async function signedInWindow(username, name, projectId) {
+  const w = await newWindow();
+  await w.p.goto(`${base}/signin`);
+  await w.p.locator('[data-testid="live-state"][data-state="open"]').waitFor();
+  await signIn(w.p, username);
+  await w.p.getByTestId('whoami').getByText(name).waitFor();
+  await w.p.getByTestId(`project-link-${projectId}`).click();
+  await w.p.getByLabel('New task').waitFor();
+  return w;
+}
+
+/** quietFor waits ms, long enough for a request a click would have made to have been answered. */
+const quietFor = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('forms: a rule the browser checks shows before any request; a server-only one on its field after submit', { skip }, async () => {
+  const { context, p, log, errors } = await signedInWindow('grace', 'Grace Hopper', 2);
+  await quietFor(500);
+  const title = p.locator('[data-testid="add-task"] [data-field="title"] .errorlist');
+
+  // Required and max length are the browser's to check: no request at all.
+  let mark = log.length;
+  await p.getByRole('button', { name: 'Add task' }).click();
+  await title.getByText('This field is required.').waitFor();
+  await p.getByLabel('New task').fill('x'.repeat(201));
+  await p.getByRole('button', { name: 'Add task' }).click();
+  await title.getByText('Use at most 200 characters.').waitFor();
+  assert.equal(await title.locator('li').count(), 1, 'the title shows a stale message');
+  assert.equal(await p.getByLabel('New task').getAttribute('aria-invalid'), 'true');
+  await quietFor(800);
+  assert.deepEqual(apiSince(log, mark), [], 'a request was made for rules the browser checks');
+
+  // A title another task of the project has (letter case aside) is the
+  // server's to find (free_title): the submit is sent, and its answer lands
+  // on the title.
+  const taken = (await p.getByTestId('column-todo').locator('.task-title').first().innerText()).toUpperCase();
+  mark = log.length;
+  await p.getByLabel('New task').fill(taken);
+  const [res] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === 'add_task'),
+    p.getByRole('button', { name: 'Add task' }).click(),
+  ]);
+  assert.equal(res.status(), 400);
+  await title.getByText('A task with this title is already in the project.').waitFor();
+  await quietFor(500);
+  assert.deepEqual(apiSince(log, mark).filter((r) => r.startsWith('call/')), ['call/ add_task 400']);
+
+  // A valid task, with a due date: one call, the project refetched, the
+  // form cleared.
+  mark = log.length;
+  await p.getByLabel('New task').fill('Plan the offline beta');
+  await p.getByLabel('Due date').fill('2026-12-24');
+  const { header } = await mutate('add_task', () => p.getByRole('button', { name: 'Add task' }).click(), p);
+  assert.equal(header, 'project;project_id=2');
+  const card = p.getByTestId('column-todo').locator('.task-card', { hasText: 'Plan the offline beta' });
+  await card.getByText('due 2026-12-24').waitFor();
+  assert.equal(await p.getByLabel('New task').inputValue(), '');
+  assert.equal(await title.count(), 0, 'the title still shows an error');
+  await quietFor(500);
+  // (add_task_validate may have been asked about the title as it was
+  // typed: a server-only rule.)
+  assert.deepEqual(
+    apiSince(log, mark).filter((r) => r.startsWith('call/ add_task ')),
+    ['call/ add_task 200'],
+  );
+  // The browser logs the refused call (400) it was meant to make; nothing else.
+  assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
+  await context.close();
+});
+
+test('forms: a formset row error shows on its row; a valid bulk edit saves every row in one call', { skip }, async () => {
+  const { context, p, log, errors } = await signedInWindow('grace', 'Grace Hopper', 2);
+  await p.getByTestId('bulk-edit-link').click();
+  const form = p.getByTestId('bulk-edit');
+  await form.waitFor();
+  assert.equal(new URL(p.url()).pathname, '/projects/2/tasks/edit');
+  const rows = form.locator('tbody tr');
+  assert.ok((await rows.count()) >= 4, `${await rows.count()} rows`);
+  const rowErrors = (i) => p.getByTestId(`row-${i}`).locator('.errorlist');
+
+  // A blank title on row 2: the browser's rule, on that row only, no request.
+  await quietFor(300);
+  let mark = log.length;
+  await p.getByLabel('Title of row 2').fill('');
+  await form.getByRole('button', { name: 'Save all' }).click();
+  await rowErrors(1).getByText('This field is required.').waitFor();
+  assert.equal(await rowErrors(0).count(), 0, 'row 1 shows an error');
+  await quietFor(800);
+  assert.deepEqual(apiSince(log, mark), [], 'a request was made for a rule the browser checks');
+
+  // Row 2 given row 1's title: only the server sees the rows together; its
+  // error is keyed tasks.1.title and lands on row 2.
+  const first = await p.getByLabel('Title of row 1').inputValue();
+  await p.getByLabel('Title of row 2').fill(first.toLowerCase());
+  // The row's error went as its value became right.
+  assert.equal(await rowErrors(1).count(), 0, 'row 2 still shows its error');
+  const [res] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && JSON.parse(r.request().postData() ?? '{}').fn === 'edit_tasks'),
+    form.getByRole('button', { name: 'Save all' }).click(),
+  ]);
+  assert.equal(res.status(), 400);
+  assert.deepEqual(Object.keys((await res.json()).error.fields), ['tasks.1.title']);
+  await rowErrors(1).getByText('Another row has this title (row 1).').waitFor();
+  assert.equal(await rowErrors(0).count(), 0, 'row 1 shows an error');
+
+  // Valid: every row in one call; the project and each task edited are
+  // invalidated; the board shows the new title in its new column.
+  await p.getByLabel('Title of row 2').fill('Renamed in bulk');
+  await p.getByLabel('Status of row 2').selectOption('done');
+  const n = await rows.count();
+  mark = log.length;
+  const { body, header } = await mutate('edit_tasks', () => form.getByRole('button', { name: 'Save all' }).click(), p);
+  assert.ok(header.startsWith('project;project_id=2, task;task_id='), header);
+  // One task target per row (run-time scopes), nothing broad.
+  const taskTargets = body.invalidate.filter((t) => t.context === 'task');
+  assert.equal(taskTargets.length, n, JSON.stringify(body.invalidate));
+  assert.ok(taskTargets.every((t) => Number.isInteger(t.params?.task_id)), JSON.stringify(body.invalidate));
+  await p.getByTestId('column-done').getByText('Renamed in bulk').waitFor();
+  await form.waitFor({ state: 'detached' });
+  assert.equal(new URL(p.url()).pathname, '/projects/2');
+  assert.deepEqual(
+    apiSince(log, mark).filter((r) => !r.startsWith('ctx/')),
+    ['call/ edit_tasks 200'],
+  );
+  // The browser logs the refused call (400) it was meant to make; nothing else.
+  assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
+  await context.close();
+});
+
+test('forms without JavaScript: the plain forms post, show the 422 errors beside their fields, and redirect to fresh data', { skip }, async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1440, height: 900 } });
+  const p = await context.newPage();
+  p.setDefaultTimeout(15_000);
+  const documents = [];
+  p.on('response', (r) => {
+    if (r.request().resourceType() === 'document') documents.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
+  });
+  // submitted clicks and resolves, once the next page has loaded, with the
+  // documents the browser got meanwhile ("POST /signin/password 303").
+  const submitted = async (click) => {
+    const mark = documents.length;
+    const loaded = p.waitForEvent('load');
+    await click();
+    await loaded;
+    return documents.slice(mark);
+  };
+
+  // Sign in with the plain form (sign_in): refused, then a cookie session.
+  await p.goto(`${base}/signin`);
+  await p.getByLabel('Username').fill('alan');
+  await p.getByLabel('Password').fill('not-alan');
+  assert.deepEqual(await submitted(() => p.getByRole('button', { name: 'Sign in', exact: true }).click()), ['POST /signin/password 401']);
+  await p.getByTestId('signin-errors').getByText('Wrong username or password.').waitFor();
+  assert.equal(await p.getByLabel('Username').inputValue(), 'alan', 'the username posted is not shown again');
+  await p.getByLabel('Password').fill('alan');
+  assert.deepEqual(await submitted(() => p.getByRole('button', { name: 'Sign in', exact: true }).click()), ['POST /signin/password 303', 'GET / 200']);
+  await p.getByTestId('whoami').getByText('Alan Turing').waitFor();
+
+  // add_task: an empty title, 422 and its message beside the field.
+  await p.goto(`${base}/projects/1`);
+  const titleErrors = p.locator('[data-testid="add-task"] [data-field="title"] .errorlist');
+  assert.deepEqual(await submitted(() => p.getByRole('button', { name: 'Add task' }).click()), ['POST /projects/1/tasks/new 422']);
+  await titleErrors.getByText('This field is required.').waitFor();
+  // Valid: 303 to the project's page, which shows the new task.
+  const title = 'Added without JavaScript';
+  await p.getByLabel('New task').fill(title);
+  await p.getByLabel('Assignee', { exact: true }).selectOption({ label: 'Grace Hopper' });
+  assert.deepEqual(await submitted(() => p.getByRole('button', { name: 'Add task' }).click()), ['POST /projects/1/tasks/new 303', 'GET /projects/1 200']);
+  await p.getByTestId('column-todo').getByText(title).waitFor();
+  assert.equal(await titleErrors.count(), 0);
+  // The same title again: the server-only rule, its message on the title,
+  // the values posted kept.
+  await p.getByLabel('New task').fill(title.toLowerCase());
+  await p.getByLabel('Description').fill('Twice?');
+  assert.deepEqual(await submitted(() => p.getByRole('button', { name: 'Add task' }).click()), ['POST /projects/1/tasks/new 422']);
+  await titleErrors.getByText('A task with this title is already in the project.').waitFor();
+  assert.equal(await p.getByLabel('New task').inputValue(), title.toLowerCase());
+  assert.equal(await p.getByLabel('Description').inputValue(), 'Twice?');
+  // An anonymous visitor of the page (pre-rendered) sees the task too: the
+  // 303 came after the page was re-rendered or marked stale.
+  const anon = await get('/projects/1');
+  assert.ok(anon.html.includes(title), 'the pre-rendered page lacks the task added');
+
+  // edit_tasks: a blank row, 422 with the error on that row, the other
+  // rows kept; then valid, 303 to the fresh board.
+  await p.goto(`${base}/projects/1`);
+  assert.deepEqual(await submitted(() => p.getByTestId('bulk-edit-link').click()), ['GET /projects/1/tasks/edit 200']);
+  const rowTitle = (i) => p.getByLabel(`Title of row ${i}`);
+  const second = await rowTitle(2).inputValue();
+  await rowTitle(1).fill('');
+  assert.deepEqual(await submitted(() => p.getByRole('button', { name: 'Save all' }).click()), ['POST /projects/1/tasks/edit 422']);
+  await p.getByTestId('row-0').locator('.errorlist').getByText('This field is required.').waitFor();
+  assert.equal(await p.getByTestId('row-1').locator('.errorlist').count(), 0);
+  assert.equal(await rowTitle(2).inputValue(), second, 'row 2 lost its value');
+  await rowTitle(1).fill('Renamed without JavaScript');
+  await p.getByLabel('Status of row 1').selectOption('doing');
+  assert.deepEqual(await submitted(() => p.getByRole('button', { name: 'Save all' }).click()), ['POST /projects/1/tasks/edit 303', 'GET /projects/1 200']);
+  await p.getByTestId('column-doing').getByText('Renamed without JavaScript').waitFor();
+  await context.close();
+
+  // The same page with JavaScript, signed in by the same cookie: the page
+  // of the form's route hydrates (no mismatch) from the form's state the
+  // server embedded, and the hook takes over from there.
+  const js = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const signedIn = await js.request.post(`${base}/signin/password`, { form: { username: 'alan', password: 'alan' }, maxRedirects: 0 });
+  assert.equal(signedIn.status(), 303);
+  const q = await js.newPage();
+  const errors = [];
+  q.on('pageerror', (err) => errors.push(String(err)));
+  q.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  // An invalid post, as the plain form would send it (the navigation made
+  // a POST): the 422 page, its row error embedded for hydration.
+  await q.route(`${base}/projects/1/tasks/edit`, (route) =>
+    route.continue({
+      method: 'POST',
+      postData: 'tasks.0.task_id=1&tasks.0.title=&tasks.0.status=done',
+      headers: { ...route.request().headers(), 'content-type': 'application/x-www-form-urlencoded' },
+    }),
+  );
+  const res = await q.goto(`${base}/projects/1/tasks/edit`);
+  assert.equal(res?.status(), 422);
+  await q.unroute(`${base}/projects/1/tasks/edit`);
+  await q.locator('[data-testid="live-state"][data-state="open"]').waitFor();
+  await q.getByTestId('bulk-edit').waitFor();
+  const rowError = q.getByTestId('row-0').locator('.errorlist');
+  await rowError.getByText('This field is required.').waitFor();
+  assert.equal(await q.getByTestId('bulk-edit').locator('tbody tr').count(), 1, 'the rows posted are not the rows shown');
+  let calls = 0;
+  q.on('request', (r) => {
+    if (r.url().includes(`${prefix}call/`)) calls++;
+  });
+  // The hook started from the server's errors: a right value clears the
+  // row's error at once, in the browser.
+  await q.getByLabel('Title of row 1').fill('Draft the home page copy');
+  await rowError.waitFor({ state: 'detached' });
+  await quietFor(500);
+  assert.equal(calls, 0, 'the hydrated form sent a call for a rule the browser checks');
+  // (The browser logs the 422 of the page itself.)
+  assert.deepEqual(errors.filter((e) => !/status of 422/.test(e)), [], 'errors while hydrating the form page');
+  await js.close();
+});

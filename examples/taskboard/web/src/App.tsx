@@ -20,7 +20,7 @@ export function App() {
       <Sidebar />
       <main className="main">
         {route.page === 'home' && <HomePage />}
-        {route.page === 'project' && <ProjectPage projectId={route.projectId} taskId={route.taskId} />}
+        {route.page === 'project' && <ProjectPage projectId={route.projectId} taskId={route.taskId} editing={route.form === 'edit'} />}
         {route.page === 'team' && <TeamPage />}
         {route.page === 'signin' && <SignInPage />}
         {route.page === 'not-found' && (

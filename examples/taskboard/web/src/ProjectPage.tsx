@@ -1,10 +1,10 @@
 // A project's page: its name, numbers and board of tasks, and the panel of
 // the open task with its comments.
 import { useState, type FormEvent } from 'react';
-import { fieldErrors, type AddTaskArgs, type Person, type Stats, type Status, type TaskCard } from './gen/client';
+import { AddTaskForm, EditTasksForm } from './forms';
+import { type Person, type Stats, type Status, type TaskCard } from './gen/client';
 import {
   useAddComment,
-  useAddTask,
   useAssignTask,
   useDeleteProject,
   useDeleteTask,
@@ -19,7 +19,7 @@ import {
 import { Link, navigate } from './router';
 import { ago, Avatar, ErrorNote, ignore, statuses, statusLabel, useMe } from './ui';
 
-export function ProjectPage({ projectId, taskId }: { projectId: number; taskId?: number }) {
+export function ProjectPage({ projectId, taskId, editing }: { projectId: number; taskId?: number; editing?: boolean }) {
   const params = { project_id: projectId };
   const info = useProjectInfo(params);
   const tasks = useProjectTasks(params);
@@ -39,7 +39,21 @@ export function ProjectPage({ projectId, taskId }: { projectId: number; taskId?:
         <ProjectHeader projectId={projectId} name={info.data.name} description={info.data.description} />
         <StatsBar projectId={projectId} />
         {me ? (
-          <AddTaskForm projectId={projectId} />
+          <>
+            <AddTaskForm projectId={projectId} />
+            {editing && tasks.data ? (
+              <EditTasksForm projectId={projectId} tasks={tasks.data} />
+            ) : (
+              tasks.data &&
+              tasks.data.length > 0 && (
+                <p className="row">
+                  <Link to={`/projects/${projectId}/tasks/edit`} className="button ghost" data-testid="bulk-edit-link">
+                    Edit several tasks
+                  </Link>
+                </p>
+              )
+            )}
+          </>
         ) : (
           <p className="hint">
             <Link to="/signin">Sign in</Link> to add tasks, move them and comment.
@@ -180,31 +194,6 @@ function AssigneeSelect(props: { value: number | null; onChange: (id: number | n
   );
 }
 
-function AddTaskForm({ projectId }: { projectId: number }) {
-  const [title, setTitle] = useState('');
-  const [assignee, setAssignee] = useState<number | null>(null);
-  const add = useAddTask();
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    const args: AddTaskArgs = { project_id: projectId, title: title.trim() };
-    if (assignee !== null) args.assignee_id = assignee;
-    add
-      .mutate(args)
-      .then(() => setTitle(''))
-      .catch(ignore);
-  };
-  return (
-    <form className="add-task" onSubmit={submit}>
-      <input aria-label="New task" placeholder="What needs doing?" value={title} maxLength={200} onChange={(e) => setTitle(e.target.value)} />
-      <AssigneeSelect label="Assignee" value={assignee} onChange={setAssignee} />
-      <button className="button" disabled={add.isPending || title.trim() === ''}>
-        Add task
-      </button>
-      {fieldErrors<AddTaskArgs>(add.error)?.title ? <p className="error">Title: {fieldErrors<AddTaskArgs>(add.error)?.title}</p> : <ErrorNote error={add.error} />}
-    </form>
-  );
-}
-
 function Card({ projectId, task, open, canEdit }: { projectId: number; task: TaskCard; open: boolean; canEdit: boolean }) {
   const move = useMoveTask();
   const i = statuses.findIndex((s) => s.status === task.status);
@@ -218,6 +207,7 @@ function Card({ projectId, task, open, canEdit }: { projectId: number; task: Tas
       </Link>
       <div className="task-meta">
         {task.assignee ? <Avatar person={task.assignee} size="sm" /> : <span className="muted small">unassigned</span>}
+        {task.due_date && <span className="muted small due">due {task.due_date}</span>}
         {task.comments > 0 && (
           <span className="muted small comment-count" title={`${task.comments} comments`} data-testid={`comments-${task.id}`}>
             <svg viewBox="0 0 16 16" width="13" height="13" aria-hidden="true">
@@ -300,7 +290,14 @@ function TaskPanel({ projectId, taskId }: { projectId: number; taskId: number })
                 (d.assignee?.name ?? 'Nobody')
               )}
             </dd>
+            {d.due_date && (
+              <>
+                <dt>Due</dt>
+                <dd data-testid="task-due">{d.due_date}</dd>
+              </>
+            )}
           </dl>
+          {d.description && <p className="description">{d.description}</p>}
           <ErrorNote error={move.error ?? assign.error} />
           <Comments projectId={projectId} taskId={taskId} />
           {me && (

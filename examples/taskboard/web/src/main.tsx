@@ -1,5 +1,6 @@
 import { configure, readInitialData } from '@mizan/base';
 import { createRoot, hydrateRoot } from 'react-dom/client';
+import type { ServerForm } from './forms';
 import { transport } from './live';
 import { Root } from './root';
 import { auth } from './session';
@@ -22,7 +23,11 @@ const client = configure({ transport: auth.transport(wireLog(transport)), initia
 
 const root = document.getElementById('root');
 if (!root) throw new Error('taskboard: no #root element');
-const ui = <Root client={client} path={window.location.pathname} />;
+// A page the server rendered for a form (its GET, or an invalid post)
+// embeds the form's state in its props: the first render shows the same
+// values and errors, so hydration matches.
+const props = readInitialData('mizan-props') as { form?: ServerForm };
+const ui = <Root client={client} path={window.location.pathname} form={props.form} />;
 if (document.getElementById('mizan-data')) {
   // Rendered on the server: attach to its markup, rendering the same tree.
   // A page request carries no credential (the tokens are the script's), so

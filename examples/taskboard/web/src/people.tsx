@@ -12,6 +12,7 @@ import type { MizanError } from '@mizan/base';
 import { useState, type FormEvent } from 'react';
 import type { Member, Person, User } from './gen/client';
 import { useDemoAccounts, useMembers, useRenameUser, useTeam } from './gen/hooks';
+import { useSignInServerForm } from './forms';
 import { navigate } from './router';
 import { signIn } from './session';
 import { Avatar, ErrorNote, ignore, useMe } from './ui';
@@ -20,11 +21,16 @@ export function SignInPage() {
   const team = useTeam();
   const accounts = useDemoAccounts();
   const me = useMe();
-  const [login, setLogin] = useState({ username: '', password: '' });
+  // Without JavaScript the form posts to sign_in (forms.go), which starts a
+  // cookie session; a refused post comes back to this page with its
+  // messages. With JavaScript it signs in with JWTs from auth/token/.
+  const posted = useSignInServerForm();
+  const [login, setLogin] = useState({ username: posted.username, password: '' });
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<MizanError | undefined>();
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    if (login.username.trim() === '' || login.password === '') return;
     setPending(true);
     setError(undefined);
     signIn(login.username.trim(), login.password)
@@ -42,7 +48,12 @@ export function SignInPage() {
         either token is refused at once.
       </p>
       {me && <p>You are signed in as {me.name}.</p>}
-      <form className="signin-form" onSubmit={submit}>
+      <form className="signin-form" method="post" action="/signin/password" noValidate onSubmit={submit}>
+        {posted.messages.length > 0 && !error && (
+          <p className="error" role="alert" data-testid="signin-errors">
+            {posted.messages.join(' ')}
+          </p>
+        )}
         <label>
           Username
           <input name="username" autoComplete="username" value={login.username} onChange={(e) => setLogin({ ...login, username: e.target.value })} />
@@ -57,7 +68,7 @@ export function SignInPage() {
             onChange={(e) => setLogin({ ...login, password: e.target.value })}
           />
         </label>
-        <button className="button" disabled={pending || login.username.trim() === '' || login.password === ''}>
+        <button className="button" disabled={pending}>
           Sign in
         </button>
       </form>

@@ -4,16 +4,25 @@
 import type { MizanClient } from '@mizan/base';
 import { StrictMode } from 'react';
 import { App } from './App';
+import { ServerFormContext, type ServerForm } from './forms';
 import { MizanContext } from './gen/hooks';
 import { canonicalPath, PathContext } from './router';
 
-export function Root({ client, path }: { client: MizanClient; path: string }) {
+/**
+ * Root renders the UI at path. form is the state of the form the server
+ * rendered the page with (a form's GET or an invalid post, forms.go), the
+ * same on the server and in the hydration that follows.
+ */
+export function Root({ client, path, form }: { client: MizanClient; path: string; form?: ServerForm }) {
+  const canonical = canonicalPath(path);
   return (
     <StrictMode>
-      <PathContext.Provider value={canonicalPath(path)}>
-        <MizanContext client={client}>
-          <App />
-        </MizanContext>
+      <PathContext.Provider value={canonical}>
+        <ServerFormContext.Provider value={{ path: canonical, form }}>
+          <MizanContext client={client}>
+            <App />
+          </MizanContext>
+        </ServerFormContext.Provider>
       </PathContext.Provider>
     </StrictMode>
   );

@@ -44,7 +44,7 @@ export function navigate(path: string, replace = false): void {
 /** Route is what a path names. */
 export type Route =
   | { page: 'home' }
-  | { page: 'project'; projectId: number; taskId?: number }
+  | { page: 'project'; projectId: number; taskId?: number; form?: 'new' | 'edit' }
   | { page: 'team' }
   | { page: 'signin' }
   | { page: 'not-found' };
@@ -53,10 +53,15 @@ export type Route =
 export function match(path: string): Route {
   if (path === '/' || path === '') return { page: 'home' };
   if (path === '/team') return { page: 'team' };
-  if (path === '/signin') return { page: 'signin' };
-  const m = /^\/projects\/(\d+)(?:\/tasks\/(\d+))?\/?$/.exec(path);
+  // /signin/password is the sign-in form's route (forms.go), where a post
+  // without JavaScript lands when it is refused.
+  if (path === '/signin' || path === '/signin/password') return { page: 'signin' };
+  // /projects/N/tasks/new and /tasks/edit are the routes of the project's
+  // forms (forms.go): the project's page, with the form's state.
+  const m = /^\/projects\/(\d+)(?:\/tasks\/(\d+|new|edit))?\/?$/.exec(path);
   if (m) {
     const projectId = Number(m[1]);
+    if (m[2] === 'new' || m[2] === 'edit') return { page: 'project', projectId, form: m[2] };
     return m[2] === undefined ? { page: 'project', projectId } : { page: 'project', projectId, taskId: Number(m[2]) };
   }
   return { page: 'not-found' };
@@ -71,8 +76,9 @@ export function canonicalPath(path: string): string {
     case 'team':
       return '/team';
     case 'signin':
-      return '/signin';
+      return path.startsWith('/signin/password') ? '/signin/password' : '/signin';
     case 'project':
+      if (r.form) return `/projects/${r.projectId}/tasks/${r.form}`;
       return r.taskId === undefined ? `/projects/${r.projectId}` : `/projects/${r.projectId}/tasks/${r.taskId}`;
     default:
       return path;

@@ -2,9 +2,12 @@
 // initialData, and hydrated in the browser by main.tsx.
 import { MizanClient } from '@mizan/base';
 import { useState } from 'react';
+import type { ServerForm } from '../forms';
 import { Root } from '../root';
 
-export default function SignInPage({ initialData }: { initialData: Record<string, unknown> }) {
+// Also the page of the sign-in form's route, /signin/password (forms.go),
+// when a post without JavaScript is refused: form is its state.
+export default function SignInPage({ initialData, form }: { initialData: Record<string, unknown>; form?: ServerForm }) {
   const [client] = useState(() => new MizanClient({ initialData }));
-  return <Root client={client} path="/signin" />;
+  return <Root client={client} path={form ? '/signin/password' : '/signin'} form={form} />;
 }
