@@ -309,6 +309,13 @@ func (a *App) renderForm(w http.ResponseWriter, r *http.Request, fd *formDef, pa
 	}
 	var buf bytes.Buffer
 	if err := render.RenderForm(&buf, page); err != nil {
+		// A renderer that fetched data the request names (a page of a
+		// project that does not exist) answers with that error: a 4xx is
+		// the caller's, not a fault of the renderer.
+		if me, ok := asError(err); ok && me.status < 500 {
+			writeError(w, r, a.logger, me)
+			return
+		}
 		a.logger.Error("mizan: rendering a form", "form", fd.name, "err", err)
 		writeError(w, r, a.logger, errInternal)
 		return

@@ -29,6 +29,9 @@ func TestFormRenderer(t *testing.T) {
 	app := mizan.New(mizan.Config{Logger: quiet})
 	names := map[int]string{1: "Apollo"}
 	mizan.Query(app, func(_ context.Context, in projectArgs) (map[string]any, error) {
+		if names[in.ProjectID] == "" {
+			return nil, mizan.Errorf(mizan.CodeNotFound, "no project %d", in.ProjectID)
+		}
 		return map[string]any{"id": in.ProjectID, "name": names[in.ProjectID]}, nil
 	}, mizan.In(project), mizan.Name("project_info"))
 	r, err := ssr.New(ssr.Config{Dirs: []string{"testdata/components"}, Workers: 1, Logger: quiet})
@@ -92,6 +95,18 @@ func TestFormRenderer(t *testing.T) {
 	app.ServeHTTP(w, req)
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `<p id="status">200</p>`) {
 		t.Errorf("GET: %d %s", w.Code, w.Body.String())
+	}
+	// A page the form's route names but whose data does not exist: the
+	// page's error (404 here), not a 500 of the renderer; for a post too
+	// (invalid, so the page is rendered again).
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		req := httptest.NewRequest(method, "/projects/9/rename/", strings.NewReader("name=ab")) // invalid: the page is rendered
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, req)
+		if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), `"code":"not_found"`) {
+			t.Errorf("%s of a missing project's form = %d %s", method, w.Code, w.Body.String())
+		}
 	}
 	if w := post("Artemis"); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/projects/1/" {
 		t.Errorf("valid post: %d %v", w.Code, w.Header())

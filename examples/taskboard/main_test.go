@@ -231,7 +231,7 @@ func TestPageErrors(t *testing.T) {
 	}
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/projects/1", "/projects/1/print/":
+		case "/projects/1", "/projects/1/print/", "/projects/1/tasks/new":
 			w.Header().Set("X-Mizan-Render", "psr-hit")
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Write([]byte("rendered"))
@@ -250,6 +250,10 @@ func TestPageErrors(t *testing.T) {
 		{"/projects/1", "psr-hit", "rendered", 200},
 		{"/projects/999", "", "<!doctype html><div id=root></div>", 404},
 		{"/projects/1/print/", "psr-hit", "rendered", 200},
+		{"/projects/1/tasks/new", "psr-hit", "rendered", 200},
+		{"/projects/999/tasks/new", "", "<!doctype html><div id=root></div>", 404},
+		{"/projects/999/tasks/edit", "", "<!doctype html><div id=root></div>", 404},
+		{"/projects/999/tasks/3", "", `{"error":{"code":"not_found"}}`, 404},
 		{"/projects/999/print/", "", `{"error":{"code":"not_found"}}`, 404},
 		{"/api/mizan/ctx/nope/", "", `{"error":{"code":"not_found"}}`, 404},
 	} {

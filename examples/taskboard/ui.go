@@ -74,13 +74,17 @@ and so does the server-rendered page <a href="/projects/1/print/">/projects/1/pr
 // pageErrors wraps the app when the project pages are server-rendered:
 // a page of a project that does not exist (or a malformed id) makes the
 // page route fail with the JSON error envelope (404, 400), which a browser
-// would show as it is. For those, it answers with index.html under the
-// same status instead, and the UI renders its own message. Every other
-// request goes to the app untouched.
+// would show as it is, and so does a form's page (/projects/N/tasks/new
+// and /tasks/edit) for those, or for an anonymous visitor (401). For
+// those, it answers with index.html under the same status instead, and the
+// UI renders its own message (or the sign-in hint). Every other request
+// goes to the app untouched.
 func pageErrors(app http.Handler, dir string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, "/projects/")
-		if !ok || rest == "" || strings.Contains(rest, "/") || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		id, sub, _ := strings.Cut(rest, "/")
+		page := sub == "" || sub == "tasks/new" || sub == "tasks/edit" // the project's page, or a form's (forms.go)
+		if !ok || id == "" || !page || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 			app.ServeHTTP(w, r)
 			return
 		}

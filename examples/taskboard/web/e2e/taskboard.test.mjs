@@ -990,6 +990,16 @@ test('forms without JavaScript: the plain forms post, show the 422 errors beside
   assert.deepEqual(await submitted(() => p.getByRole('button', { name: 'Sign in', exact: true }).click()), ['POST /signin/password 303', 'GET / 200']);
   await p.getByTestId('whoami').getByText('Alan Turing').waitFor();
 
+  // A form's page of a project that does not exist is the UI's 404 page,
+  // and an anonymous visitor's (no cookie) the UI's 401 page: not a 500,
+  // not the API's JSON.
+  const missing = await p.goto(`${base}/projects/999/tasks/new`);
+  assert.equal(missing?.status(), 404);
+  assert.match(await missing.text(), /<div id="root"><\/div>/);
+  const anonForm = await get('/projects/1/tasks/new');
+  assert.equal(anonForm.status, 401);
+  assert.ok(anonForm.html.includes('<div id="root"></div>'), anonForm.html.slice(0, 200));
+
   // add_task: an empty title, 422 and its message beside the field.
   await p.goto(`${base}/projects/1`);
   const titleErrors = p.locator('[data-testid="add-task"] [data-field="title"] .errorlist');
