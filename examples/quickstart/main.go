@@ -36,6 +36,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -372,13 +374,18 @@ func demoAuth(r *http.Request) (*mizan.Identity, error) {
 }
 
 // newApp registers the quickstart's functions on a new app over s and builds
-// it. c is the origin cache, or nil for none.
-func newApp(s *store, c *cache.Cache, logger *slog.Logger) (*mizan.App, error) {
-	app := mizan.New(mizan.Config{
+// it. c is the origin cache, or nil for none. ui, when not nil, serves what
+// no route of the app matches (-ui: a built front end under /ui/).
+func newApp(s *store, c *cache.Cache, logger *slog.Logger, ui ...http.Handler) (*mizan.App, error) {
+	cfg := mizan.Config{
 		Authenticator: mizan.AuthenticatorFunc(demoAuth),
 		Cache:         c,
 		Logger:        logger,
-	})
+	}
+	if len(ui) > 0 {
+		cfg.Fallback = ui[0]
+	}
+	app := mizan.New(cfg)
 
 	// Reads. The wire name is the snake_case of the Go name.
 	mizan.Query(app, currentUser, mizan.In(mizan.Global))
@@ -429,6 +436,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "`host:port` to listen on")
 	useCache := fs.Bool("cache", true, "serve context fetches through an in-memory origin cache")
+	uiDir := fs.String("ui", "", "serve the built front end in `dir` under /ui/ (a Vite build: the Vue and Svelte examples, docs/client.md)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -448,10 +456,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer c.Close()
 	}
-	app, err := newApp(newStore(), c, logger)
+	var ui []http.Handler
+	if *uiDir != "" {
+		ui = append(ui, uiHandler(*uiDir))
+	}
+	app, err := newApp(newStore(), c, logger, ui...)
 	if err != nil {
 		return err
 	}
+	// With MIZAN_WRITE_IR set (mizan generate --cmd), write the IR there
+	// and exit: how the Vue and Svelte examples generate their clients.
+	app.WriteIRFromEnv()
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -536,4 +551,23 @@ func printIntro(w io.Writer, base string, cached bool) {
 		fmt.Fprintf(w, "\n# %s\n%s\n", d.comment, d.curl(base))
 	}
 	fmt.Fprintln(w, "\nPress Ctrl+C to stop.")
+}
+
+// uiHandler serves the files of dir under /ui/, and dir's index.html for
+// any other path under /ui/ (a single-page app's routes); anything else is
+// a 404.
+func uiHandler(dir string) http.Handler {
+	files := http.StripPrefix("/ui/", http.FileServer(http.Dir(dir)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/ui/")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(path.Clean("/"+rest)))); rest != "" && err != nil {
+			http.ServeFile(w, r, filepath.Join(dir, "index.html"))
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }

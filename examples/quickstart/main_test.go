@@ -544,3 +544,43 @@ type fakeAddr string
 
 func (a fakeAddr) Network() string { return "tcp" }
 func (a fakeAddr) String() string  { return string(a) }
+
+// TestUIHandler checks -ui: the built front end's files under /ui/, its
+// index.html for the app's other paths under /ui/, and a 404 elsewhere.
+func TestUIHandler(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<div id=app></div>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "assets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "assets", "app.js"), []byte("console.log(1)"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, err := newApp(newStore(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)), uiHandler(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+	for _, tc := range []struct {
+		path, body string
+		status     int
+	}{
+		{"/ui/", "<div id=app></div>", 200},
+		{"/ui/assets/app.js", "console.log(1)", 200},
+		{"/ui/boards/1", "<div id=app></div>", 200},
+		{"/nope", "404 page not found\n", 404},
+	} {
+		res, err := http.Get(srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.status || string(b) != tc.body {
+			t.Errorf("GET %s = %d %q, want %d %q", tc.path, res.StatusCode, b, tc.status, tc.body)
+		}
+	}
+}
