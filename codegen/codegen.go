@@ -6,11 +6,20 @@
 //     results, parameters and bundles of every function and context, and
 //     XxxFormValues per form) and client.ts (fetchXxx per context, callXxx
 //     per mutation or standalone read, over @mizan/base, and the schema of
-//     every form, xxxForm, a FormSchema of @mizan/base/forms).
+//     every form, xxxForm, a FormSchema of @mizan/base/forms). It registers
+//     the functions the IR marks websocket with registerSocketCalls of
+//     @mizan/base/ws, so that a wsTransport calls them over its socket.
 //   - react: the ts files plus hooks.ts: useXxx per context, per context
 //     function and per callable function over @mizan/react, useXxxForm per
 //     form over useForm of @mizan/react/forms, and the MizanContext root
 //     provider.
+//   - vue: the ts files plus composables.ts: useXxx per context, per
+//     context function and per callable function over @mizan/vue, and
+//     mizanPlugin, the app's plugin (createMizan). No form composables.
+//   - svelte: the ts files plus stores.ts: xxxQuery per context and per
+//     context function, xxxMutation per mutation and xxxCall per standalone
+//     read, readable stores over @mizan/svelte, and initMizan for the root
+//     component. No form stores.
 //   - go: one file of a Go package: typed structs and a Client with one
 //     method per function over the runtime in package client, and the JSON
 //     schema of every form, XxxFormSchema.
@@ -58,9 +67,11 @@ type Generator func(ctx context.Context, doc *ir.Document, opts Options) ([]File
 
 // generators are the targets, by name.
 var generators = map[string]Generator{
-	"ts":    func(ctx context.Context, doc *ir.Document, _ Options) ([]File, error) { return TypeScript(ctx, doc) },
-	"react": func(ctx context.Context, doc *ir.Document, _ Options) ([]File, error) { return React(ctx, doc) },
-	"go":    Go,
+	"ts":     func(ctx context.Context, doc *ir.Document, _ Options) ([]File, error) { return TypeScript(ctx, doc) },
+	"react":  func(ctx context.Context, doc *ir.Document, _ Options) ([]File, error) { return React(ctx, doc) },
+	"vue":    func(ctx context.Context, doc *ir.Document, _ Options) ([]File, error) { return Vue(ctx, doc) },
+	"svelte": func(ctx context.Context, doc *ir.Document, _ Options) ([]File, error) { return Svelte(ctx, doc) },
+	"go":     Go,
 }
 
 // Targets returns the names of the targets, sorted.

@@ -135,7 +135,7 @@ func compareDir(t *testing.T, dir string, files []codegen.File) {
 
 func TestUnknownTarget(t *testing.T) {
 	_, err := codegen.Generate(context.Background(), &ir.Document{Version: ir.Version}, "rust", codegen.Options{})
-	if err == nil || err.Error() != `codegen: unknown target "rust" (targets: go, react, ts)` {
+	if err == nil || err.Error() != `codegen: unknown target "rust" (targets: go, react, svelte, ts, vue)` {
 		t.Errorf("error %v", err)
 	}
 }

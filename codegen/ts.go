@@ -29,6 +29,28 @@ func React(ctx context.Context, doc *ir.Document) ([]File, error) {
 	return m.files("types.ts", "client.ts", "hooks.ts")
 }
 
+// Vue returns the files of the vue target: the ts target's files and
+// composables.ts, a composable per context, context function and callable
+// function over @mizan/vue, and the app's plugin.
+func Vue(ctx context.Context, doc *ir.Document) ([]File, error) {
+	if err := check(ctx, doc); err != nil {
+		return nil, err
+	}
+	m := newTSModel(doc)
+	return m.files("types.ts", "client.ts", "composables.ts")
+}
+
+// Svelte returns the files of the svelte target: the ts target's files and
+// stores.ts, a store factory per context, context function and callable
+// function over @mizan/svelte, and initMizan for the root component.
+func Svelte(ctx context.Context, doc *ir.Document) ([]File, error) {
+	if err := check(ctx, doc); err != nil {
+		return nil, err
+	}
+	m := newTSModel(doc)
+	return m.files("types.ts", "client.ts", "stores.ts")
+}
+
 // tsModel is what the TypeScript templates render.
 type tsModel struct {
 	Header    string
@@ -41,8 +63,15 @@ type tsModel struct {
 	// Imports are the names client.ts and hooks.ts import from ./types.
 	ClientImports []string
 	HookImports   []string
-	FormHooks     bool   // hooks.ts has a hook of a form
-	GlobalMount   string // the name of the component mounting global
+	// BindingImports are the names composables.ts (vue) and stores.ts
+	// (svelte) import: those of hooks.ts but the values of forms.
+	BindingImports []string
+	FormHooks      bool   // hooks.ts has a hook of a form
+	GlobalMount    string // the name of the component mounting global
+	// SocketCalls are the wire names of the callable functions the IR
+	// marks websocket, as string literals: client.ts registers them with
+	// registerSocketCalls of @mizan/base/ws.
+	SocketCalls []string
 }
 
 // tsDecl is one exported type: an interface with Fields, or an alias of
@@ -65,6 +94,7 @@ type tsContext struct {
 	Wire          string // the context's name
 	Fetch         string // fetchUser
 	Hook          string // useUser
+	Store         string // userQuery (svelte)
 	Params        string // UserParams
 	Bundle        string // UserBundle
 	ParamsDefault bool   // every parameter may be omitted: params = {}
@@ -74,6 +104,7 @@ type tsContext struct {
 type tsFetched struct {
 	Wire   string // the function's name
 	Hook   string // useUserProfile
+	Store  string // userProfileQuery (svelte)
 	Result string // UserProfileResult
 }
 
@@ -82,6 +113,7 @@ type tsCallable struct {
 	Kind        string
 	Call        string // callUpdateProfile
 	Hook        string // useUpdateProfile
+	Store       string // updateProfileMutation, or getReportCall for a standalone read (svelte)
 	Args        string // UpdateProfileArgs
 	Result      string // UpdateProfileResult
 	ArgsDefault bool   // no required argument: args = {}
@@ -96,6 +128,7 @@ var tsReservedTypes = []string{
 	"ReturnType", "Set", "String", "Symbol", "Uint8Array",
 	"CallResult", "ErrorCode", "MizanClient", "MizanContext", "MizanError", "MizanGlobal", "MizanProvider",
 	"MutationState", "QueryState", "ReactElement", "ReactNode",
+	"MaybeRefOrGetter", "MizanPlugin", "MutationStore", "QueryStore",
 	"FormOptions", "FormSchema", "FormState",
 }
 
@@ -103,7 +136,9 @@ var tsReservedTypes = []string{
 var tsReservedValues = []string{
 	"createElement", "fieldErrors", "getClient", "isMizanError", "MizanContext", "MizanError",
 	"MizanGlobal", "MizanProvider", "useContextFunction", "useContextQuery", "useMutation",
-	"useForm",
+	"useForm", "registerSocketCalls", "socketCalls",
+	"createMizan", "mizanPlugin", // vue
+	"contextFunction", "contextQuery", "getMizanClient", "initMizan", "mountContext", "mutation", "setMizanClient", // svelte
 }
 
 func newTSModel(doc *ir.Document) *tsModel {
@@ -138,6 +173,8 @@ func newTSModel(doc *ir.Document) *tsModel {
 	values.reserve(tsReservedValues...)
 	hooks := namer{}
 	hooks.reserve(tsReservedValues...)
+	stores := namer{} // the svelte target's factories
+	stores.reserve(tsReservedValues...)
 
 	// Results of every function that returns data; named is set when the
 	// result is a named type already called <Function>Result.
@@ -162,6 +199,7 @@ func newTSModel(doc *ir.Document) *tsModel {
 			Wire:   c.Name,
 			Fetch:  values.claim("fetch" + ident(c.Name)),
 			Hook:   hooks.claim("use" + ident(c.Name)),
+			Store:  stores.claim(camel(c.Name) + "Query"),
 			Params: types.claim(ident(c.Name) + "Params"),
 			Bundle: types.claim(ident(c.Name) + "Bundle"),
 		}
@@ -184,6 +222,7 @@ func newTSModel(doc *ir.Document) *tsModel {
 	for _, tc := range m.Contexts {
 		for _, f := range tc.Functions {
 			f.Hook = hooks.claim("use" + ident(f.Wire))
+			f.Store = stores.claim(camel(f.Wire) + "Query")
 		}
 	}
 
@@ -202,10 +241,15 @@ func newTSModel(doc *ir.Document) *tsModel {
 			})
 			continue
 		}
+		suffix := "Call" // a standalone read
+		if f.Kind == ir.KindMutation {
+			suffix = "Mutation"
+		}
 		tc := &tsCallable{
 			Wire: f.Name, Kind: f.Kind,
 			Call:        values.claim("call" + ident(f.Name)),
 			Hook:        hooks.claim("use" + ident(f.Name)),
+			Store:       stores.claim(camel(f.Name) + suffix),
 			Args:        types.claim(ident(f.Name) + "Args"),
 			Result:      results[f.Name],
 			ArgsDefault: allOptional(f.Params),
@@ -215,6 +259,9 @@ func newTSModel(doc *ir.Document) *tsModel {
 			m.Derived = append(m.Derived, tsDecl{Doc: "The result of " + f.Name + ".", Name: tc.Result, Expr: tsExpr(*f.Result, names)})
 		}
 		m.Callables = append(m.Callables, tc)
+		if f.WebSocket {
+			m.SocketCalls = append(m.SocketCalls, tsString(f.Name))
+		}
 	}
 	m.newTSForms(doc, types, values, hooks)
 	m.GlobalMount = "MizanGlobal"
@@ -222,7 +269,8 @@ func newTSModel(doc *ir.Document) *tsModel {
 	return m
 }
 
-// imports lists the type names client.ts and hooks.ts use.
+// imports lists the type names client.ts, hooks.ts, composables.ts and
+// stores.ts use.
 func (m *tsModel) imports() {
 	client := map[string]bool{}
 	hooks := map[string]bool{}
@@ -237,6 +285,7 @@ func (m *tsModel) imports() {
 		client[f.Args], client[f.Result] = true, true
 		hooks[f.Args], hooks[f.Result] = true, true
 	}
+	m.BindingImports = sortedKeys(hooks)
 	for _, f := range m.Forms {
 		if f.Hook != "" {
 			hooks[f.Values] = true

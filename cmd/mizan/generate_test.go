@@ -63,6 +63,22 @@ func TestGenerateFromIRFile(t *testing.T) {
 	}
 }
 
+func TestGenerateVueAndSvelte(t *testing.T) {
+	dir := t.TempDir()
+	vue, svelte := filepath.Join(dir, "vue"), filepath.Join(dir, "svelte")
+	code, out, errOut := runCLI(t, "generate", "--ir", fixtureIR, "--target", "vue="+vue+",svelte="+svelte)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	wantOut := "mizan generate: vue: 3 files in " + vue + "\n" +
+		"mizan generate: svelte: 3 files in " + svelte + "\n"
+	if out != wantOut {
+		t.Errorf("stdout %q, want %q", out, wantOut)
+	}
+	sameFiles(t, vue, "../../codegen/testdata/fixture/vue")
+	sameFiles(t, svelte, "../../codegen/testdata/fixture/svelte")
+}
+
 func TestGenerateFromStdinWithPackage(t *testing.T) {
 	src, err := os.ReadFile(fixtureIR)
 	if err != nil {
@@ -101,7 +117,7 @@ func TestGenerateUsageErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"generate", "--ir", fixtureIR, "--target", "rust", "--out", "x"}, 2, `mizan generate: unknown target "rust" (targets: go, react, ts)`},
+		{[]string{"generate", "--ir", fixtureIR, "--target", "rust", "--out", "x"}, 2, `mizan generate: unknown target "rust" (targets: go, react, svelte, ts, vue)`},
 		{[]string{"generate", "--ir", fixtureIR, "--out", "x"}, 2, "mizan generate: --target is required"},
 		{[]string{"generate", "--ir", fixtureIR, "--target", "ts"}, 2, "target ts has no output directory"},
 		{[]string{"generate", "--target", "ts", "--out", "x"}, 2, "give the IR with --ir FILE or --cmd COMMAND"},

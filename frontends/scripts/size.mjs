@@ -18,7 +18,7 @@ const budget = JSON.parse(readFileSync(budgetFile, 'utf8'));
 
 /** version returns the installed version of a package of the workspace or of node_modules. */
 function version(pkg) {
-  const local = { '@mizan/base': 'base/', '@mizan/react': 'react/' }[pkg];
+  const local = { '@mizan/base': 'base/', '@mizan/react': 'react/', '@mizan/vue': 'vue/', '@mizan/svelte': 'svelte/' }[pkg];
   const file = new URL((local ?? `node_modules/${pkg}/`) + 'package.json', root);
   return JSON.parse(readFileSync(file, 'utf8')).version;
 }
@@ -39,6 +39,18 @@ const entries = {
   '@mizan/base/ws': { contents: "export * from './base/src/ws.ts';", external: [], packages: ['@mizan/base'] },
   '@mizan/base/auth': { contents: "export * from './base/src/auth.ts';", external: [], packages: ['@mizan/base'] },
   '@mizan/base/forms': { contents: "export * from './base/src/forms.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/base/postmessage': { contents: "export * from './base/src/postmessage.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/base/postmessage-host': {
+    contents: "export * from './base/src/postmessage-host.ts';",
+    external: [],
+    packages: ['@mizan/base'],
+  },
+  '@mizan/vue': { contents: "export * from './vue/src/index.ts';", external: ['vue', '@mizan/base'], packages: ['@mizan/vue'] },
+  '@mizan/svelte': {
+    contents: "export * from './svelte/src/index.ts';",
+    external: ['svelte', 'svelte/store', '@mizan/base'],
+    packages: ['@mizan/svelte'],
+  },
   '@mizan/base + @mizan/base/auth + @mizan/react': {
     contents:
       "export * from './base/src/index.ts'; export * from './base/src/auth.ts'; export * from './react/src/index.ts';",

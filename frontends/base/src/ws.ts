@@ -26,7 +26,11 @@ export interface WsTransportOptions extends HttpTransportOptions {
   /**
    * Functions called over the socket while it is open (they must be
    * registered with mizan.WebSocket() on the server); every other call,
-   * and every call while the socket is down, goes over HTTP.
+   * and every call while the socket is down, goes over HTTP. Default: the
+   * functions registered with registerSocketCalls, which a generated
+   * client does from the IR. Given, it replaces them ([] calls nothing
+   * over the socket).
+   * @deprecated Let the generated client register them (registerSocketCalls).
    */
   socketCalls?: readonly string[];
   /** A token sent as the first message of each connection (`{"type": "auth"}`), for a server that reads Bearer tokens. */
@@ -64,6 +68,19 @@ interface Watched {
 
 const OPEN = 1;
 
+/** The functions registerSocketCalls registered, for every wsTransport without socketCalls. */
+const registered = new Set<string>();
+
+/**
+ * registerSocketCalls adds functions to call over the socket of every
+ * wsTransport that has no socketCalls option, while it is open. A
+ * generated client calls it with the functions its IR marks websocket
+ * (registered with mizan.WebSocket() on the server).
+ */
+export function registerSocketCalls(fns: Iterable<string>): void {
+  for (const f of fns) registered.add(f);
+}
+
 function randomId(): string {
   const b = new Uint8Array(12);
   globalThis.crypto.getRandomValues(b);
@@ -78,11 +95,12 @@ const errorOf = (m: Record<string, unknown>): MizanError => fromEnvelope(m, 0, '
  * and keeps a WebSocket to the server's ws/ endpoint open beside it: it
  * subscribes to every instance its client watches and hands the
  * invalidations the server pushes to the client, which applies them as it
- * applies a call's targets. Functions listed in socketCalls are called over
- * the socket while it is open. The socket reconnects after a failure, with
- * exponential backoff and full jitter; after a reconnection it subscribes
- * again and has every watched instance refetched, since invalidations sent
- * while it was away are lost.
+ * applies a call's targets. The functions of registerSocketCalls (or of
+ * the socketCalls option) are called over the socket while it is open.
+ * The socket reconnects after a failure, with exponential backoff and
+ * full jitter; after a reconnection it subscribes again and has every
+ * watched instance refetched, since invalidations sent while it was away
+ * are lost.
  */
 export function wsTransport(opts: WsTransportOptions = {}): WsTransport {
   const clientId = randomId();
@@ -234,7 +252,7 @@ export function wsTransport(opts: WsTransportOptions = {}): WsTransport {
     fetchContext: (context, params, signal) => http.fetchContext(context, params, signal),
     async call(fn, args, signal): Promise<CallResult<unknown>> {
       const ws = live();
-      if (!ws || !opts.socketCalls?.includes(fn)) return http.call(fn, args, signal);
+      if (!ws || !(opts.socketCalls ? opts.socketCalls.includes(fn) : registered.has(fn))) return http.call(fn, args, signal);
       if (signal?.aborted) throw signal.reason;
       const reply = request(ws, { type: 'call', fn, args: args ?? {} });
       if (!signal) return result(await reply);

@@ -1,16 +1,34 @@
 // Live tests of wsTransport against the Go fixture (docs/spec.md §9),
 // served by test/fixture-server.ts: two clients, each with its own
 // WebSocket, see each other's changes without asking; a client's own call
-// is not pushed back to it; socket calls; and recovery after the socket
+// is not pushed back to it; socket calls, listed by hand and registered
+// as a generated client registers them; and recovery after the socket
 // drops. Without Go they fail when CI=true and are skipped elsewhere.
+import { readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { MizanClient, settled, type ContextInstance } from '../src/index.js';
-import { wsTransport, type SocketLike, type WsTransport, type WsTransportOptions } from '../src/ws.js';
+import { registerSocketCalls, wsTransport, type SocketLike, type WsTransport, type WsTransportOptions } from '../src/ws.js';
 
 const origin = inject('fixtureUrl');
 
 interface UserBundle {
   user_profile: { id: number; name: string; email: string };
+}
+
+interface TasksBundle {
+  task_list: { id: number; state: string }[];
+}
+
+/**
+ * generatedSocketCalls returns the list the ts target wrote for the
+ * fixture's IR (codegen/testdata/fixture/ts/client.ts), which that
+ * client.ts registers when it loads.
+ */
+function generatedSocketCalls(): string[] {
+  const src = readFileSync(new URL('../../../codegen/testdata/fixture/ts/client.ts', import.meta.url), 'utf8');
+  const list = /export const socketCalls: readonly string\[\] = \[([^\]]*)\];\nregisterSocketCalls\(socketCalls\);/.exec(src)?.[1];
+  if (list === undefined) throw new Error('no socketCalls in the generated client.ts');
+  return list.split(', ').map((s) => s.slice(1, -1));
 }
 
 /** until waits for cond, polling; the bound is a safety net, not an assertion about speed. */
@@ -122,6 +140,39 @@ describe.skipIf(!origin)('live: wsTransport against the Go fixture', () => {
     // And it is subscribed again.
     await a.client.call('update_profile', { user_id: 3, name: 'Lin W.' });
     await until("b's instance refetched", () => ib.getSnapshot().data?.user_profile.name === 'Lin W.');
+    a.transport.close();
+    b.transport.close();
+  });
+
+  // Last: the registry is global to the module, and from here on every
+  // wsTransport of this file without socketCalls uses it.
+  it('calls the functions a generated client registers over the socket, the others over HTTP', async () => {
+    const fns = generatedSocketCalls();
+    expect(fns).toEqual(['add_task', 'set_task_state', 'update_my_name', 'update_profile']);
+    registerSocketCalls(fns);
+    const a = live();
+    const b = live();
+    const tasks = b.client.instance<TasksBundle>('tasks', { project_id: 1 });
+    const user = b.client.instance<UserBundle>('user', { user_id: 3 });
+    await Promise.all([watch(tasks), watch(user)]);
+    await until('sockets open', () => a.transport.state === 'open' && b.transport.state === 'open');
+    b.reads.length = 0;
+
+    // add_task over the socket: the fixture's answer for a project it
+    // does not have (so that the tasks other live files read stay as they
+    // are), with its envelope's code.
+    await expect(a.client.call('add_task', { project_id: 999, title: 'x' })).rejects.toMatchObject({ code: 'not_found' });
+    // set_task_state over the socket, to the state task 1 has: its
+    // invalidation is pushed to b, which refetches tasks.
+    const res = await a.client.call('set_task_state', { task_id: 1, state: 'todo' });
+    expect(res.result).toStrictEqual({ ok: true });
+    expect(a.httpCalls).toEqual([]);
+    await until('b refetched tasks', () => b.reads.includes('ctx/tasks/?project_id=1'));
+
+    // update_name is not registered with mizan.WebSocket(): HTTP.
+    await a.client.call('update_name', { user_id: 3, name: 'Lin Wei' });
+    expect(a.httpCalls).toEqual(['update_name']);
+    await until("b's user refetched", () => user.getSnapshot().data?.user_profile.name === 'Lin Wei');
     a.transport.close();
     b.transport.close();
   });

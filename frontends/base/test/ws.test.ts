@@ -4,7 +4,7 @@
 // resubscribes and refetches.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MizanClient, MizanError, type ContextInstance } from '../src/index.js';
-import { wsTransport, type SocketLike, type WsTransportOptions } from '../src/ws.js';
+import { registerSocketCalls, wsTransport, type SocketLike, type WsTransportOptions } from '../src/ws.js';
 import { FakeTransport, fixtureServer, tick } from './fake.js';
 
 /** FakeSocket records what the transport sends and lets a test play the server. */
@@ -245,6 +245,45 @@ describe('wsTransport', () => {
     await flush();
     ws.drop();
     expect(await r.catch((e: unknown) => e)).toMatchObject({ code: 'network', status: 0 });
+  });
+
+  it('calls the functions of registerSocketCalls over the socket; socketCalls, when given, replaces them', async () => {
+    // What a generated client.ts does when it loads (names of its own, so
+    // that the registry, global to the module, changes no other test).
+    registerSocketCalls(['reg_add_task', 'reg_set_state']);
+    const { client, http, transport } = setup();
+    http.onCall = () => ({ result: { id: 1 }, invalidate: [] });
+    // Socket not open yet: HTTP.
+    await client.call('reg_add_task', { title: 'a' });
+    expect(http.calls.map((c) => c.fn)).toEqual(['reg_add_task']);
+    const ws = FakeSocket.last();
+    ws.open();
+    await flush();
+    expect(transport.state).toBe('open');
+
+    const p = client.call('reg_add_task', { title: 'b' });
+    await flush();
+    const [m] = ws.sent.splice(0);
+    expect(m).toStrictEqual({ id: m?.id, type: 'call', fn: 'reg_add_task', args: { title: 'b' } });
+    ws.receive({ id: m?.id, type: 'result', result: { id: 7 }, invalidate: ['tasks'] });
+    expect(await p).toStrictEqual({ result: { id: 7 }, invalidate: ['tasks'] });
+    // A function not registered goes over HTTP.
+    await client.call('reset_all', {});
+    expect(http.calls.map((c) => c.fn)).toEqual(['reg_add_task', 'reset_all']);
+    expect(ws.sent).toStrictEqual([]);
+
+    // An explicit socketCalls replaces the registry: [] calls nothing over the socket.
+    const other = setup({ socketCalls: [] });
+    other.http.onCall = () => ({ result: { id: 1 }, invalidate: [] });
+    const ws2 = FakeSocket.last();
+    ws2.open();
+    await flush();
+    expect(other.transport.state).toBe('open');
+    await other.client.call('reg_add_task', { title: 'c' });
+    expect(other.http.calls.map((c) => c.fn)).toEqual(['reg_add_task']);
+    expect(ws2.sent).toStrictEqual([]);
+    transport.close();
+    other.transport.close();
   });
 
   it('a socket call removes its abort listener once the reply settles, and rejects with the reason on abort', async () => {

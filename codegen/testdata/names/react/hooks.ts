@@ -10,6 +10,7 @@ import {
   type MutationState,
   type QueryState,
 } from '@mizan/react';
+import './client.js'; // registers the functions called over the WebSocket transport
 import type {
   FetchUserArgs,
   FetchUserResult,
