@@ -67,7 +67,11 @@ func newFixture(t *testing.T, debounce time.Duration, configure ...func(*ssr.Pag
 	t.Helper()
 	requireBun(t)
 	f := &fixture{names: map[int]string{1: "Apollo", 2: "Gemini", 3: "Mercury"}}
-	c, err := cache.New(cache.Options{Backend: cache.NewMemory(cache.MemoryOptions{}), Secret: []byte(strings.Repeat("s", 32)), Logger: quiet})
+	// A generous Timeout: the default (100 ms per operation) treats a Get
+	// that a loaded machine under -race delays as a failure, and serves a
+	// fresh render instead of the stored page (right, but not what these
+	// tests count).
+	c, err := cache.New(cache.Options{Backend: cache.NewMemory(cache.MemoryOptions{}), Secret: []byte(strings.Repeat("s", 32)), Logger: quiet, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
