@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-playground/validator/v10"
 	"github.com/mizan-afi/mizan/auth"
+	"github.com/mizan-afi/mizan/idempotency"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -41,6 +42,8 @@ type App struct {
 	invalidators atomic.Pointer[[]Invalidator]
 	validate     *validator.Validate
 	flights      singleflight.Group
+
+	idem idempotency.Store // Config.Idempotency, or a memory store
 }
 
 // New returns an App configured by cfg.
@@ -64,7 +67,10 @@ func New(cfg Config) *App {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	a := &App{cfg: cfg, logger: logger}
+	a := &App{cfg: cfg, logger: logger, idem: cfg.Idempotency}
+	if a.idem == nil {
+		a.idem = idempotency.NewMemory(idempotency.MemoryOptions{})
+	}
 	if cfg.Cache != nil {
 		a.OnInvalidate(InvalidatorFunc(a.purge))
 	}

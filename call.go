@@ -25,6 +25,27 @@ type callRequest struct {
 // (same origin, JSON body, authenticated, CSRF, body limit).
 func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 	ctx, ci := callOf(w, r)
+	var ic *idemCall
+	if vs, ok := r.Header[HeaderIdempotencyKey]; ok {
+		var key string
+		var err error
+		if len(vs) == 1 {
+			key, err = ParseIdempotencyKey(vs[0])
+		} else {
+			err = errBadIdempotencyKey
+		}
+		if err != nil {
+			writeError(w, r, a.logger, err)
+			return
+		}
+		var caller *Identity
+		if ci != nil {
+			caller = ci.caller
+		}
+		if ic = a.newIdemCall(key, caller); ic != nil {
+			defer a.idemRelease(ctx, ic)
+		}
+	}
 	buf := getBuf()
 	defer putBuf(buf)
 	body, err := a.readBody(r, buf.b[:0])
@@ -59,9 +80,21 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 	}
 	rbuf := getBuf()
 	defer putBuf(rbuf)
-	resp, e, err := a.runCall(ctx, f, args, pre, append(rbuf.b[:0], `{"result":`...))
+	resp, e, err := a.runCall(ctx, f, args, pre, append(rbuf.b[:0], `{"result":`...), ic)
 	if err != nil {
+		a.idemFailed(ctx, ic, err)
 		writeError(w, r, a.logger, err)
+		return
+	}
+	if ic != nil && ic.replay != nil {
+		if fromEdge(r) {
+			var caller *Identity
+			if ci != nil {
+				caller = ci.caller
+			}
+			setEdgeHeaders(w.Header(), caller, "")
+		}
+		writeReplay(w, ic.replay)
 		return
 	}
 	resp = append(resp, `,"invalidate":`...)
@@ -86,6 +119,7 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, err)
 		return
 	}
+	a.idemComplete(ctx, ic, http.StatusOK, resp, e.header)
 	_, _ = w.Write(resp)
 	rbuf.b = resp
 }
@@ -94,6 +128,7 @@ func (a *App) serveCall(w http.ResponseWriter, r *http.Request) {
 type decodedArgs struct {
 	in    any
 	given presence
+	raw   []byte // the arguments as sent ("{}" for none)
 }
 
 // quickCall reads a call/ body without encoding/json when it is the
@@ -177,15 +212,17 @@ func (a *App) quickCall(body []byte) (*Func, *decodedArgs, bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	return f, &decodedArgs{in: in, given: given}, true
+	return f, &decodedArgs{in: in, given: given, raw: args}, true
 }
 
 // runCall is the function pipeline of a callable function, for call/ and
 // [App.Call]: its guard, the decoding and validation of args (every
 // failing argument reported at once) unless pre holds them decoded, the
 // function itself (ctx carries the call's *callInfo), and the emission
-// step. It appends the JSON of the result to dst.
-func (a *App) runCall(ctx context.Context, f *Func, args json.RawMessage, pre *decodedArgs, dst []byte) ([]byte, emitted, error) {
+// step. It appends the JSON of the result to dst. With ic (the call
+// carries an idempotency key) the key is claimed right before the function
+// runs (idemBegin); for a repeat, ic.replay is set and nothing runs.
+func (a *App) runCall(ctx context.Context, f *Func, args json.RawMessage, pre *decodedArgs, dst []byte, ic *idemCall) ([]byte, emitted, error) {
 	ci := callFrom(ctx)
 	if merr := f.cfg.auth.check(ci.guardRequest(f.cfg.auth), ci.caller); merr != nil {
 		return dst, emitted{}, merr
@@ -216,6 +253,19 @@ func (a *App) runCall(ctx context.Context, f *Func, args json.RawMessage, pre *d
 			return dst, emitted{}, merr
 		}
 	}
+	if ic != nil {
+		raw := []byte(args)
+		if pre != nil {
+			raw = pre.raw
+		}
+		if err := a.idemBegin(ctx, ic, f, raw); err != nil {
+			return dst, emitted{}, err
+		}
+		if ic.replay != nil {
+			return dst, emitted{}, nil
+		}
+		ic.ran = true
+	}
 	out, err := a.runJSON(ctx, f, in, dst)
 	if err != nil {
 		return dst, emitted{}, err
@@ -243,6 +293,12 @@ type CallRequest struct {
 	// [WebSocket]: another function that call/ would run is refused with
 	// method_not_allowed.
 	WebSocket bool
+	// IdempotencyKey, when not empty, makes the call idempotent as the
+	// Idempotency-Key header makes a POST call/ (docs/spec.md §12): a
+	// repeat returns the kept outcome (with Replayed set, or the kept
+	// error) without running the function. A key that is not 1 to 255
+	// printable ASCII characters is bad_request.
+	IdempotencyKey string
 }
 
 // CallResult is the answer of a successful [App.Call]: what POST call/
@@ -253,6 +309,10 @@ type CallResult struct {
 	// Invalidate holds the invalidation targets of the call, which have
 	// already gone to every [Invalidator].
 	Invalidate []Target
+	// Replayed reports a repeat of an idempotent call: Result and
+	// Invalidate are those kept from its first run, and nothing ran or
+	// went to the invalidators this time.
+	Replayed bool
 }
 
 // Call runs a function as POST call/ does, for code that carries calls
@@ -283,9 +343,37 @@ func (a *App) Call(ctx context.Context, req CallRequest) (CallResult, error) {
 	if req.WebSocket && !f.meta.WebSocket {
 		return CallResult{}, NewError(CodeMethodNotAllowed, "function "+quote(req.Fn)+" is not callable over WebSocket (it is not registered with mizan.WebSocket()); call it through call/")
 	}
+	var ic *idemCall
+	if req.IdempotencyKey != "" {
+		key, err := ParseIdempotencyKey(req.IdempotencyKey)
+		if err != nil {
+			return CallResult{}, err
+		}
+		if ic = a.newIdemCall(key, req.Caller); ic != nil {
+			defer a.idemRelease(ctx, ic)
+		}
+	}
 	ctx, _ = withCall(ctx, req.Request, req.Caller)
-	out, e, err := a.runCall(ctx, f, req.Args, nil, nil)
+	out, e, err := a.runCall(ctx, f, req.Args, nil, nil, ic)
+	if err == nil && ic != nil && ic.replay != nil {
+		res, kept, rerr := replayResult(ic.replay)
+		if rerr != nil {
+			a.logger.Error("mizan: a kept idempotent outcome does not decode", "fn", req.Fn, "err", rerr)
+			return CallResult{}, errInternal
+		}
+		if kept != nil {
+			return CallResult{}, kept
+		}
+		return res, nil
+	}
+	if err == nil && ic != nil {
+		body := append(append([]byte(`{"result":`), out...), `,"invalidate":`...)
+		if body, err = protocol.AppendTargets(body, e.inv.Targets); err == nil {
+			a.idemComplete(ctx, ic, http.StatusOK, append(body, '}'), e.header)
+		}
+	}
 	if err != nil {
+		a.idemFailed(ctx, ic, err)
 		if me, ok := asError(err); ok {
 			return CallResult{}, me
 		}

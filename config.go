@@ -17,6 +17,7 @@ import (
 	"github.com/mizan-afi/mizan/auth/session"
 	"github.com/mizan-afi/mizan/cache"
 	"github.com/mizan-afi/mizan/cache/redis"
+	"github.com/mizan-afi/mizan/idempotency"
 )
 
 // Config configures an [App]. The zero value is usable: endpoints under
@@ -82,6 +83,13 @@ type Config struct {
 	// counts as slow. Zero means [DefaultConcurrencyThreshold]; a negative
 	// value makes every context with several functions always concurrent.
 	ConcurrencyThreshold time.Duration
+	// Idempotency keeps the outcomes of idempotent calls (an
+	// Idempotency-Key on POST call/, "idempotency_key" on a WebSocket
+	// call; docs/spec.md §12) for 24 hours, per caller and key. Nil means
+	// in the app's memory (idempotency.NewMemory); idempotency.OpenRedis or
+	// idempotency.NewRedis shares them between instances; [NoIdempotency]
+	// ignores keys. [ConfigFromEnv] sets it from MIZAN_IDEMPOTENCY.
+	Idempotency IdempotencyStore
 }
 
 // DefaultConcurrencyThreshold is the default of
@@ -110,6 +118,7 @@ const (
 	EnvMWTTTL             = "MIZAN_MWT_TTL"                // MWT lifetime, seconds (300)
 	EnvSessionRedisURL    = "MIZAN_SESSION_REDIS_URL"      // Redis of the sessions (default: MIZAN_CACHE_REDIS_URL)
 	EnvPubSubRedisURL     = "MIZAN_PUBSUB_REDIS_URL"       // Redis pub/sub of the live hub (default: MIZAN_CACHE_REDIS_URL)
+	EnvIdempotency        = "MIZAN_IDEMPOTENCY"            // where idempotent outcomes are kept: memory (default), redis, a redis:// URL, or off
 )
 
 // ConfigFromEnv returns a Config built from the environment: the one place
@@ -134,6 +143,12 @@ const (
 // MIZAN_PUBSUB_REDIS_URL, or else MIZAN_CACHE_REDIS_URL; a URL whose
 // scheme is not redis or rediss is an error.
 //
+// MIZAN_IDEMPOTENCY chooses Config.Idempotency, where the outcomes of
+// idempotent calls are kept (docs/spec.md §12): unset or "memory" in the
+// process's memory; "redis" in the Redis of MIZAN_CACHE_REDIS_URL (an
+// error when that is unset); a redis://, rediss:// or unix:// URL in that
+// Redis; "off" nowhere (keys are ignored). Anything else is an error.
+//
 // The cache secret, the JWT key and the MWT secret must be three different
 // values: ConfigFromEnv refuses two that are equal and names them. Close
 // the returned Config ([Config.Close]) when the server stops.
@@ -156,11 +171,43 @@ func ConfigFromEnv(logger *slog.Logger) (Config, error) {
 	if cfg.Auth, err = authFromEnv(logger); err != nil {
 		return cfg, errors.Join(err, cfg.Close())
 	}
+	if cfg.Idempotency, err = idempotencyFromEnv(); err != nil {
+		return cfg, errors.Join(err, cfg.Close())
+	}
 	return cfg, nil
 }
 
-// Close releases what [ConfigFromEnv] opened: the cache's connections and
-// the session store's, when they are Redis.
+// idempotencyFromEnv returns the store MIZAN_IDEMPOTENCY names; nil is
+// memory.
+func idempotencyFromEnv() (IdempotencyStore, error) {
+	v := os.Getenv(EnvIdempotency)
+	switch v {
+	case "", "memory":
+		return nil, nil
+	case "off":
+		return NoIdempotency, nil
+	case "redis":
+		v = os.Getenv(EnvCacheRedisURL)
+		if v == "" {
+			return nil, fmt.Errorf("mizan: %s=redis needs %s (or give a redis:// URL)", EnvIdempotency, EnvCacheRedisURL)
+		}
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != "":
+	case err == nil && u.Scheme == "unix" && u.Path != "":
+	default:
+		return nil, fmt.Errorf("mizan: %s: want memory, redis, off, or a redis://, rediss:// or unix:// URL", EnvIdempotency)
+	}
+	s, err := idempotency.OpenRedis(v, idempotency.RedisOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("mizan: %s: %w", EnvIdempotency, err)
+	}
+	return s, nil
+}
+
+// Close releases what [ConfigFromEnv] opened: the cache's connections, the
+// session store's and the idempotency store's, when they are Redis.
 func (c Config) Close() error {
 	var errs []error
 	if c.Cache != nil {
@@ -170,6 +217,9 @@ func (c Config) Close() error {
 		if cl, ok := c.Auth.Sessions.(io.Closer); ok {
 			errs = append(errs, cl.Close())
 		}
+	}
+	if cl, ok := c.Idempotency.(io.Closer); ok {
+		errs = append(errs, cl.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/auth/session"
+	"github.com/mizan-afi/mizan/idempotency"
 	"github.com/mizan-afi/mizan/internal/redistest"
 )
 
@@ -20,7 +21,7 @@ import (
 var authEnvVars = []string{
 	mizan.EnvCacheSecret, mizan.EnvCacheRedisURL, mizan.EnvJWTPrivateKey, mizan.EnvJWTAlgorithm,
 	mizan.EnvJWTAccessTTL, mizan.EnvJWTRefreshTTL, mizan.EnvJWTValidateSession, mizan.EnvJWTLeeway,
-	mizan.EnvMWTSecret, mizan.EnvMWTTTL, mizan.EnvSessionRedisURL,
+	mizan.EnvMWTSecret, mizan.EnvMWTTTL, mizan.EnvSessionRedisURL, mizan.EnvIdempotency,
 }
 
 // setEnv clears the auth variables, then sets pairs of name, value.
@@ -160,5 +161,51 @@ func TestConfigFromEnvSessionsInRedis(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 		_, _ = redistest.Do(srv.Addr, "FLUSHALL")
+	}
+}
+
+func TestConfigFromEnvIdempotency(t *testing.T) {
+	srv := redistest.Start(t)
+	cases := []struct {
+		env  []string
+		want string // the store's type, "off", or "error"
+	}{
+		{nil, "nil"},
+		{[]string{mizan.EnvIdempotency, "memory"}, "nil"},
+		{[]string{mizan.EnvIdempotency, "memory", mizan.EnvCacheRedisURL, srv.URL()}, "nil"},
+		{[]string{mizan.EnvIdempotency, "off"}, "off"},
+		{[]string{mizan.EnvIdempotency, srv.URL()}, "redis"},
+		{[]string{mizan.EnvIdempotency, "redis", mizan.EnvCacheRedisURL, srv.URL()}, "redis"},
+		{[]string{mizan.EnvIdempotency, "redis"}, "error"},
+		{[]string{mizan.EnvIdempotency, "Memory"}, "error"},
+		{[]string{mizan.EnvIdempotency, "http://example.com"}, "error"},
+		{[]string{mizan.EnvIdempotency, "redis://"}, "error"},
+	}
+	for _, c := range cases {
+		setEnv(t, c.env...)
+		cfg, err := mizan.ConfigFromEnv(slog.New(slog.DiscardHandler))
+		got := "error"
+		if err == nil {
+			switch s := cfg.Idempotency.(type) {
+			case nil:
+				got = "nil"
+			case *idempotency.Redis:
+				got = "redis"
+			default:
+				if s == mizan.NoIdempotency {
+					got = "off"
+				}
+			}
+		} else if !strings.Contains(err.Error(), mizan.EnvIdempotency) {
+			t.Errorf("%v: the error does not name %s: %v", c.env, mizan.EnvIdempotency, err)
+		}
+		if got != c.want {
+			t.Errorf("%v: %s (%v), want %s", c.env, got, err, c.want)
+		}
+		if err == nil {
+			if err := cfg.Close(); err != nil {
+				t.Errorf("%v: Close: %v", c.env, err)
+			}
+		}
 	}
 }

@@ -24,8 +24,14 @@ const (
 	CodeMethodNotAllowed = protocol.CodeMethodNotAllowed // 405
 	CodeConflict         = protocol.CodeConflict         // 409
 	CodePayloadTooLarge  = protocol.CodePayloadTooLarge  // 413
-	CodeInternal         = protocol.CodeInternal         // 500: never carries detail to the client
-	CodeUnavailable      = protocol.CodeUnavailable      // 503
+	// CodeIdempotencyMismatch (422): an Idempotency-Key used before with
+	// another function or other arguments (docs/spec.md §12).
+	CodeIdempotencyMismatch = protocol.CodeIdempotencyMismatch
+	// CodeIdempotencyInFlight (409): a repeat while the key's first call is
+	// still running (docs/spec.md §12).
+	CodeIdempotencyInFlight = protocol.CodeIdempotencyInFlight
+	CodeInternal            = protocol.CodeInternal    // 500: never carries detail to the client
+	CodeUnavailable         = protocol.CodeUnavailable // 503
 )
 
 // Error is an error with a protocol code, an HTTP status, a message meant for

@@ -72,6 +72,19 @@ type tsModel struct {
 	// marks websocket, as string literals: client.ts registers them with
 	// registerSocketCalls of @mizan/base/ws.
 	SocketCalls []string
+	// MutationTargets are the declared targets of every mutation, one
+	// entry per mutation: client.ts registers them with
+	// registerMutationTargets of @mizan/base/optimistic, which predicts a
+	// call's targets from them.
+	MutationTargets []tsMutationTargets
+}
+
+// tsMutationTargets is one entry of the mutationTargets table: the
+// mutation's wire name as a property key and its targets as a TypeScript
+// array literal of TargetSpec.
+type tsMutationTargets struct {
+	Key     string
+	Targets string
 }
 
 // tsDecl is one exported type: an interface with Fields, or an alias of
@@ -117,6 +130,10 @@ type tsCallable struct {
 	Args        string // UpdateProfileArgs
 	Result      string // UpdateProfileResult
 	ArgsDefault bool   // no required argument: args = {}
+	// Optimistic is the type of a mutation's optimistic updaters
+	// (AddTaskOptimistic), one per context function it affects; "" for a
+	// standalone read.
+	Optimistic string
 }
 
 // tsReservedTypes are names the generated type declarations must not take:
@@ -130,13 +147,14 @@ var tsReservedTypes = []string{
 	"MutationState", "QueryState", "ReactElement", "ReactNode",
 	"MaybeRefOrGetter", "MizanPlugin", "MutationStore", "QueryStore",
 	"FormOptions", "FormSchema", "FormState",
+	"CallOptions", "TargetSpec",
 }
 
 // tsReservedValues are the values client.ts and hooks.ts import or declare.
 var tsReservedValues = []string{
 	"createElement", "fieldErrors", "getClient", "isMizanError", "MizanContext", "MizanError",
 	"MizanGlobal", "MizanProvider", "useContextFunction", "useContextQuery", "useMutation",
-	"useForm", "registerSocketCalls", "socketCalls",
+	"useForm", "registerSocketCalls", "socketCalls", "registerMutationTargets", "mutationTargets",
 	"createMizan", "mizanPlugin", // vue
 	"contextFunction", "contextQuery", "getMizanClient", "initMizan", "mountContext", "mutation", "setMizanClient", // svelte
 }
@@ -194,7 +212,8 @@ func newTSModel(doc *ir.Document) *tsModel {
 		results[f.Name] = types.claim(want)
 	}
 
-	for _, c := range doc.Contexts() {
+	contexts := doc.Contexts()
+	for _, c := range contexts {
 		tc := &tsContext{
 			Wire:   c.Name,
 			Fetch:  values.claim("fetch" + ident(c.Name)),
@@ -258,6 +277,19 @@ func newTSModel(doc *ir.Document) *tsModel {
 		if !named[f.Name] {
 			m.Derived = append(m.Derived, tsDecl{Doc: "The result of " + f.Name + ".", Name: tc.Result, Expr: tsExpr(*f.Result, names)})
 		}
+		if f.Kind == ir.KindMutation {
+			tc.Optimistic = types.claim(ident(f.Name) + "Optimistic")
+			m.Derived = append(m.Derived, tsDecl{
+				Doc:  "The optimistic updaters of " + f.Name + " (CallOptions of @mizan/base): one per context function it affects, from that function's data and the call's arguments to its new data.",
+				Name: tc.Optimistic, Interface: true,
+				Fields: optimisticFields(f, contexts, results, tc.Args),
+			})
+			if len(m.Derived[len(m.Derived)-1].Fields) == 0 {
+				d := &m.Derived[len(m.Derived)-1]
+				d.Interface, d.Expr = false, "Record<string, never>"
+			}
+			m.MutationTargets = append(m.MutationTargets, tsMutationTargets{Key: tsKey(f.Name), Targets: tsTargetSpecs(f.Affects)})
+		}
 		m.Callables = append(m.Callables, tc)
 		if f.WebSocket {
 			m.SocketCalls = append(m.SocketCalls, tsString(f.Name))
@@ -284,6 +316,9 @@ func (m *tsModel) imports() {
 	for _, f := range m.Callables {
 		client[f.Args], client[f.Result] = true, true
 		hooks[f.Args], hooks[f.Result] = true, true
+		if f.Optimistic != "" {
+			client[f.Optimistic], hooks[f.Optimistic] = true, true
+		}
 	}
 	m.BindingImports = sortedKeys(hooks)
 	for _, f := range m.Forms {
@@ -296,6 +331,70 @@ func (m *tsModel) imports() {
 	}
 	m.ClientImports = sortedKeys(client)
 	m.HookImports = sortedKeys(hooks)
+}
+
+// optimisticFields returns the fields of mutation f's optimistic updaters
+// type: one optional updater per context function f affects (every
+// function of an affected context, or the function of a function-level
+// target), in the order of f's targets, each typed by the function's
+// result.
+func optimisticFields(f *ir.Function, contexts []ir.Context, results map[string]string, args string) []tsField {
+	var out []tsField
+	seen := map[string]bool{}
+	add := func(fn string) {
+		r, ok := results[fn]
+		if !ok || seen[fn] {
+			return
+		}
+		seen[fn] = true
+		out = append(out, tsField{Key: tsKey(fn), Optional: true, Type: "(data: " + r + ", args: " + args + ") => " + r})
+	}
+	for _, a := range f.Affects {
+		if a.Function != "" {
+			add(a.Function)
+			continue
+		}
+		for _, c := range contexts {
+			if c.Name == a.Context {
+				for _, cf := range c.Functions {
+					add(cf.Name)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// tsTargetSpecs writes a mutation's declared targets as a TypeScript array
+// of TargetSpec: ['tasks', ['project_id']], ['task'] (broad), ['user',
+// ['user_id'], 'user_profile'] (function-level).
+func tsTargetSpecs(affects []ir.Affect) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, a := range affects {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('[')
+		b.WriteString(tsString(a.Context))
+		if len(a.ScopedBy) > 0 || a.Function != "" {
+			b.WriteString(", [")
+			for j, s := range a.ScopedBy {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(tsString(s))
+			}
+			b.WriteByte(']')
+		}
+		if a.Function != "" {
+			b.WriteString(", ")
+			b.WriteString(tsString(a.Function))
+		}
+		b.WriteByte(']')
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 func sortedKeys(set map[string]bool) []string {

@@ -63,9 +63,17 @@
 // only; another implementation of the fixture should register it too (or
 // the suite's internal-error test fails against it).
 //
-// Every error code of docs/spec.md §5 is reachable over HTTP except
-// unavailable (503): nothing in the fixture depends on a service that can
-// be down.
+// The counter of §7 (bump increments it and returns {"count": n}, count
+// reads it) starts at 0 and belongs to one app, like the rest of the data;
+// reset_all does not reset it (§7 declares reset_all affects user and
+// orders only). The idempotency tests (§12) count with it how many times
+// bump ran.
+//
+// Every error code of docs/spec.md §5 is reachable over HTTP. unavailable
+// (503) needs a service that is down: the fixture keeps idempotent
+// outcomes where MIZAN_IDEMPOTENCY says (memory by default, or a Redis
+// URL), and an idempotent call is refused with 503 when that Redis cannot
+// be reached.
 //
 // # The suite
 //

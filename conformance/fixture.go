@@ -90,6 +90,7 @@ func NewFixture(cfg FixtureConfig) *mizan.App {
 	mizan.Mutation(app, panicForTests, mizan.Name("panic_for_tests"))
 	s.registerTasks(app)
 	(&formStore{}).register(app)
+	(&counter{}).register(app)
 
 	mizan.View(app, s.profilePage, mizan.Name("profile_page"), mizan.In(userContext),
 		mizan.Route("/profile/{user_id}/"))

@@ -148,6 +148,9 @@ func TestFixtureRegistration(t *testing.T) {
 		"order_lines_schema":   {kind: mizan.KindQuery},
 		"order_lines_validate": {kind: mizan.KindQuery, params: []string{"customer", "lines"}},
 		"message_count":        {kind: mizan.KindQuery, context: "messages"},
+		// The counter of the idempotency tests (§12).
+		"bump":  {kind: mizan.KindMutation, affects: []mizan.Affect{{Context: "counter"}}},
+		"count": {kind: mizan.KindQuery, context: "counter"},
 	}
 	formRoles := map[string]mizan.FormInfo{
 		"contact": {Name: "contact", Role: mizan.FormSubmit}, "contact_schema": {Name: "contact", Role: mizan.FormSchema},

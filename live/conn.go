@@ -290,12 +290,13 @@ func (c *conn) call(req request) {
 		ctx := context.WithValue(c.ctx, skipKey{}, c.key)
 		res, err := c.h.app.Call(ctx, mizan.CallRequest{
 			Fn: req.Fn, Args: req.Args, Request: c.r, Caller: caller, WebSocket: true,
+			IdempotencyKey: req.IdempotencyKey,
 		})
 		if err != nil {
 			c.send(appendError(nil, req.ID, asMizanError(c.h.logger, err)))
 			return
 		}
-		msg, err := appendResult(nil, req.ID, res.Result, res.Invalidate)
+		msg, err := appendResult(nil, req.ID, res.Result, res.Invalidate, res.Replayed)
 		if err != nil {
 			c.send(appendError(nil, req.ID, asMizanError(c.h.logger, err)))
 			return

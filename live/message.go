@@ -46,6 +46,9 @@ type request struct {
 	// Fn and Args are the function and arguments of a call.
 	Fn   string
 	Args json.RawMessage
+	// IdempotencyKey is the "idempotency_key" of a call, or ""
+	// (docs/spec.md §12).
+	IdempotencyKey string
 	// Token is the credential of an auth message.
 	Token string
 }
@@ -60,6 +63,7 @@ type wireRequest struct {
 	Fn      protocol.RawValue `json:"fn"`
 	Args    protocol.RawValue `json:"args"`
 	Token   protocol.RawValue `json:"token"`
+	IdemKey protocol.RawValue `json:"idempotency_key"`
 }
 
 // badRequest is the error of a message of the wrong shape.
@@ -106,9 +110,19 @@ func parseRequest(b []byte) (request, *mizan.Error) {
 		}
 		req.Params = params
 	case typeCall:
-		allowed = append(allowed, "fn", "args")
+		allowed = append(allowed, "fn", "args", "idempotency_key")
 		if err := stringMember(w.Fn, "fn", &req.Fn); err != nil {
 			return req, err
+		}
+		if len(w.IdemKey) > 0 && string(w.IdemKey) != "null" {
+			var key string
+			if json.Unmarshal(w.IdemKey, &key) != nil {
+				return req, badRequest(`"idempotency_key" must be a string`)
+			}
+			if _, err := mizan.ParseIdempotencyKey(key); err != nil {
+				return req, badRequest(`"idempotency_key" must be 1 to 255 printable ASCII characters`)
+			}
+			req.IdempotencyKey = key
 		}
 		if len(w.Args) > 0 && w.Args[0] != '{' && string(w.Args) != "null" {
 			return req, badRequest(`"args" must be a JSON object`)
@@ -130,7 +144,8 @@ func parseRequest(b []byte) (request, *mizan.Error) {
 	members := []struct {
 		name string
 		raw  protocol.RawValue
-	}{{"context", w.Context}, {"params", w.Params}, {"fn", w.Fn}, {"args", w.Args}, {"token", w.Token}}
+	}{{"context", w.Context}, {"params", w.Params}, {"fn", w.Fn}, {"args", w.Args}, {"token", w.Token},
+		{"idempotency_key", w.IdemKey}}
 	for _, m := range members {
 		if len(m.raw) > 0 && !slices.Contains(allowed, m.name) {
 			return req, badRequest(`a %s message has no member %q`, req.Type, m.name)
@@ -317,8 +332,10 @@ func appendError(dst []byte, id json.RawMessage, e *mizan.Error) []byte {
 	return append(dst, env[1:]...) // "error":{...}}
 }
 
-// appendResult appends {"id":<id>,"type":"result","result":...,"invalidate":[...]}.
-func appendResult(dst []byte, id json.RawMessage, result json.RawMessage, targets []mizan.Target) ([]byte, error) {
+// appendResult appends {"id":<id>,"type":"result","result":...,"invalidate":[...]},
+// with "replayed":true after the targets for the repeat of an idempotent
+// call.
+func appendResult(dst []byte, id json.RawMessage, result json.RawMessage, targets []mizan.Target, replayed bool) ([]byte, error) {
 	dst = append(appendHead(dst, id, "result"), `,"result":`...)
 	if len(result) == 0 {
 		result = json.RawMessage("null")
@@ -328,6 +345,9 @@ func appendResult(dst []byte, id json.RawMessage, result json.RawMessage, target
 	dst, err := protocol.AppendTargets(dst, targets)
 	if err != nil {
 		return nil, err
+	}
+	if replayed {
+		dst = append(dst, `,"replayed":true`...)
 	}
 	return append(dst, '}'), nil
 }

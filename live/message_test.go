@@ -26,6 +26,8 @@ func TestParseRequest(t *testing.T) {
 			request{ID: json.RawMessage("2"), Type: "call", Fn: "update_profile", Args: json.RawMessage(`{"user_id":1,"name":"Ryth"}`)}},
 		{`{"id":3,"type":"call","fn":"reset_all"}`, request{ID: json.RawMessage("3"), Type: "call", Fn: "reset_all"}},
 		{`{"id":0,"type":"auth","token":"abc"}`, request{ID: json.RawMessage("0"), Type: "auth", Token: "abc"}},
+		{`{"id":4,"type":"call","fn":"bump","idempotency_key":"k 1~"}`, request{ID: json.RawMessage("4"), Type: "call", Fn: "bump", IdempotencyKey: "k 1~"}},
+		{`{"id":5,"type":"call","fn":"bump","idempotency_key":null}`, request{ID: json.RawMessage("5"), Type: "call", Fn: "bump"}},
 	}
 	for _, c := range ok {
 		got, err := parseRequest([]byte(c.in))
@@ -34,7 +36,8 @@ func TestParseRequest(t *testing.T) {
 			continue
 		}
 		if string(got.ID) != string(c.want.ID) || got.Type != c.want.Type || got.Context != c.want.Context ||
-			!maps.Equal(got.Params, c.want.Params) || got.Fn != c.want.Fn || string(got.Args) != string(c.want.Args) || got.Token != c.want.Token {
+			!maps.Equal(got.Params, c.want.Params) || got.Fn != c.want.Fn || string(got.Args) != string(c.want.Args) || got.Token != c.want.Token ||
+			got.IdempotencyKey != c.want.IdempotencyKey {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.in, got, c.want)
 		}
 	}
@@ -64,6 +67,10 @@ func TestParseRequest(t *testing.T) {
 		{`{"id":1,"type":"call","fn":""}`, "bad_request", `"fn" must not be empty`, "1"},
 		{`{"id":1,"type":"call","fn":"x","args":[1]}`, "bad_request", `"args" must be a JSON object`, "1"},
 		{`{"id":1,"type":"auth"}`, "bad_request", `missing "token"`, "1"},
+		{`{"id":1,"type":"call","fn":"x","idempotency_key":7}`, "bad_request", `"idempotency_key" must be a string`, "1"},
+		{`{"id":1,"type":"call","fn":"x","idempotency_key":""}`, "bad_request", `"idempotency_key" must be 1 to 255`, "1"},
+		{`{"id":1,"type":"call","fn":"x","idempotency_key":"a\u0001"}`, "bad_request", `"idempotency_key" must be 1 to 255`, "1"},
+		{`{"id":1,"type":"subscribe","context":"user","idempotency_key":"k"}`, "bad_request", `no member "idempotency_key"`, "1"},
 		// Refused by the strict decoder, the message still gets its id
 		// back when it has exactly one valid one.
 		{`{"id":1,"type":"auth","token":"t","extra":1}`, "bad_request", "one JSON object", "1"},
@@ -93,7 +100,7 @@ func TestReplies(t *testing.T) {
 		string(appendError(nil, json.RawMessage(`"x"`), mizan.NewError(mizan.CodeInvalidArgs, "bad").WithFields(map[string]string{"name": "required"}))): `{"id":"x","type":"error","error":{"code":"invalid_args","message":"bad","fields":{"name":"required"}}}`,
 		string(appendError(nil, nil, mizan.NewError(mizan.CodeBadRequest, "no"))):                                                                        `{"type":"error","error":{"code":"bad_request","message":"no"}}`,
 	}
-	res, err := appendResult(nil, id, json.RawMessage(`{"ok":true}`), []mizan.Target{{Context: "user", Params: map[string]any{"user_id": 1}}, {Context: "orders"}})
+	res, err := appendResult(nil, id, json.RawMessage(`{"ok":true}`), []mizan.Target{{Context: "user", Params: map[string]any{"user_id": 1}}, {Context: "orders"}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

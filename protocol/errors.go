@@ -22,8 +22,11 @@ const (
 	CodeMethodNotAllowed Code = "method_not_allowed" // 405
 	CodeConflict         Code = "conflict"           // 409
 	CodePayloadTooLarge  Code = "payload_too_large"  // 413
-	CodeInternal         Code = "internal"           // 500: detail logged, never sent
-	CodeUnavailable      Code = "unavailable"        // 503
+	// The idempotency errors (docs/spec.md §12).
+	CodeIdempotencyMismatch Code = "idempotency_mismatch"  // 422: the key was used with another call
+	CodeIdempotencyInFlight Code = "idempotency_in_flight" // 409: the key's first call is still running
+	CodeInternal            Code = "internal"              // 500: detail logged, never sent
+	CodeUnavailable         Code = "unavailable"           // 503
 )
 
 // Status returns the HTTP status of c: the status the protocol assigns to a
@@ -48,6 +51,10 @@ func (c Code) Status() int {
 		return 409
 	case CodePayloadTooLarge:
 		return 413
+	case CodeIdempotencyMismatch:
+		return 422
+	case CodeIdempotencyInFlight:
+		return 409
 	case CodeInternal:
 		return 500
 	case CodeUnavailable:

@@ -22,6 +22,8 @@ func TestCodeStatus(t *testing.T) {
 		{CodeMethodNotAllowed, 405},
 		{CodeConflict, 409},
 		{CodePayloadTooLarge, 413},
+		{CodeIdempotencyMismatch, 422},
+		{CodeIdempotencyInFlight, 409},
 		{CodeInternal, 500},
 		{CodeUnavailable, 503},
 		{"rate_limited", 400},

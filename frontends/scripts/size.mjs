@@ -45,6 +45,18 @@ const entries = {
     external: [],
     packages: ['@mizan/base'],
   },
+  '@mizan/base/optimistic': { contents: "export * from './base/src/optimistic.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/base + @mizan/base/optimistic': {
+    contents: "export * from './base/src/index.ts'; export * from './base/src/optimistic.ts';",
+    external: [],
+    packages: ['@mizan/base'],
+  },
+  '@mizan/base + @mizan/base/optimistic + @mizan/react': {
+    contents:
+      "export * from './base/src/index.ts'; export * from './base/src/optimistic.ts'; export * from './react/src/index.ts';",
+    external: ['react'],
+    packages: ['@mizan/base', '@mizan/react'],
+  },
   '@mizan/vue': { contents: "export * from './vue/src/index.ts';", external: ['vue', '@mizan/base'], packages: ['@mizan/vue'] },
   '@mizan/svelte': {
     contents: "export * from './svelte/src/index.ts';",

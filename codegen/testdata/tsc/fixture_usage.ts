@@ -2,7 +2,9 @@
 // would, so that tsc checks call sites as well as declarations. Copied next
 // to the generated files by tsc-check.sh; never run.
 import {
+  callFail,
   callSetTaskState,
+  callUpdateName,
   callUpdateProfile,
   fetchTask,
   fetchTasks,
@@ -10,11 +12,13 @@ import {
   fieldErrors,
   isMizanError,
   MizanError,
+  type AddTaskArgs,
+  type Task,
   type TaskState,
   type UpdateProfileArgs,
   type UserBundle,
 } from './client.js';
-import { MizanContext, useCurrentUser, useUpdateProfile, useUser, useUserProfile } from './hooks.js';
+import { MizanContext, useAddTask, useCurrentUser, useUpdateProfile, useUser, useUserProfile } from './hooks.js';
 import { MizanClient } from '@mizan/base';
 
 export async function example(client: MizanClient): Promise<string> {
@@ -79,4 +83,29 @@ export function wrongTasks(): void {
   void fetchTask({ task_id: 1 }).then((b) => b.task_detail.due.length);
   // @ts-expect-error big_id is a string, not a number
   void fetchTask({ task_id: 1 }).then((b): number => b.task_detail.big_id);
+}
+
+// Optimistic updaters are typed by the mutation: one per context function
+// it affects, from that function's result and the mutation's arguments.
+export function optimistic(client: MizanClient): void {
+  const add = useAddTask();
+  void add.mutate(
+    { project_id: 1, title: 'New', state: 'todo' },
+    {
+      optimistic: {
+        task_list: (tasks: Task[], args: AddTaskArgs): Task[] => [...tasks, { ...tasks[0]!, title: args.title }],
+      },
+    },
+  );
+  // @ts-expect-error add_task does not affect task_detail
+  void add.mutate({ project_id: 1, title: 'x', state: 'todo' }, { optimistic: { task_detail: (t: Task) => t } });
+  // @ts-expect-error the updater returns the function's result type
+  void add.mutate({ project_id: 1, title: 'x', state: 'todo' }, { optimistic: { task_list: () => 1 } });
+  void callUpdateName({ user_id: 1, name: 'A' }, client, {
+    optimistic: { user_profile: (p, args) => ({ ...p, name: args.name }) },
+  });
+  // @ts-expect-error update_name affects function user_profile only
+  void callUpdateName({ user_id: 1, name: 'A' }, client, { optimistic: { user_orders: (o) => o } });
+  // @ts-expect-error fail affects nothing
+  void callFail({}, client, { optimistic: { task_list: (t: Task[]) => t } });
 }

@@ -27,6 +27,16 @@ export function component(props: { id: number }): Readable<string> {
   const setState = setTaskStateMutation();
   void update.mutate({ user_id: props.id, name: 'x' }).then((r) => r.ok);
   void setState.mutate({ task_id: 1, state: 'done' });
+  // The updaters are typed by the context functions set_task_state affects.
+  void setState.mutate(
+    { task_id: 1, state: 'done' },
+    {
+      optimistic: {
+        task_detail: (t, args) => ({ ...t, state: args.state }),
+        task_list: (list, args) => list.map((t) => (t.id === args.task_id ? { ...t, state: args.state } : t)),
+      },
+    },
+  );
   void user.refetch();
   const pending: boolean = get(update).isPending;
   return derived([user, profile, tasks, me], ([u, p, t, m]) => {
@@ -37,6 +47,8 @@ export function component(props: { id: number }): Readable<string> {
 }
 
 export function wrongCalls(): void {
+  // @ts-expect-error set_task_state does not affect user_profile
+  void setTaskStateMutation().mutate({ task_id: 1, state: 'done' }, { optimistic: { user_profile: (p: unknown) => p } });
   // @ts-expect-error user_id is a number
   userQuery({ user_id: '1' });
   // @ts-expect-error user_id is required

@@ -25,6 +25,16 @@ export function setup(props: { id: number }): () => string {
   const setState = useSetTaskState();
   void update.mutate({ user_id: props.id, name: 'x' }).then((r) => r.ok);
   void setState.mutate({ task_id: 1, state: 'done' });
+  // The updaters are typed by the context functions set_task_state affects.
+  void setState.mutate(
+    { task_id: 1, state: 'done' },
+    {
+      optimistic: {
+        task_detail: (t, args) => ({ ...t, state: args.state }),
+        task_list: (list, args) => list.map((t) => (t.id === args.task_id ? { ...t, state: args.state } : t)),
+      },
+    },
+  );
   return () => {
     const bundle: UserBundle | undefined = user.data.value;
     const email: string = profile.data.value?.email ?? '';
@@ -36,6 +46,8 @@ export function setup(props: { id: number }): () => string {
 }
 
 export function wrongCalls(): void {
+  // @ts-expect-error set_task_state does not affect user_profile
+  void useSetTaskState().mutate({ task_id: 1, state: 'done' }, { optimistic: { user_profile: (p: unknown) => p } });
   // @ts-expect-error user_id is a number
   useUser({ user_id: '1' });
   // @ts-expect-error user_id is required

@@ -1,6 +1,6 @@
 import { retryable, toMizanError } from './errors.js';
 import { Instance, type ContextInstance } from './instance.js';
-import { instanceKey, matchTarget, stringifyParams, toTarget, type Params, type TargetInput } from './targets.js';
+import { instanceKey, matchTarget, stringifyParams, toTarget, type Params, type Target, type TargetInput } from './targets.js';
 import { httpTransport, type CallResult, type Transport } from './transport.js';
 
 /** How context fetches are retried: only `unavailable` and `network` failures are. */
@@ -19,6 +19,33 @@ export interface ClientOptions {
   initialData?: Record<string, unknown>;
   retry?: RetryOptions;
 }
+
+/** An optimistic updater: the new data of one context function, from its data and the call's arguments. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Updater = (data: any, args: any) => unknown;
+
+/** Options of MizanClient.call. */
+export interface CallOptions<U extends object = Record<string, Updater>> {
+  /**
+   * Updaters by context function name, applied at once to the cached
+   * instances the call's predicted targets match, rolled back when it
+   * fails and dropped when the refetch its targets cause lands
+   * (@mizan/base/optimistic: a generated client registers the targets it
+   * predicts from; without them this option does nothing).
+   */
+  optimistic?: U;
+}
+
+/**
+ * The kernel's hook for @mizan/base/optimistic (set by its
+ * registerMutationTargets): o applies a call's updaters before it is sent
+ * and returns what runs when it settles, with its targets or, when it
+ * failed, without.
+ * @internal
+ */
+export const hooks: {
+  o?: (c: MizanClient, fn: string, args: unknown, opts?: CallOptions<object>) => ((targets?: Target[]) => void) | undefined;
+} = {};
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -44,7 +71,8 @@ export class MizanClient {
   private readonly initialData: Record<string, unknown>;
   private readonly attempts: number;
   private readonly delay: number;
-  private readonly instances = new Map<string, Instance<unknown>>();
+  /** @internal */
+  readonly instances = new Map<string, Instance<unknown>>();
 
   constructor(opts: ClientOptions = {}) {
     this.transport = opts.transport ?? httpTransport();
@@ -60,7 +88,7 @@ export class MizanClient {
     let inst = this.instances.get(key);
     if (!inst) {
       const p = stringifyParams(params);
-      const init = Object.prototype.hasOwnProperty.call(this.initialData, key)
+      const init = Object.hasOwn(this.initialData, key)
         ? { data: this.initialData[key] }
         : undefined;
       const t = this.transport;
@@ -98,16 +126,20 @@ export class MizanClient {
   /**
    * call runs function fn and applies the targets it returns to the
    * instances before it resolves. It rejects with a MizanError and is never
-   * retried (a mutation may have happened).
+   * retried (a mutation may have happened). With opts.optimistic, the
+   * updaters are applied first (CallOptions).
    */
-  async call<R>(fn: string, args?: unknown): Promise<CallResult<R>> {
+  async call<R>(fn: string, args?: unknown, opts?: CallOptions<object>): Promise<CallResult<R>> {
+    const done = hooks.o?.(this, fn, args, opts);
     let r: CallResult<unknown>;
     try {
       r = await this.transport.call(fn, args);
     } catch (e) {
+      done?.();
       throw toMizanError(e);
     }
-    this.invalidate(r.invalidate ?? []);
+    const ts = this.invalidate(r.invalidate ?? []);
+    done?.(ts);
     return r as CallResult<R>;
   }
 
@@ -120,9 +152,10 @@ export class MizanClient {
    * function-level hit (refetch 'function') refetches the whole bundle too,
    * as the spec allows a consumer that cannot refresh one function: the
    * protocol reads contexts whole (§2). Unchanged functions keep their data
-   * by reference, so their subscribers are not notified.
+   * by reference, so their subscribers are not notified. It returns the
+   * targets normalised.
    */
-  invalidate(targets: TargetInput[]): void {
+  invalidate(targets: TargetInput[]): Target[] {
     // Entries of no known form (a server bug) are skipped, not thrown on:
     // the mutation that returned them has happened.
     const ts = targets
@@ -131,6 +164,7 @@ export class MizanClient {
     for (const inst of this.instances.values()) {
       if (ts.some((t) => matchTarget(t, inst) !== null)) inst.invalidate();
     }
+    return ts;
   }
 }
 

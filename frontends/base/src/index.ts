@@ -6,7 +6,7 @@ export { parseInvalidateHeader } from './header.js';
 export type { CallResult, Transport, HttpTransportOptions } from './transport.js';
 export { httpTransport } from './transport.js';
 export type { Status, Snapshot, ContextInstance } from './instance.js';
-export type { ClientOptions, RetryOptions } from './client.js';
+export type { CallOptions, ClientOptions, RetryOptions, Updater } from './client.js';
 export { MizanClient, configure, getClient } from './client.js';
 export { readInitialData } from './hydrate.js';
 export type { Observer, QueryView, MutationView } from './observe.js';

@@ -50,6 +50,12 @@ export class Instance<T> implements ContextInstance<T> {
   private ctl: AbortController | undefined;
   private done: { promise: Promise<void>; resolve: () => void } | undefined;
   private watched = false;
+  /**
+   * Set by @mizan/base/optimistic while the instance has optimistic
+   * layers: it maps the data a fetch lands to the data shown.
+   * @internal
+   */
+  declare over?: (data: unknown) => unknown;
 
   /**
    * With watch, the instance reports when it gains its first subscriber
@@ -118,7 +124,7 @@ export class Instance<T> implements ContextInstance<T> {
       (data) => {
         if (this.ctl !== ctl) return;
         this.ctl = undefined;
-        this.set({ data: share(this.snap.data, data) as T, status: 'success', error: undefined, stale: false });
+        this.set({ data: share(this.snap.data, this.over ? this.over(data) : data) as T, status: 'success', error: undefined, stale: false });
         this.settle();
       },
       (e: unknown) => {
@@ -164,7 +170,8 @@ export class Instance<T> implements ContextInstance<T> {
     return fn === undefined ? [s] : [slice(s.data, fn), s.status, s.error];
   }
 
-  private set(patch: Partial<Snapshot<T>>): void {
+  /** @internal */
+  set(patch: Partial<Snapshot<T>>): void {
     const cur = this.snap as unknown as Record<string, unknown>;
     if (Object.entries(patch).every(([k, v]) => Object.is(v, cur[k]))) return;
     this.snap = { ...this.snap, ...patch };
@@ -199,7 +206,7 @@ export function share(prev: unknown, next: unknown): unknown {
     let same = keys.length === Object.keys(prev).length;
     const out = Object.fromEntries(
       keys.map((k) => {
-        const had = Object.prototype.hasOwnProperty.call(prev, k);
+        const had = Object.hasOwn(prev, k);
         const v = share(had ? prev[k] : undefined, next[k]);
         if (!had || v !== prev[k]) same = false;
         return [k, v];

@@ -1,4 +1,4 @@
-import type { MizanClient } from './client.js';
+import type { CallOptions, MizanClient, Updater } from './client.js';
 import { toMizanError, type MizanError } from './errors.js';
 import { slice, type ContextInstance, type Status } from './instance.js';
 
@@ -71,9 +71,9 @@ export function settled(inst: ContextInstance<unknown>): Promise<void> {
 }
 
 /** The state of a mutation as a component reads it. */
-export interface MutationView<A, R> {
-  /** mutate calls the function; it rejects with a MizanError (also kept in error). */
-  mutate: (args: A) => Promise<R>;
+export interface MutationView<A, R, U extends object = Record<string, Updater>> {
+  /** mutate calls the function (with opts as MizanClient.call takes them); it rejects with a MizanError (also kept in error). */
+  mutate: (args: A, opts?: CallOptions<U>) => Promise<R>;
   /** Whether a call is in flight. */
   isPending: boolean;
   /** The error of the latest call, until reset or the next call. */
@@ -82,23 +82,26 @@ export interface MutationView<A, R> {
 }
 
 /** observeMutation returns an observer of calls of function fn through client. */
-export function observeMutation<A, R>(client: MizanClient, fn: string): Observer<MutationView<A, R>> {
+export function observeMutation<A, R, U extends object = Record<string, Updater>>(
+  client: MizanClient,
+  fn: string,
+): Observer<MutationView<A, R, U>> {
   const listeners = new Set<() => void>();
   let inFlight = 0;
   let latest = 0;
-  const set = (patch: Partial<MutationView<A, R>>): void => {
+  const set = (patch: Partial<MutationView<A, R, U>>): void => {
     const cur = view as unknown as Record<string, unknown>;
     if (Object.entries(patch).every(([k, v]) => Object.is(v, cur[k]))) return;
     view = { ...view, ...patch };
     listeners.forEach((l) => l());
   };
-  const mutate = async (args: A): Promise<R> => {
+  const mutate = async (args: A, opts?: CallOptions<U>): Promise<R> => {
     const id = ++latest;
     inFlight++;
     set({ isPending: true, error: undefined });
     let error: MizanError | undefined;
     try {
-      return (await client.call<R>(fn, args)).result;
+      return (await client.call<R>(fn, args, opts)).result;
     } catch (e) {
       throw (error = toMizanError(e));
     } finally {
@@ -110,7 +113,7 @@ export function observeMutation<A, R>(client: MizanClient, fn: string): Observer
     latest++;
     set({ error: undefined });
   };
-  let view: MutationView<A, R> = { mutate, isPending: false, error: undefined, reset };
+  let view: MutationView<A, R, U> = { mutate, isPending: false, error: undefined, reset };
   return {
     subscribe(listener) {
       listeners.add(listener);

@@ -15,8 +15,6 @@ export interface Target {
   params: Record<string, string>;
 }
 
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
-
 /**
  * stringifyParams returns params with undefined values dropped and every
  * value stringified as docs/spec.md §4 says (integers in decimal, booleans
@@ -90,7 +88,7 @@ export function matchTarget(t: Target, instance: InstanceRef): Refetch | null {
   if (t.context !== instance.context) return null;
   const p = instance.params;
   for (const k of Object.keys(t.params)) {
-    if (hasOwn(p, k) && p[k] !== t.params[k]) return null;
+    if (Object.hasOwn(p, k) && p[k] !== t.params[k]) return null;
   }
   return t.function ? { refetch: 'function', function: t.function } : wholeInstance;
 }

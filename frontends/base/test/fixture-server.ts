@@ -18,6 +18,12 @@ declare module 'vitest' {
     fixtureUrl: string;
     /** Why the fixture is not running ("" when it is). */
     fixtureSkip: string;
+    /**
+     * The built fixture binary ("" when it is not running), for a test that
+     * needs a fixture of its own (fresh state, no other file's changes):
+     * start it with startFixture and stop it with stopFixture.
+     */
+    fixtureBin: string;
   }
 }
 
@@ -39,6 +45,15 @@ function findGo(): string | undefined {
 }
 
 /** start runs the fixture binary and resolves with its origin once it listens. */
+export function startFixture(bin: string): Promise<{ child: ChildProcess; url: string }> {
+  return start(bin);
+}
+
+/** stopFixture stops a fixture startFixture started. */
+export function stopFixture(child: ChildProcess): Promise<void> {
+  return stop(child);
+}
+
 function start(bin: string): Promise<{ child: ChildProcess; url: string }> {
   // The origin cache and pub/sub stay off whatever the environment says:
   // the tests count requests to the app, not to Redis.
@@ -94,6 +109,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (inCI()) throw new Error(`live tests: ${why}; CI=true requires them to run`);
     project.provide('fixtureUrl', '');
     project.provide('fixtureSkip', why);
+    project.provide('fixtureBin', '');
     return async () => {};
   }
   const dir = mkdtempSync(join(tmpdir(), 'mizan-fixture-'));
@@ -112,6 +128,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('fixtureUrl', server.url);
   project.provide('fixtureSkip', '');
+  project.provide('fixtureBin', bin);
   return async () => {
     await stop(server.child);
     rmSync(dir, { recursive: true, force: true });

@@ -6,10 +6,12 @@ import {
   observe,
   observeMutation,
   settled,
+  type CallOptions,
   type MizanClient,
   type MizanError,
   type Params,
   type Status,
+  type Updater,
 } from '@mizan/base';
 import { createContext, createElement, useContext, useMemo, useSyncExternalStore, type JSX, type ReactNode } from 'react';
 
@@ -64,18 +66,22 @@ export function useContextFunction<T, K extends keyof T & string>(
   return useQuery<T[K]>(context, params, fn, options);
 }
 
-/** The state of a mutation. mutate rejects with a MizanError, which error also holds. */
-export interface MutationState<A, R> {
-  mutate: (args: A) => Promise<R>;
+/**
+ * The state of a mutation. mutate rejects with a MizanError, which error
+ * also holds; its options are those of MizanClient.call (optimistic: the
+ * updaters U, typed by a generated hook).
+ */
+export interface MutationState<A, R, U extends object = Record<string, Updater>> {
+  mutate: (args: A, options?: CallOptions<U>) => Promise<R>;
   isPending: boolean;
   error: MizanError | undefined;
   reset: () => void;
 }
 
 /** useMutation calls function fn through the client, which applies the targets it returns. */
-export function useMutation<A, R>(fn: string): MutationState<A, R> {
+export function useMutation<A, R, U extends object = Record<string, Updater>>(fn: string): MutationState<A, R, U> {
   const client = useMizan();
-  const obs = useMemo(() => observeMutation<A, R>(client, fn), [client, fn]);
+  const obs = useMemo(() => observeMutation<A, R, U>(client, fn), [client, fn]);
   return useSyncExternalStore(obs.subscribe, obs.getSnapshot, obs.getSnapshot);
 }
 

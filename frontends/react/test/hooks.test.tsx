@@ -8,6 +8,7 @@ import {
   type TargetInput,
   type Transport,
 } from '@mizan/base';
+import { registerMutationTargets } from '@mizan/base/optimistic';
 import { Component, StrictMode, Suspense, act, type ReactNode } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -311,6 +312,66 @@ describe('useMutation', () => {
     expect(text()).toBe('saveresetidlefailed conflict');
     click('reset');
     expect(text()).toBe('saveresetidle');
+  });
+});
+
+describe('useMutation with optimistic updaters', () => {
+  registerMutationTargets({
+    update_profile: [['user', ['user_id']]],
+    update_name: [['user', ['user_id'], 'user_profile']],
+  });
+  type Args = { user_id: number; name: string };
+  type Updaters = { user_profile?: (p: Profile, args: Args) => Profile };
+  function Editor(props: { id: number; name: string }) {
+    const { mutate, error } = useMutation<Args, { ok: boolean }, Updaters>('update_name');
+    const save = (): void =>
+      void mutate(
+        { user_id: props.id, name: props.name },
+        { optimistic: { user_profile: (p, args) => ({ ...p, name: args.name + '…' }) } },
+      ).catch(() => {});
+    return (
+      <div>
+        <button onClick={save}>save</button>
+        <span>{error ? `failed ${error.code}` : ''}</span>
+      </div>
+    );
+  }
+
+  it('shows the optimistic data at once, then the server data once the refetch lands', async () => {
+    const { server, client } = setup();
+    await render(
+      <MizanProvider client={client}>
+        <User id={1} />
+        <User id={2} />
+        <Editor id={1} name="Ryth" />
+      </MizanProvider>,
+    );
+    await settle();
+    server.hold = true; // the refetch waits until released
+    await act(async () => container.querySelector('button')!.click());
+    expect(text()).toBe('user Ryth…user Gracesave');
+    for (let i = 0; i < 3; i++) await act(() => new Promise((r) => setTimeout(r, 0)));
+    // The call is answered, its refetch held: still the optimistic value.
+    expect(text()).toBe('user Ryth…user Gracesave');
+    await act(async () => server.held.forEach((go) => go()));
+    await settle();
+    expect(text()).toBe('user Rythuser Gracesave');
+  });
+
+  it('rolls back when the call fails', async () => {
+    const { server, client } = setup();
+    server.failCall = new MizanError('conflict', 'taken', 409);
+    await render(
+      <MizanProvider client={client}>
+        <User id={1} />
+        <Editor id={1} name="Ryth" />
+      </MizanProvider>,
+    );
+    await settle();
+    act(() => container.querySelector('button')!.click());
+    expect(text()).toBe('user Ryth…save');
+    await settle();
+    expect(text()).toBe('user Adasavefailed conflict');
   });
 });
 

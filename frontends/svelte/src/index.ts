@@ -7,11 +7,13 @@ import {
   getClient,
   observe,
   observeMutation,
+  type CallOptions,
   type MizanClient,
   type MizanError,
   type Observer,
   type Params,
   type Status,
+  type Updater,
 } from '@mizan/base';
 import { getContext, onDestroy, setContext } from 'svelte';
 import { readable, type Readable } from 'svelte/store';
@@ -58,8 +60,8 @@ export interface QueryStore<T> extends Readable<QueryState<T>> {
 }
 
 /** The state of a mutation. mutate rejects with a MizanError, which error also holds. */
-export interface MutationState<A, R> {
-  mutate: (args: A) => Promise<R>;
+export interface MutationState<A, R, U extends object = Record<string, Updater>> {
+  mutate: (args: A, options?: CallOptions<U>) => Promise<R>;
   /** Whether a call is in flight. */
   isPending: boolean;
   /** The error of the latest call, until reset or the next call. */
@@ -68,8 +70,8 @@ export interface MutationState<A, R> {
 }
 
 /** A readable store of a mutation's state, with its mutate and reset. */
-export interface MutationStore<A, R> extends Readable<MutationState<A, R>> {
-  mutate: (args: A) => Promise<R>;
+export interface MutationStore<A, R, U extends object = Record<string, Updater>> extends Readable<MutationState<A, R, U>> {
+  mutate: (args: A, options?: CallOptions<U>) => Promise<R>;
   reset: () => void;
 }
 
@@ -132,8 +134,11 @@ export function mountContext<T>(context: string, params?: Params, client: MizanC
 }
 
 /** mutation returns a store of calls of function fn through the client, which applies the targets they return. */
-export function mutation<A, R>(fn: string, client: MizanClient = getMizanClient()): MutationStore<A, R> {
-  const obs = observeMutation<A, R>(client, fn);
+export function mutation<A, R, U extends object = Record<string, Updater>>(
+  fn: string,
+  client: MizanClient = getMizanClient(),
+): MutationStore<A, R, U> {
+  const obs = observeMutation<A, R, U>(client, fn);
   const { mutate, reset } = obs.getSnapshot();
   return { ...bind(obs), mutate, reset };
 }

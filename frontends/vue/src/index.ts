@@ -7,10 +7,12 @@ import {
   instanceKey,
   observe,
   observeMutation,
+  type CallOptions,
   type MizanClient,
   type MizanError,
   type Params,
   type Status,
+  type Updater,
 } from '@mizan/base';
 import {
   hasInjectionContext,
@@ -128,16 +130,16 @@ export function useContextFunction<T, K extends keyof T & string>(
 }
 
 /** The state of a mutation. mutate rejects with a MizanError, which error also holds. */
-export interface MutationState<A, R> {
-  mutate: (args: A) => Promise<R>;
+export interface MutationState<A, R, U extends object = Record<string, Updater>> {
+  mutate: (args: A, options?: CallOptions<U>) => Promise<R>;
   isPending: Readonly<ShallowRef<boolean>>;
   error: Readonly<ShallowRef<MizanError | undefined>>;
   reset: () => void;
 }
 
 /** useMutation calls function fn through the client, which applies the targets it returns. */
-export function useMutation<A, R>(fn: string): MutationState<A, R> {
-  const obs = observeMutation<A, R>(useMizan(), fn);
+export function useMutation<A, R, U extends object = Record<string, Updater>>(fn: string): MutationState<A, R, U> {
+  const obs = observeMutation<A, R, U>(useMizan(), fn);
   const { mutate, reset } = obs.getSnapshot();
   const isPending = shallowRef(false);
   const error = shallowRef<MizanError>();

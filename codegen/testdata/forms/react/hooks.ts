@@ -18,6 +18,7 @@ import {
 import type {
   ContactArgs,
   ContactFormValues,
+  ContactOptimistic,
   ContactResult,
   ContactSchemaArgs,
   ContactSchemaResult,
@@ -28,6 +29,7 @@ import type {
   MessagesResult,
   OrderLinesArgs,
   OrderLinesFormValues,
+  OrderLinesOptimistic,
   OrderLinesResult,
   OrderLinesSchemaArgs,
   OrderLinesSchemaResult,
@@ -45,9 +47,9 @@ export function useMessages2(params: MessagesParams = {}): QueryState<MessagesRe
   return useContextFunction<MessagesBundle, 'messages'>('messages', params, 'messages');
 }
 
-/** Calls mutation contact: mutate(args) resolves to its result. */
-export function useContact(): MutationState<ContactArgs, ContactResult> {
-  return useMutation<ContactArgs, ContactResult>('contact');
+/** Calls mutation contact: mutate(args, { optimistic }) resolves to its result. */
+export function useContact(): MutationState<ContactArgs, ContactResult, ContactOptimistic> {
+  return useMutation<ContactArgs, ContactResult, ContactOptimistic>('contact');
 }
 
 /** Calls standalone read contact_schema: mutate(args) resolves to its result. */
@@ -60,9 +62,9 @@ export function useContactValidate(): MutationState<ContactValidateArgs, Contact
   return useMutation<ContactValidateArgs, ContactValidateResult>('contact_validate');
 }
 
-/** Calls mutation order_lines: mutate(args) resolves to its result. */
-export function useOrderLines(): MutationState<OrderLinesArgs, OrderLinesResult> {
-  return useMutation<OrderLinesArgs, OrderLinesResult>('order_lines');
+/** Calls mutation order_lines: mutate(args, { optimistic }) resolves to its result. */
+export function useOrderLines(): MutationState<OrderLinesArgs, OrderLinesResult, OrderLinesOptimistic> {
+  return useMutation<OrderLinesArgs, OrderLinesResult, OrderLinesOptimistic>('order_lines');
 }
 
 /** Calls standalone read order_lines_schema: mutate(args) resolves to its result. */

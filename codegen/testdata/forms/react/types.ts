@@ -64,6 +64,11 @@ export type ContactArgs = { name: string; email: string; age?: number | null; to
 /** The result of contact. */
 export type ContactResult = Sent;
 
+/** The optimistic updaters of contact (CallOptions of @mizan/base): one per context function it affects, from that function's data and the call's arguments to its new data. */
+export interface ContactOptimistic {
+  messages?: (data: MessagesResult, args: ContactArgs) => MessagesResult;
+}
+
 /** The arguments of contact_schema. */
 export type ContactSchemaArgs = Record<string, never>;
 
@@ -84,6 +89,9 @@ export type OrderLinesArgs = { customer: string; lines: OrderLine[] };
 
 /** The result of order_lines. */
 export type OrderLinesResult = Order;
+
+/** The optimistic updaters of order_lines (CallOptions of @mizan/base): one per context function it affects, from that function's data and the call's arguments to its new data. */
+export type OrderLinesOptimistic = Record<string, never>;
 
 /** The arguments of order_lines_schema. */
 export type OrderLinesSchemaArgs = Record<string, never>;

@@ -14,6 +14,7 @@ import {
 import './client.js'; // registers the functions called over the WebSocket transport
 import type {
   ContactArgs,
+  ContactOptimistic,
   ContactResult,
   ContactSchemaArgs,
   ContactSchemaResult,
@@ -23,6 +24,7 @@ import type {
   MessagesParams,
   MessagesResult,
   OrderLinesArgs,
+  OrderLinesOptimistic,
   OrderLinesResult,
   OrderLinesSchemaArgs,
   OrderLinesSchemaResult,
@@ -41,8 +43,8 @@ export function messagesQuery2(params: MessagesParams = {}, client?: MizanClient
 }
 
 /** A store of calls of mutation contact: mutate(args) resolves to its result. */
-export function contactMutation(client?: MizanClient): MutationStore<ContactArgs, ContactResult> {
-  return mutation<ContactArgs, ContactResult>('contact', client);
+export function contactMutation(client?: MizanClient): MutationStore<ContactArgs, ContactResult, ContactOptimistic> {
+  return mutation<ContactArgs, ContactResult, ContactOptimistic>('contact', client);
 }
 
 /** A store of calls of standalone read contact_schema: mutate(args) resolves to its result. */
@@ -56,8 +58,8 @@ export function contactValidateCall(client?: MizanClient): MutationStore<Contact
 }
 
 /** A store of calls of mutation order_lines: mutate(args) resolves to its result. */
-export function orderLinesMutation(client?: MizanClient): MutationStore<OrderLinesArgs, OrderLinesResult> {
-  return mutation<OrderLinesArgs, OrderLinesResult>('order_lines', client);
+export function orderLinesMutation(client?: MizanClient): MutationStore<OrderLinesArgs, OrderLinesResult, OrderLinesOptimistic> {
+  return mutation<OrderLinesArgs, OrderLinesResult, OrderLinesOptimistic>('order_lines', client);
 }
 
 /** A store of calls of standalone read order_lines_schema: mutate(args) resolves to its result. */

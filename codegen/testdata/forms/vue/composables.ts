@@ -14,6 +14,7 @@ import type { MaybeRefOrGetter } from 'vue';
 import './client.js'; // registers the functions called over the WebSocket transport
 import type {
   ContactArgs,
+  ContactOptimistic,
   ContactResult,
   ContactSchemaArgs,
   ContactSchemaResult,
@@ -23,6 +24,7 @@ import type {
   MessagesParams,
   MessagesResult,
   OrderLinesArgs,
+  OrderLinesOptimistic,
   OrderLinesResult,
   OrderLinesSchemaArgs,
   OrderLinesSchemaResult,
@@ -44,8 +46,8 @@ export function useMessages2(params: MaybeRefOrGetter<MessagesParams> = {}): Que
 }
 
 /** Calls mutation contact: mutate(args) resolves to its result. */
-export function useContact(): MutationState<ContactArgs, ContactResult> {
-  return useMutation<ContactArgs, ContactResult>('contact');
+export function useContact(): MutationState<ContactArgs, ContactResult, ContactOptimistic> {
+  return useMutation<ContactArgs, ContactResult, ContactOptimistic>('contact');
 }
 
 /** Calls standalone read contact_schema: mutate(args) resolves to its result. */
@@ -59,8 +61,8 @@ export function useContactValidate(): MutationState<ContactValidateArgs, Contact
 }
 
 /** Calls mutation order_lines: mutate(args) resolves to its result. */
-export function useOrderLines(): MutationState<OrderLinesArgs, OrderLinesResult> {
-  return useMutation<OrderLinesArgs, OrderLinesResult>('order_lines');
+export function useOrderLines(): MutationState<OrderLinesArgs, OrderLinesResult, OrderLinesOptimistic> {
+  return useMutation<OrderLinesArgs, OrderLinesResult, OrderLinesOptimistic>('order_lines');
 }
 
 /** Calls standalone read order_lines_schema: mutate(args) resolves to its result. */

@@ -23,6 +23,7 @@ import type {
   OrdersResult,
   PageResult,
   UpdateArgs,
+  UpdateOptimistic,
   UpdateResult,
   UserBundle,
   UserParams,
@@ -82,9 +83,9 @@ export function useGet(): MutationState<GetArgs2, GetResult> {
   return useMutation<GetArgs2, GetResult>('get');
 }
 
-/** Calls mutation update: mutate(args) resolves to its result. */
-export function useUpdate(): MutationState<UpdateArgs, UpdateResult> {
-  return useMutation<UpdateArgs, UpdateResult>('update');
+/** Calls mutation update: mutate(args, { optimistic }) resolves to its result. */
+export function useUpdate(): MutationState<UpdateArgs, UpdateResult, UpdateOptimistic> {
+  return useMutation<UpdateArgs, UpdateResult, UpdateOptimistic>('update');
 }
 
 /**

@@ -87,6 +87,12 @@ export type PageResult = Record<string, number[]>;
 /** The arguments of update. */
 export type UpdateArgs = { "user-id": UserID; "-": string; userID: number; "2fa"?: string | null };
 
+/** The optimistic updaters of update (CallOptions of @mizan/base): one per context function it affects, from that function's data and the call's arguments to its new data. */
+export interface UpdateOptimistic {
+  user?: (data: UserResult, args: UpdateArgs) => UserResult;
+  orders?: (data: OrdersResult, args: UpdateArgs) => OrdersResult;
+}
+
 /** The result of user, in the bundle of context user. */
 export type UserResult = unknown;
 

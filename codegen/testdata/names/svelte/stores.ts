@@ -24,6 +24,7 @@ import type {
   OrdersResult,
   PageResult,
   UpdateArgs,
+  UpdateOptimistic,
   UpdateResult,
   UserBundle,
   UserParams,
@@ -84,8 +85,8 @@ export function getCall(client?: MizanClient): MutationStore<GetArgs2, GetResult
 }
 
 /** A store of calls of mutation update: mutate(args) resolves to its result. */
-export function updateMutation(client?: MizanClient): MutationStore<UpdateArgs, UpdateResult> {
-  return mutation<UpdateArgs, UpdateResult>('update', client);
+export function updateMutation(client?: MizanClient): MutationStore<UpdateArgs, UpdateResult, UpdateOptimistic> {
+  return mutation<UpdateArgs, UpdateResult, UpdateOptimistic>('update', client);
 }
 
 /**

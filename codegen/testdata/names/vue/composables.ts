@@ -24,6 +24,7 @@ import type {
   OrdersResult,
   PageResult,
   UpdateArgs,
+  UpdateOptimistic,
   UpdateResult,
   UserBundle,
   UserParams,
@@ -96,8 +97,8 @@ export function useGet(): MutationState<GetArgs2, GetResult> {
 }
 
 /** Calls mutation update: mutate(args) resolves to its result. */
-export function useUpdate(): MutationState<UpdateArgs, UpdateResult> {
-  return useMutation<UpdateArgs, UpdateResult>('update');
+export function useUpdate(): MutationState<UpdateArgs, UpdateResult, UpdateOptimistic> {
+  return useMutation<UpdateArgs, UpdateResult, UpdateOptimistic>('update');
 }
 
 /**
