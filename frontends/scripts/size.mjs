@@ -46,6 +46,12 @@ const entries = {
     packages: ['@mizan/base'],
   },
   '@mizan/base/optimistic': { contents: "export * from './base/src/optimistic.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/base/offline': { contents: "export * from './base/src/offline.ts';", external: [], packages: ['@mizan/base'] },
+  '@mizan/base + @mizan/base/offline': {
+    contents: "export * from './base/src/index.ts'; export * from './base/src/offline.ts';",
+    external: [],
+    packages: ['@mizan/base'],
+  },
   '@mizan/base + @mizan/base/optimistic': {
     contents: "export * from './base/src/index.ts'; export * from './base/src/optimistic.ts';",
     external: [],

@@ -67,7 +67,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * functions through its transport and applies the targets they return.
  */
 export class MizanClient {
-  private readonly transport: Transport;
+  /** @internal (replaced by @mizan/base/offline's enableOffline) */
+  transport: Transport;
   private readonly initialData: Record<string, unknown>;
   private readonly attempts: number;
   private readonly delay: number;

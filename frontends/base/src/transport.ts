@@ -15,7 +15,12 @@ export interface CallResult<R> {
  */
 export interface Transport {
   fetchContext(context: string, params: Params, signal?: AbortSignal): Promise<unknown>;
-  call(fn: string, args: unknown, signal?: AbortSignal): Promise<CallResult<unknown>>;
+  /**
+   * headers, when given, are extra headers of this one request (the HTTP
+   * transport sends them; @mizan/base/offline sends `Idempotency-Key`,
+   * docs/spec.md §12); a transport without headers may ignore them.
+   */
+  call(fn: string, args: unknown, signal?: AbortSignal, headers?: Record<string, string>): Promise<CallResult<unknown>>;
   /**
    * Optional, for a transport that pushes invalidations (wsTransport of
    * `@mizan/base/ws`): a client calls it once, with the function that
@@ -94,7 +99,7 @@ export function httpTransport(opts: HttpTransportOptions = {}): Transport {
   }
 
   function token(): Promise<string> {
-    csrf ??= send('session/', { method: 'GET' }).then(
+    csrf ??= send('session/', {}).then(
       (r) => String((r.body as { csrf_token?: unknown } | undefined)?.csrf_token ?? ''),
       (e: unknown) => {
         csrf = undefined;
@@ -107,10 +112,10 @@ export function httpTransport(opts: HttpTransportOptions = {}): Transport {
   return {
     async fetchContext(context, params, signal) {
       const q = queryString(stringifyParams(params));
-      return (await send(`ctx/${encodeURIComponent(context)}/${q ? '?' + q : ''}`, { method: 'GET', signal })).body;
+      return (await send(`ctx/${encodeURIComponent(context)}/${q ? '?' + q : ''}`, { signal })).body;
     },
-    async call(fn, args, signal) {
-      const headers = { 'Content-Type': 'application/json', [opts.csrfHeader ?? 'X-CSRFToken']: await token() };
+    async call(fn, args, signal, headers) {
+      headers = { 'Content-Type': 'application/json', [opts.csrfHeader ?? 'X-CSRFToken']: await token(), ...headers };
       let r: Reply;
       try {
         r = await send('call/', { method: 'POST', headers, body: JSON.stringify({ fn, args: args ?? {} }), signal });

@@ -250,11 +250,12 @@ export function wsTransport(opts: WsTransportOptions = {}): WsTransport {
       return () => listeners.delete(l);
     },
     fetchContext: (context, params, signal) => http.fetchContext(context, params, signal),
-    async call(fn, args, signal): Promise<CallResult<unknown>> {
+    async call(fn, args, signal, headers): Promise<CallResult<unknown>> {
       const ws = live();
-      if (!ws || !(opts.socketCalls ? opts.socketCalls.includes(fn) : registered.has(fn))) return http.call(fn, args, signal);
+      if (!ws || !(opts.socketCalls ? opts.socketCalls.includes(fn) : registered.has(fn))) return http.call(fn, args, signal, headers);
       if (signal?.aborted) throw signal.reason;
-      const reply = request(ws, { type: 'call', fn, args: args ?? {} });
+      // An Idempotency-Key (@mizan/base/offline) goes as the message's idempotency_key (docs/spec.md §12).
+      const reply = request(ws, { type: 'call', fn, args: args ?? {}, idempotency_key: headers?.['Idempotency-Key'] });
       if (!signal) return result(await reply);
       let onAbort!: () => void;
       const aborted = new Promise<never>((_, rej) => {

@@ -54,6 +54,16 @@ describe('httpTransport', () => {
     expect(seen[1]?.url).toBe('/api/mizan/ctx/global/');
   });
 
+  it('sends the per-call headers of call (an Idempotency-Key) on that call only', async () => {
+    const { f, seen } = fakeFetch();
+    const t = httpTransport({ fetch: f });
+    await t.call('bump', {}, undefined, { 'Idempotency-Key': 'k-1' });
+    await t.call('bump', {});
+    const calls = seen.filter((s) => s.url.endsWith('/call/'));
+    expect(calls.map((s) => s.headers['Idempotency-Key'])).toStrictEqual(['k-1', undefined]);
+    expect(calls[0]?.headers['X-CSRFToken']).toBe(TOKEN);
+  });
+
   it('uses baseUrl, prefix, extra headers and credentials include across origins', async () => {
     const { f, seen } = fakeFetch();
     const t = httpTransport({ fetch: f, baseUrl: 'https://api.example.com', prefix: '/m/', headers: () => ({ Authorization: 'Bearer x' }) });

@@ -247,6 +247,25 @@ describe('wsTransport', () => {
     expect(await r.catch((e: unknown) => e)).toMatchObject({ code: 'network', status: 0 });
   });
 
+  it('sends an Idempotency-Key (of @mizan/base/offline) as the call message\'s idempotency_key, and to HTTP as a header', async () => {
+    const { transport, http } = setup({ socketCalls: ['update_profile'] });
+    const spy = vi.spyOn(http, 'call');
+    const h = { 'Idempotency-Key': 'k-1' };
+    await transport.call('update_profile', { user_id: 1 }, undefined, h);
+    expect(spy).toHaveBeenCalledExactlyOnceWith('update_profile', { user_id: 1 }, undefined, h);
+    const ws = FakeSocket.last();
+    ws.open();
+    await flush();
+    ws.ackAll();
+    await flush();
+    const p = transport.call('update_profile', { user_id: 1 }, undefined, h);
+    await flush();
+    const [m] = ws.sent.splice(0);
+    expect(m).toStrictEqual({ id: m?.id, type: 'call', fn: 'update_profile', args: { user_id: 1 }, idempotency_key: 'k-1' });
+    ws.receive({ id: m?.id, type: 'result', result: 1, invalidate: [] });
+    await p;
+  });
+
   it('calls the functions of registerSocketCalls over the socket; socketCalls, when given, replaces them', async () => {
     // What a generated client.ts does when it loads (names of its own, so
     // that the registry, global to the module, changes no other test).

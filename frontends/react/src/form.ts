@@ -3,7 +3,7 @@
 // @mizan/base/forms); a field marked server_only also asks the form's
 // <form>_validate function; submit calls the form's submit function through
 // the client, so its targets invalidate as for any mutation.
-import type { MizanError } from '@mizan/base';
+import type { MizanError, Updater } from '@mizan/base';
 import { checkField, checkForm, type FormErrors, type FormFieldSchema, type FormSchema } from '@mizan/base/forms';
 import { useEffect, useMemo, useReducer, useRef } from 'react';
 import { useMizan } from './index.js';
@@ -14,8 +14,11 @@ export type FieldPath<V> = (keyof V & string) | `${keyof V & string}.${number}.$
 /** The row type of a formset field's values. */
 export type FormsetRow<T> = T extends readonly (infer E)[] ? E : Record<string, unknown>;
 
-/** Options of useForm. */
-export interface FormOptions<V, R> {
+/**
+ * Options of useForm. O is the type of the optimistic updaters of the
+ * submit function (a generated hook's <Mutation>Optimistic).
+ */
+export interface FormOptions<V, R, O extends object = Record<string, Updater>> {
   /** The form's submit function (the form's name). */
   submit: string;
   /** The form's validate function (<form>_validate), asked about server_only fields. */
@@ -33,6 +36,13 @@ export interface FormOptions<V, R> {
   debounceMs?: number;
   /** Called with the result of a successful submit. */
   onSuccess?: (result: R) => void;
+  /**
+   * Optimistic updaters of the submit call, by context function, from
+   * that function's data and the form's values (CallOptions of
+   * @mizan/base; docs/client.md, "Optimistic updates"): applied when the
+   * call is sent, rolled back if it fails.
+   */
+  optimistic?: O;
 }
 
 /** The rows of a formset and the ways to change them; the rows' errors follow their rows. */
@@ -103,7 +113,10 @@ function convert(field: FormFieldSchema | undefined, v: unknown): unknown {
  * useForm binds a form's schema to state: values, the errors of each key,
  * submit through the client of the nearest MizanProvider.
  */
-export function useForm<V extends Record<string, unknown>, R>(schema: FormSchema, options: FormOptions<V, R>): FormState<V, R> {
+export function useForm<V extends Record<string, unknown>, R, O extends object = Record<string, Updater>>(
+  schema: FormSchema,
+  options: FormOptions<V, R, O>,
+): FormState<V, R> {
   const client = useMizan();
   const opts = useRef(options);
   opts.current = options;
@@ -205,7 +218,7 @@ export function useForm<V extends Record<string, unknown>, R>(schema: FormSchema
         if (Object.keys(errors).length) return undefined;
         set({ inFlight: st.inFlight + 1 });
         try {
-          const { result } = await client.call<R>(opts.current.submit, st.values);
+          const { result } = await client.call<R>(opts.current.submit, st.values, { optimistic: opts.current.optimistic });
           opts.current.onSuccess?.(result);
           return result;
         } catch (e) {

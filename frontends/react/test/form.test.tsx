@@ -1,5 +1,6 @@
 import { MizanClient, MizanError, type CallResult, type Params, type Transport } from '@mizan/base';
 import type { FormSchema } from '@mizan/base/forms';
+import { registerMutationTargets } from '@mizan/base/optimistic';
 import { act } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -442,6 +443,70 @@ describe('useForm: formset', () => {
     expect(form().errors).toEqual({ lines: ['Add at least 1 row.'] });
     await act(async () => form().formset('lines').append({ sku: 'DDDDDD', qty: 1 }));
     expect(form().errors).toEqual({});
+  });
+});
+
+describe('useForm: optimistic', () => {
+  // contact affects context messages; its instance holds the function inbox.
+  registerMutationTargets({ contact: [['messages']] });
+  type Inbox = { inbox: string[] };
+
+  /** watch mounts the form with the optimistic option and a watched messages instance with data. */
+  async function watch() {
+    const updater = vi.fn((inbox: string[], values: Contact) => [...inbox, values.message]);
+    const m = await mount<Contact>(contact, { submit: 'contact', initial: valid, optimistic: { inbox: updater } });
+    m.server.fetchContext = (context: string) => Promise.resolve(context === 'messages' ? { inbox: ['hi'] } : {});
+    const inst = m.client.instance<Inbox>('messages');
+    const off = inst.subscribe(() => {});
+    await flush();
+    expect(inst.getSnapshot().data).toEqual({ inbox: ['hi'] });
+    return { ...m, updater, inst, off };
+  }
+
+  it('applies the updaters to the instances its targets match when the submit is sent, with the values', async () => {
+    const { server, form, updater, inst, off } = await watch();
+    let done: Promise<unknown> | undefined;
+    await act(async () => {
+      done = form().submit();
+    });
+    // Sent, not answered: the instance already shows the change.
+    expect(server.named('contact')).toHaveLength(1);
+    expect(updater).toHaveBeenCalledWith(['hi'], valid);
+    expect(inst.getSnapshot().data).toEqual({ inbox: ['hi', valid.message] });
+    // Answered: the targets refetch the instance, whose data replaces the update.
+    server.fetchContext = () => Promise.resolve({ inbox: ['hi', 'from the server'] });
+    await act(async () => server.calls[0]!.answer({ ok: true }));
+    await expect(done).resolves.toEqual({ ok: true });
+    await flush();
+    expect(inst.getSnapshot().data).toEqual({ inbox: ['hi', 'from the server'] });
+    off();
+  });
+
+  it('rolls the updaters back when the submit fails, and keeps the error', async () => {
+    const { server, form, inst, off } = await watch();
+    let done: Promise<unknown> | undefined;
+    await act(async () => {
+      done = form().submit();
+    });
+    expect(inst.getSnapshot().data).toEqual({ inbox: ['hi', valid.message] });
+    const err = new MizanError('conflict', 'forced', 409);
+    await act(async () => server.calls[0]!.fail(err));
+    await expect(done).resolves.toBeUndefined();
+    expect(inst.getSnapshot().data).toEqual({ inbox: ['hi'] });
+    expect(form().submitError).toBe(err);
+    off();
+  });
+
+  it('sends no call and applies nothing when the client rules fail', async () => {
+    const { server, form, updater, inst, off } = await watch();
+    await act(async () => form().setValue('name', ''));
+    await act(async () => {
+      await form().submit();
+    });
+    expect(server.calls).toHaveLength(0);
+    expect(updater).not.toHaveBeenCalled();
+    expect(inst.getSnapshot().data).toEqual({ inbox: ['hi'] });
+    off();
   });
 });
 

@@ -211,6 +211,13 @@ async function until(what, fn, timeout = 20_000) {
   }
 }
 
+/** untilValue waits until the input or select of locator holds value. */
+const untilValue = (what, locator, value) =>
+  until(what, async () => {
+    const v = await locator.inputValue();
+    return { ok: v === value, value: v };
+  });
+
 /** The entry script of the built UI, which the server-rendered pages must load. */
 function entryScript() {
   const manifest = JSON.parse(readFileSync(join(dist, '.vite', 'manifest.json'), 'utf8'));
@@ -492,8 +499,9 @@ test('adding a task refetches that project only (scoped invalidation)', { skip }
   assert.deepEqual(body.invalidate, [{ context: 'project', params: { project_id: 1 } }]);
   assert.equal(header, 'project;project_id=1');
 
-  // The new card comes from the refetched bundle, not from the call's result.
-  await page.getByTestId('column-todo').getByText(title).waitFor();
+  // The new card comes from the refetched bundle, not from the call's
+  // result (until then the optimistic one shows, pending).
+  await page.getByTestId('column-todo').locator('.task-card:not([aria-busy])', { hasText: title }).waitFor();
   await page.getByTestId('column-todo').locator('.count', { hasText: /^3$/ }).waitFor();
   await sidebarProgress(1).getByText('2/6 done').waitFor();
   await page.getByTestId('stats').getByText('6', { exact: true }).waitFor();
@@ -549,7 +557,7 @@ test('a signed-in comment refetches the task and one function of its project (fu
   ]);
   assert.equal(header, 'task;task_id=3, project;project_id=1');
 
-  await panel.getByText(text).waitFor();
+  await panel.locator('li.comment:not([aria-busy])', { hasText: text }).waitFor(); // the server's, not the optimistic one
   await page.getByTestId('comments-3').getByText('3').waitFor(); // the card's count, from project_tasks
   await settle();
   assert.deepEqual(ctxFetchesSince(mark), ['project/?project_id=1', 'task/?task_id=3']);
@@ -793,8 +801,11 @@ test('an expired access token is refreshed once and the request retried', { skip
   const mark = log.length;
   const title = 'Added with a refreshed token';
   await p.getByLabel('New task').fill(title);
+  const added = p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && r.status() === 200 && JSON.parse(r.request().postData() ?? '{}').fn === 'add_task');
   await p.getByRole('button', { name: 'Add task' }).click();
-  await p.getByTestId('column-todo').getByText(title).waitFor();
+  await added;
+  // The server's card (the optimistic one shows, pending, from the click).
+  await p.getByTestId('column-todo').locator('.task-card:not([aria-busy])', { hasText: title }).waitFor();
   const seen = log.slice(mark).filter((r) => r.fn === 'add_task' || r.path.startsWith('auth/'));
   // The call was refused (expired), auth/refresh/ gave a new pair, and the
   // same call went again with the new access token: one task added.
@@ -886,9 +897,10 @@ test('forms: a rule the browser checks shows before any request; a server-only o
   await p.getByLabel('Due date').fill('2026-12-24');
   const { header } = await mutate('add_task', () => p.getByRole('button', { name: 'Add task' }).click(), p);
   assert.equal(header, 'project;project_id=2');
-  const card = p.getByTestId('column-todo').locator('.task-card', { hasText: 'Plan the offline beta' });
+  // (The server's card: the optimistic one, pending, shows from the click.)
+  const card = p.getByTestId('column-todo').locator('.task-card:not([aria-busy])', { hasText: 'Plan the offline beta' });
   await card.getByText('due 2026-12-24').waitFor();
-  assert.equal(await p.getByLabel('New task').inputValue(), '');
+  await untilValue('the form is cleared', p.getByLabel('New task'), '');
   assert.equal(await title.count(), 0, 'the title still shows an error');
   await quietFor(500);
   // (add_task_validate may have been asked about the title as it was
@@ -1084,4 +1096,302 @@ test('forms without JavaScript: the plain forms post, show the 422 errors beside
   // (The browser logs the 422 of the page itself.)
   assert.deepEqual(errors.filter((e) => !/status of 422/.test(e)), [], 'errors while hydrating the form page');
   await js.close();
+});
+
+// Optimistic updates (src/optimistic.ts; docs/client.md, "Optimistic
+// updates"): adding a task, moving one and commenting show at once, before
+// the server answers. Each test holds the call in the browser (a route that
+// waits on a gate before it lets the request go on to the server, or
+// answers it with a forced error), checks what the page shows while the
+// call is sent but not answered, then releases it and checks that the page
+// ends with the server's data, or that a refused call was rolled back.
+// Each in a window of its own, signed in, on project 2.
+
+const forced = { status: 409, contentType: 'application/json', body: JSON.stringify({ error: { code: 'conflict', message: 'forced' } }) };
+
+/**
+ * holdCall holds p's calls of fn (POST call/) until release(). sent
+ * resolves once the page has sent the first (it has not reached the
+ * server); a held call then goes on to the server, or, with fail, is
+ * answered with a 409 conflict "forced" that the server never sees. Other
+ * calls go through. answered resolves with the response of the call;
+ * off() removes the route.
+ */
+async function holdCall(p, fn, fail = false) {
+  let release, onSent;
+  const gate = new Promise((r) => (release = r));
+  const sent = new Promise((r) => (onSent = r));
+  let held = 0;
+  const isFn = (req) => req.method() === 'POST' && JSON.parse(req.postData() ?? '{}').fn === fn;
+  const handler = async (route) => {
+    if (!isFn(route.request())) return route.continue();
+    held++;
+    onSent(route.request());
+    await gate;
+    return fail ? route.fulfill(forced) : route.continue();
+  };
+  await p.route(`**${prefix}call/`, handler);
+  const answered = p.waitForResponse((r) => r.url().endsWith(`${prefix}call/`) && isFn(r.request()), { timeout: 30_000 });
+  return { sent, answered, held: () => held, release: () => release(), off: () => p.unroute(`**${prefix}call/`, handler) };
+}
+
+/** answersSince returns the responses of fn's calls p has had since mark (newWindow's log). */
+const answersSince = (log, mark, fn) => log.slice(mark).filter((r) => r.fn === fn);
+
+/** serverBundle fetches a context instance as the server has it now (plain, anonymous GET). */
+async function serverBundle(path) {
+  const res = await fetch(`${base}${prefix}ctx/${path}`);
+  assert.equal(res.status, 200, `ctx/${path}`);
+  return res.json();
+}
+
+/** shownBoard reads the board of p: per column, its cards as "id title comments", with " pending" when aria-busy; and the stats line. */
+const shownBoard = (p) =>
+  p.evaluate(() => ({
+    columns: Object.fromEntries(
+      ['todo', 'doing', 'done'].map((s) => [
+        s,
+        [...document.querySelectorAll(`[data-testid="column-${s}"] .task-card`)].map(
+          (c) =>
+            `${c.getAttribute('data-testid').slice('task-'.length)} ${c.querySelector('.task-title').textContent} ${c.querySelector('.comment-count')?.textContent ?? 0}` +
+            (c.getAttribute('aria-busy') === 'true' ? ' pending' : ''),
+        ),
+      ]),
+    ),
+    stats: document.querySelector('[data-testid="stats"]').textContent,
+  }));
+
+/** serverBoard is what shownBoard should read for project id, from the server's data. */
+async function serverBoard(id) {
+  const { project_tasks: tasks, project_stats: s } = await serverBundle(`project/?project_id=${id}`);
+  return {
+    columns: Object.fromEntries(['todo', 'doing', 'done'].map((st) => [st, tasks.filter((t) => t.status === st).map((t) => `${t.id} ${t.title} ${t.comments}`)])),
+    stats: `${s.total} tasks · ${s.todo} to do · ${s.doing} in progress · ${s.done} done`,
+  };
+}
+
+/** untilServerBoard waits until p's board is the server's for project id: no pending card, the same cards, counts and numbers. */
+const untilServerBoard = (p, id) =>
+  until(`the board shows the server's project ${id}`, async () => {
+    const [shown, server] = [await shownBoard(p), await serverBoard(id)];
+    return { ok: JSON.stringify(shown) === JSON.stringify(server), shown, server };
+  });
+
+/** statsOf parses p's stats line. */
+async function statsOf(p) {
+  const m = /(\d+) tasks · (\d+) to do · (\d+) in progress · (\d+) done/.exec(await p.getByTestId('stats').innerText());
+  assert.ok(m, 'no stats line');
+  const [total, todo, doing, done] = m.slice(1).map(Number);
+  return { total, todo, doing, done };
+}
+
+/** firstTodo returns the id and title of the first card to do on p's board. */
+async function firstTodo(p) {
+  const card = p.getByTestId('column-todo').locator('.task-card:not(.pending)').first();
+  await card.waitFor();
+  return { id: Number((await card.getAttribute('data-testid')).slice('task-'.length)), title: await card.locator('.task-title').innerText() };
+}
+
+test('optimistic: a new task shows at once as a pending card while add_task is held, then as the server made it; a refused one is rolled back', { skip }, async () => {
+  const { context, p, log, errors } = await signedInWindow('alan', 'Alan Turing', 2);
+  await untilServerBoard(p, 2);
+  const before = await statsOf(p);
+  const title = 'Drafted before the answer';
+  await p.getByLabel('New task').fill(title);
+  await p.getByLabel('Assignee').selectOption({ label: 'Grace Hopper' });
+  await p.getByLabel('Due date').fill('2026-12-31');
+
+  // Held: sent, not answered, and the card is on the board already, to do,
+  // pending, with a provisional (negative) id, its assignee and due date.
+  let hold = await holdCall(p, 'add_task');
+  let mark = log.length;
+  await p.getByRole('button', { name: 'Add task' }).click();
+  await hold.sent;
+  const draft = p.getByTestId('column-todo').locator('.task-card', { hasText: title });
+  await draft.waitFor();
+  assert.equal(await draft.getAttribute('aria-busy'), 'true');
+  assert.match(await draft.getAttribute('data-testid'), /^task--\d+$/);
+  assert.equal(await draft.locator('.avatar').getAttribute('title'), 'Grace Hopper');
+  await draft.getByText('due 2026-12-31').waitFor();
+  assert.equal(await draft.getByRole('link').count(), 0, 'a task not created yet links to its page');
+  await p.getByTestId('stats').getByText(`${before.total + 1} tasks · ${before.todo + 1} to do`).waitFor();
+  assert.equal(hold.held(), 1);
+  assert.deepEqual(answersSince(log, mark, 'add_task'), [], 'add_task was answered while held');
+  assert.ok(!(await serverBoard(2)).columns.todo.some((c) => c.endsWith(` ${title} 0`)), 'the server has the task while the call is held');
+
+  // Released: the server's card replaces the provisional one (exactly one
+  // card with the title), and the board is the server's.
+  hold.release();
+  const res = await hold.answered;
+  assert.equal(res.status(), 200);
+  const { result } = await res.json();
+  await p.getByTestId('column-todo').getByTestId(`task-${result.id}`).getByRole('link', { name: title }).waitFor();
+  await untilServerBoard(p, 2);
+  assert.equal(await p.getByTestId('board').getByText(title, { exact: true }).count(), 1);
+  assert.equal(await p.getByTestId('board').locator('[aria-busy="true"]').count(), 0);
+  await untilValue('the form is cleared', p.getByLabel('New task'), '');
+  assert.deepEqual(answersSince(log, mark, 'add_task').map((r) => r.status), [200]);
+  await hold.off();
+
+  // Refused (409, the server never sees it): the card shows while held,
+  // then goes; the error shows on the form, which keeps its values.
+  const refused = 'Refused on purpose';
+  const afterAdd = await statsOf(p);
+  await p.getByLabel('New task').fill(refused);
+  hold = await holdCall(p, 'add_task', true);
+  mark = log.length;
+  await p.getByRole('button', { name: 'Add task' }).click();
+  await hold.sent;
+  await p.getByTestId('column-todo').locator('.task-card.pending', { hasText: refused }).waitFor();
+  await p.getByTestId('stats').getByText(`${afterAdd.total + 1} tasks`).waitFor();
+  hold.release();
+  assert.equal((await hold.answered).status(), 409);
+  await p.getByTestId('add-task').getByRole('alert').getByText('forced').waitFor();
+  await p.getByTestId('board').getByText(refused).waitFor({ state: 'detached' });
+  await p.getByTestId('stats').getByText(`${afterAdd.total} tasks · ${afterAdd.todo} to do`).waitFor();
+  assert.equal(await p.getByLabel('New task').inputValue(), refused);
+  await untilServerBoard(p, 2);
+  await hold.off();
+  assert.deepEqual(errors.filter((e) => !/status of 409/.test(e)), []);
+  await context.close();
+});
+
+test('optimistic: a moved task changes column at once, card and panel, while move_task is held; a refused move is rolled back', { skip }, async () => {
+  const { context, p, log, errors } = await signedInWindow('alan', 'Alan Turing', 2);
+  await untilServerBoard(p, 2);
+  const { id, title } = await firstTodo(p);
+  const card = (status) => p.getByTestId(`column-${status}`).getByTestId(`task-${id}`);
+  const before = await statsOf(p);
+
+  // The card's arrow: held, the card is in progress already, pending, its
+  // arrows disabled; the numbers follow.
+  let hold = await holdCall(p, 'move_task');
+  let mark = log.length;
+  await card('todo').getByRole('button', { name: 'Move to In progress' }).click();
+  await hold.sent;
+  await card('doing').waitFor();
+  assert.equal(await card('todo').count(), 0);
+  assert.equal(await card('doing').getAttribute('aria-busy'), 'true');
+  assert.equal(await card('doing').getByRole('button', { name: 'Move to Done' }).isDisabled(), true);
+  await p.getByTestId('stats').getByText(`${before.todo - 1} to do · ${before.doing + 1} in progress`).waitFor();
+  assert.deepEqual(answersSince(log, mark, 'move_task'), [], 'move_task was answered while held');
+  assert.ok((await serverBoard(2)).columns.todo.some((c) => c.startsWith(`${id} `)), 'the server moved the task while the call is held');
+  hold.release();
+  assert.equal((await hold.answered).status(), 200);
+  await untilServerBoard(p, 2);
+  assert.equal(await card('doing').getAttribute('aria-busy'), null);
+  await hold.off();
+
+  // The panel's status: held, the panel's task (task_detail) and its card
+  // (project_tasks) say done at once.
+  await card('doing').getByRole('link', { name: title }).click();
+  const panel = p.getByTestId('task-panel');
+  await panel.getByRole('heading', { name: title }).waitFor();
+  assert.equal(await panel.getByLabel('Status').inputValue(), 'doing');
+  hold = await holdCall(p, 'move_task');
+  mark = log.length;
+  await panel.getByLabel('Status').selectOption('done');
+  await hold.sent;
+  await card('done').waitFor();
+  // (A controlled select shows its data: without the optimistic task_detail
+  // it would be back on In progress.)
+  await untilValue('the panel says done', panel.getByLabel('Status'), 'done');
+  assert.equal(await panel.getByLabel('Status').isDisabled(), true);
+  assert.deepEqual(answersSince(log, mark, 'move_task'), []);
+  hold.release();
+  assert.equal((await hold.answered).status(), 200);
+  await untilServerBoard(p, 2);
+  assert.equal((await serverBundle(`task/?task_id=${id}`)).task_detail.status, 'done');
+  await untilValue('the panel says done', panel.getByLabel('Status'), 'done');
+  await hold.off();
+
+  // Refused: the card goes back to done, the panel too, and the error shows
+  // above the columns.
+  const done = await statsOf(p);
+  hold = await holdCall(p, 'move_task', true);
+  await card('done').getByRole('button', { name: 'Move to In progress' }).click();
+  await hold.sent;
+  await card('doing').waitFor();
+  await untilValue('the panel says in progress', panel.getByLabel('Status'), 'doing');
+  await p.getByTestId('stats').getByText(`${done.doing + 1} in progress · ${done.done - 1} done`).waitFor();
+  hold.release();
+  assert.equal((await hold.answered).status(), 409);
+  await p.getByTestId('board').getByRole('alert').getByText('forced').waitFor();
+  await card('done').waitFor();
+  assert.equal(await card('doing').count(), 0);
+  await untilValue('the panel is back on done', panel.getByLabel('Status'), 'done');
+  await p.getByTestId('stats').getByText(`${done.doing} in progress · ${done.done} done`).waitFor();
+  await untilServerBoard(p, 2);
+  await hold.off();
+  assert.deepEqual(errors.filter((e) => !/status of 409/.test(e)), []);
+  await context.close();
+});
+
+test('optimistic: a comment shows at once, pending, with the card count, while add_comment is held; a refused one is rolled back', { skip }, async () => {
+  const { context, p, log, errors } = await signedInWindow('alan', 'Alan Turing', 2);
+  await untilServerBoard(p, 2);
+  const { id, title } = await firstTodo(p);
+  await p.getByTestId(`task-${id}`).getByRole('link', { name: title }).click();
+  const panel = p.getByTestId('task-panel');
+  await panel.getByRole('heading', { name: title }).waitFor();
+  const comments = panel.getByRole('region', { name: 'Comments' });
+  const countOf = async () => ((await p.getByTestId(`comments-${id}`).count()) ? Number(await p.getByTestId(`comments-${id}`).innerText()) : 0);
+  const serverComments = async () => (await serverBundle(`task/?task_id=${id}`)).task_comments.map((c) => `${c.author.name}: ${c.body}`);
+  const shownComments = () => comments.locator('li.comment').evaluateAll((els) => els.map((li) => `${li.querySelector('strong').textContent}: ${li.querySelector('.comment-body').textContent}${li.getAttribute('aria-busy') === 'true' ? ' pending' : ''}`));
+  const untilServerComments = () =>
+    until('the panel shows the server\'s comments', async () => {
+      const [shown, server] = [await shownComments(), await serverComments()];
+      return { ok: JSON.stringify(shown) === JSON.stringify(server), shown, server };
+    });
+  await untilServerComments();
+  const n = await countOf();
+
+  // Held: the comment is there, pending, by the signed-in user, and the
+  // card counts it.
+  const text = 'Said before the server heard it.';
+  await panel.getByLabel('Comment', { exact: true }).fill(text);
+  let hold = await holdCall(p, 'add_comment');
+  let mark = log.length;
+  await panel.getByRole('button', { name: 'Comment' }).click();
+  await hold.sent;
+  const mine = comments.locator('li.comment', { hasText: text });
+  await mine.waitFor();
+  assert.equal(await mine.getAttribute('aria-busy'), 'true');
+  await mine.getByText('Alan Turing').waitFor();
+  await p.getByTestId(`comments-${id}`).getByText(String(n + 1), { exact: true }).waitFor();
+  assert.deepEqual(answersSince(log, mark, 'add_comment'), [], 'add_comment was answered while held');
+  assert.ok(!(await serverComments()).includes(`Alan Turing: ${text}`), 'the server has the comment while the call is held');
+
+  // Released: the server's comment replaces it, once, and the count is the server's.
+  hold.release();
+  assert.equal((await hold.answered).status(), 200);
+  await untilServerComments();
+  assert.equal(await comments.locator('li.comment', { hasText: text }).count(), 1);
+  assert.equal(await mine.getAttribute('aria-busy'), null);
+  await untilServerBoard(p, 2);
+  assert.equal(await countOf(), n + 1);
+  await untilValue('the comment form is cleared', panel.getByLabel('Comment', { exact: true }), '');
+  await hold.off();
+
+  // Refused: shown while held, then gone, the count back; the error shows
+  // by the comment form, which keeps the text.
+  const refused = 'This one is refused.';
+  await panel.getByLabel('Comment', { exact: true }).fill(refused);
+  hold = await holdCall(p, 'add_comment', true);
+  mark = log.length;
+  await panel.getByRole('button', { name: 'Comment' }).click();
+  await hold.sent;
+  await comments.locator('li.comment.pending', { hasText: refused }).waitFor();
+  await p.getByTestId(`comments-${id}`).getByText(String(n + 2), { exact: true }).waitFor();
+  hold.release();
+  assert.equal((await hold.answered).status(), 409);
+  await comments.getByRole('alert').getByText('forced').waitFor();
+  await comments.locator('li.comment', { hasText: refused }).waitFor({ state: 'detached' });
+  await p.getByTestId(`comments-${id}`).getByText(String(n + 1), { exact: true }).waitFor();
+  assert.equal(await panel.getByLabel('Comment', { exact: true }).inputValue(), refused);
+  await untilServerComments();
+  await untilServerBoard(p, 2);
+  await hold.off();
+  assert.deepEqual(errors.filter((e) => !/status of 409/.test(e)), []);
+  await context.close();
 });

@@ -16,6 +16,7 @@ import {
   useTask,
   useTeam,
 } from './gen/hooks';
+import { addCommentUpdaters, isProvisional, moveTaskUpdaters } from './optimistic';
 import { Link, navigate } from './router';
 import { ago, Avatar, ErrorNote, ignore, statuses, statusLabel, useMe } from './ui';
 
@@ -42,7 +43,7 @@ export function ProjectPage({ projectId, taskId, editing }: { projectId: number;
           <>
             <AddTaskForm projectId={projectId} />
             {editing && tasks.data ? (
-              <EditTasksForm projectId={projectId} tasks={tasks.data} />
+              <EditTasksForm projectId={projectId} tasks={tasks.data.filter((t) => !isProvisional(t))} />
             ) : (
               tasks.data &&
               tasks.data.length > 0 && (
@@ -60,22 +61,7 @@ export function ProjectPage({ projectId, taskId, editing }: { projectId: number;
           </p>
         )}
         <ErrorNote error={tasks.error} />
-        <div className="columns">
-          {statuses.map(({ status, label }) => {
-            const cards = tasks.data?.filter((t) => t.status === status) ?? [];
-            return (
-              <section key={status} className={`column column-${status}`} data-testid={`column-${status}`} aria-label={label}>
-                <h2 className="column-title">
-                  {label} <span className="count">{cards.length}</span>
-                </h2>
-                {cards.map((t) => (
-                  <Card key={t.id} projectId={projectId} task={t} open={t.id === taskId} canEdit={!!me} />
-                ))}
-                {cards.length === 0 && <p className="empty">Nothing here.</p>}
-              </section>
-            );
-          })}
-        </div>
+        <Board projectId={projectId} tasks={tasks.data} taskId={taskId} canEdit={!!me} />
       </section>
       {taskId !== undefined && <TaskPanel projectId={projectId} taskId={taskId} />}
     </div>
@@ -194,17 +180,76 @@ function AssigneeSelect(props: { value: number | null; onChange: (id: number | n
   );
 }
 
-function Card({ projectId, task, open, canEdit }: { projectId: number; task: TaskCard; open: boolean; canEdit: boolean }) {
+/**
+ * Board shows the project's tasks in their columns. It holds the move of
+ * the cards' arrows: a moved card changes column at once (optimistic), so
+ * it is another element, and its error shows here, above the columns.
+ */
+function Board({ projectId, tasks, taskId, canEdit }: { projectId: number; tasks: TaskCard[] | undefined; taskId?: number; canEdit: boolean }) {
   const move = useMoveTask();
+  // The tasks whose move is in flight, shown as pending.
+  const [moving, setMoving] = useState<readonly number[]>([]);
+  const moveTo = (task: TaskCard, status: Status) => {
+    setMoving((m) => [...m, task.id]);
+    move
+      .mutate({ project_id: projectId, task_id: task.id, status }, { optimistic: moveTaskUpdaters(task.status) })
+      .catch(ignore)
+      .finally(() =>
+        setMoving((m) => {
+          const i = m.indexOf(task.id);
+          return i < 0 ? m : [...m.slice(0, i), ...m.slice(i + 1)];
+        }),
+      );
+  };
+  return (
+    <div className="board" data-testid="board">
+      <ErrorNote error={move.error} />
+      <div className="columns">
+        {statuses.map(({ status, label }) => {
+          const cards = tasks?.filter((t) => t.status === status) ?? [];
+          return (
+            <section key={status} className={`column column-${status}`} data-testid={`column-${status}`} aria-label={label}>
+              <h2 className="column-title">
+                {label} <span className="count">{cards.length}</span>
+              </h2>
+              {cards.map((t) => (
+                <Card
+                  key={t.id}
+                  projectId={projectId}
+                  task={t}
+                  open={t.id === taskId}
+                  canEdit={canEdit}
+                  pending={isProvisional(t) || moving.includes(t.id)}
+                  onMove={(to) => moveTo(t, to)}
+                />
+              ))}
+              {cards.length === 0 && <p className="empty">Nothing here.</p>}
+            </section>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
+
+/** Card is a task on the board; a pending one (not created yet, or moving) is marked aria-busy. */
+function Card(props: { projectId: number; task: TaskCard; open: boolean; canEdit: boolean; pending: boolean; onMove: (status: Status) => void }) {
+  const { projectId, task, open, canEdit, pending } = props;
   const i = statuses.findIndex((s) => s.status === task.status);
   const prev = statuses[i - 1];
   const next = statuses[i + 1];
-  const moveTo = (status: Status) => move.mutate({ project_id: projectId, task_id: task.id, status }).catch(ignore);
+  const draft = isProvisional(task);
+  const className = ['task-card', open && 'open', pending && 'pending'].filter(Boolean).join(' ');
   return (
-    <article className={open ? 'task-card open' : 'task-card'} data-testid={`task-${task.id}`}>
-      <Link to={open ? `/projects/${projectId}` : `/projects/${projectId}/tasks/${task.id}`} className="task-title">
-        {task.title}
-      </Link>
+    <article className={className} data-testid={`task-${task.id}`} aria-busy={pending || undefined}>
+      {draft ? (
+        // Not created yet: it has no page to open.
+        <span className="task-title">{task.title}</span>
+      ) : (
+        <Link to={open ? `/projects/${projectId}` : `/projects/${projectId}/tasks/${task.id}`} className="task-title">
+          {task.title}
+        </Link>
+      )}
       <div className="task-meta">
         {task.assignee ? <Avatar person={task.assignee} size="sm" /> : <span className="muted small">unassigned</span>}
         {task.due_date && <span className="muted small due">due {task.due_date}</span>}
@@ -216,22 +261,21 @@ function Card({ projectId, task, open, canEdit }: { projectId: number; task: Tas
             {task.comments}
           </span>
         )}
-        {canEdit && (
+        {canEdit && !draft && (
           <span className="move">
             {prev && (
-              <button className="icon" disabled={move.isPending} onClick={() => moveTo(prev.status)} aria-label={`Move to ${prev.label}`} title={`Move to ${prev.label}`}>
+              <button className="icon" disabled={pending} onClick={() => props.onMove(prev.status)} aria-label={`Move to ${prev.label}`} title={`Move to ${prev.label}`}>
                 ←
               </button>
             )}
             {next && (
-              <button className="icon" disabled={move.isPending} onClick={() => moveTo(next.status)} aria-label={`Move to ${next.label}`} title={`Move to ${next.label}`}>
+              <button className="icon" disabled={pending} onClick={() => props.onMove(next.status)} aria-label={`Move to ${next.label}`} title={`Move to ${next.label}`}>
                 →
               </button>
             )}
           </span>
         )}
       </div>
-      <ErrorNote error={move.error} />
     </article>
   );
 }
@@ -265,7 +309,11 @@ function TaskPanel({ projectId, taskId }: { projectId: number; taskId: number })
                   aria-label="Status"
                   value={d.status}
                   disabled={move.isPending}
-                  onChange={(e) => move.mutate({ project_id: projectId, task_id: taskId, status: e.target.value as Status }).catch(ignore)}
+                  onChange={(e) =>
+                    move
+                      .mutate({ project_id: projectId, task_id: taskId, status: e.target.value as Status }, { optimistic: moveTaskUpdaters(d.status) })
+                      .catch(ignore)
+                  }
                 >
                   {statuses.map((s) => (
                     <option key={s.status} value={s.status}>
@@ -328,8 +376,10 @@ function Comments({ projectId, taskId }: { projectId: number; taskId: number }) 
   const add = useAddComment();
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    if (!me) return;
+    // The comment shows at once, pending, and the card's count with it.
     add
-      .mutate({ project_id: projectId, task_id: taskId, body: body.trim() })
+      .mutate({ project_id: projectId, task_id: taskId, body: body.trim() }, { optimistic: addCommentUpdaters(me) })
       .then(() => setBody(''))
       .catch(ignore);
   };
@@ -339,7 +389,7 @@ function Comments({ projectId, taskId }: { projectId: number; taskId: number }) 
       {comments.length === 0 && <p className="muted small">No comments yet.</p>}
       <ul>
         {comments.map((c) => (
-          <li key={c.id} className="comment">
+          <li key={c.id} className={isProvisional(c) ? 'comment pending' : 'comment'} aria-busy={isProvisional(c) || undefined}>
             <Avatar person={c.author} size="sm" />
             <div>
               <p className="comment-head">

@@ -16,6 +16,7 @@ import type { FieldPath, FormState } from '@mizan/react/forms';
 import { createContext, useContext, type FormEvent } from 'react';
 import { addTaskForm, editTasksForm, type EditTasksFormValues, type Person, type TaskCard } from './gen/client';
 import { useAddTaskForm, useEditTasksForm, useTeam } from './gen/hooks';
+import { addTaskUpdaters } from './optimistic';
 import { Link, navigate, usePath } from './router';
 import { statuses } from './ui';
 
@@ -119,6 +120,10 @@ export function AddTaskForm({ projectId }: { projectId: number }) {
   const form = useAddTaskForm({
     initial: { ...initialValues(addTaskForm, server?.values ?? {}), project_id: projectId },
     initialErrors: server?.errors,
+    // The new task shows on the board at once, as a pending card, until
+    // the server's answer and the refetch it causes (or rolled back if the
+    // call fails).
+    optimistic: addTaskUpdaters(team.data),
     onSuccess: () => {
       form.reset({ project_id: projectId });
       navigate(`/projects/${projectId}`, true); // away from /tasks/new, if the page was an invalid post's
