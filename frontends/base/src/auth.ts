@@ -323,7 +323,7 @@ export function createAuth(opts: AuthOptions = {}): Auth {
         },
         watch: inner.watch?.bind(inner),
         fetchContext: (c, p, s) => send(() => inner.fetchContext(c, p, s), s, true),
-        call: (fn, a, s) => send(() => inner.call(fn, a, s), s, false),
+        call: (fn, a, s, h) => send(() => inner.call(fn, a, s, h), s, false),
       };
     },
   };

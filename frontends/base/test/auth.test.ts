@@ -256,6 +256,20 @@ describe('createAuth: the transport', () => {
     expect((await transport.call('secret', {})).result).toStrictEqual({ by: '2' });
   });
 
+  it("passes a call's own headers (the offline queue's Idempotency-Key) on to the inner transport", async () => {
+    const { auth } = setup();
+    const seen: (Record<string, string> | undefined)[] = [];
+    const t = auth.transport({
+      fetchContext: () => Promise.resolve({}),
+      call: (_fn, _args, _signal, headers) => {
+        seen.push(headers);
+        return Promise.resolve({ result: null, invalidate: [] });
+      },
+    });
+    await t.call('f', {}, undefined, { 'Idempotency-Key': 'k-1' });
+    expect(seen).toStrictEqual([{ 'Idempotency-Key': 'k-1' }]);
+  });
+
   it('refreshes once on an expired token and retries; concurrent failures share the one refresh', async () => {
     const { server, auth, transport, storage, states, invalidate } = setup();
     await auth.signIn('ada', 'ada-pw');

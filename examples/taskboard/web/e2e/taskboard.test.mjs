@@ -1395,3 +1395,123 @@ test('optimistic: a comment shows at once, pending, with the card count, while a
   assert.deepEqual(errors.filter((e) => !/status of 409/.test(e)), []);
   await context.close();
 });
+
+// The offline queue (docs/client.md, "Offline queue"; main.tsx and
+// src/offline.ts): a change made offline shows at once and is queued in
+// IndexedDB; a reload keeps the queue, and on reconnect it is replayed, in
+// order, once each, through auth.transport (with the access token the
+// reload's refresh gave) and with its idempotency key.
+
+/** offlineState waits until p's header says online or offline with pending changes queued. */
+const offlineState = (p, online, pending) =>
+  p.locator(`[data-testid="offline-state"][data-online="${online}"][data-pending="${pending}"]`).waitFor();
+
+/** queuedInIndexedDB returns the functions of the calls the page keeps in its IndexedDB queue ("taskboard", store "calls"). */
+const queuedInIndexedDB = (p) =>
+  p.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const r = indexedDB.open('taskboard', 1);
+        r.onerror = () => reject(r.error);
+        r.onsuccess = () => {
+          const all = r.result.transaction('calls', 'readonly').objectStore('calls').getAll();
+          all.onerror = () => reject(all.error);
+          all.onsuccess = () => {
+            r.result.close();
+            resolve(all.result.sort((a, b) => a.t - b.t).map((c) => c.fn));
+          };
+        };
+      }),
+  );
+
+/** untilQueued waits until p's IndexedDB queue holds calls of fns, in order (the store is written after the badge changes). */
+const untilQueued = (p, fns) =>
+  until(`the IndexedDB queue holds ${fns}`, async () => {
+    const queued = await queuedInIndexedDB(p);
+    return { ok: JSON.stringify(queued) === JSON.stringify(fns), queued };
+  });
+
+test('offline: changes made offline show at once, are queued in IndexedDB, survive a reload and are replayed once each with the access token', { skip }, async () => {
+  const { context, p, log, errors } = await signedInWindow('alan', 'Alan Turing', 2);
+  // Every call/ request the page sends (a response or not), with its headers.
+  const sent = [];
+  p.on('request', (r) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname === `${prefix}call/`) {
+      sent.push({ fn: JSON.parse(r.postData() ?? '{}').fn, auth: r.headers()['authorization'], key: r.headers()['idempotency-key'] });
+    }
+  });
+  await untilServerBoard(p, 2);
+  await offlineState(p, true, 0);
+  const serverTasks = async () => (await serverBundle('project/?project_id=2')).project_tasks;
+  const before = await serverTasks();
+  const next = { todo: 'doing', doing: 'done' };
+  const label = { doing: 'In progress', done: 'Done' };
+  const movable = before.filter((t) => next[t.status]).slice(0, 2);
+  assert.equal(movable.length, 2, `project 2 has fewer than two tasks to move: ${JSON.stringify(before)}`);
+  const title = 'Written while offline';
+  assert.ok(!before.some((t) => t.title === title));
+
+  // Offline: three changes, each shown at once, none sent.
+  await context.setOffline(true);
+  await offlineState(p, false, 0);
+  await p.getByLabel('New task').fill(title);
+  await p.getByRole('button', { name: 'Add task' }).click();
+  await p.getByTestId('column-todo').locator('.task-card.pending', { hasText: title }).waitFor();
+  await offlineState(p, false, 1);
+  for (const [i, t] of movable.entries()) {
+    await p.getByTestId(`task-${t.id}`).getByRole('button', { name: `Move to ${label[next[t.status]]}` }).click();
+    await p.getByTestId(`column-${next[t.status]}`).locator(`[data-testid="task-${t.id}"][aria-busy="true"]`).waitFor();
+    await offlineState(p, false, 2 + i);
+  }
+  assert.equal(await p.getByTestId('offline-state').innerText(), 'offline · 3 pending');
+  assert.deepEqual(sent, [], 'a call was sent while offline');
+  assert.deepEqual(await serverTasks(), before, 'the server changed while offline');
+  await untilQueued(p, ['add_task', 'move_task', 'move_task']);
+
+  // Back online, but the API out of reach: the replays fail as network
+  // errors and the queue stays; a reload finds it in IndexedDB.
+  let blocked = 0;
+  const block = (route) => {
+    blocked++;
+    return route.abort('internetdisconnected');
+  };
+  await p.route(`**${prefix}call/`, block);
+  await context.setOffline(false);
+  await offlineState(p, true, 3);
+  await until('a replay was tried', () => ({ ok: blocked > 0, blocked }));
+  await p.reload();
+  await p.getByTestId('whoami').getByText('Alan Turing').waitFor();
+  await offlineState(p, true, 3);
+  assert.equal(await p.getByTestId('offline-state').innerText(), 'online · 3 pending sync now');
+  await untilQueued(p, ['add_task', 'move_task', 'move_task']);
+  assert.deepEqual(await serverTasks(), before, 'a blocked replay reached the server');
+
+  // The API back: replayed in order, once each, with the access token of
+  // the reload's refresh and the keys they were queued with.
+  const mark = log.length;
+  const failedSends = sent.length;
+  await p.unroute(`**${prefix}call/`, block);
+  // "sync now", unless the queue's own retry (backoff) has drained it first.
+  const syncNow = p.getByTestId('offline-state').getByRole('button', { name: 'sync now' });
+  await Promise.race([offlineState(p, true, 0), syncNow.click().catch(() => {})]);
+  await offlineState(p, true, 0);
+  const answered = log.slice(mark).filter((r) => r.fn);
+  assert.deepEqual(answered.map((r) => `${r.fn} ${r.status}`), ['add_task 200', 'move_task 200', 'move_task 200']);
+  for (const r of answered) assert.match(r.auth ?? '', /^Bearer ey/, `${r.fn} was replayed without the access token`);
+  const replays = sent.slice(failedSends);
+  assert.equal(new Set(sent.map((s) => s.key)).size, 3, `every attempt of a call carries its key: ${JSON.stringify(sent)}`);
+  assert.ok(replays.every((s) => s.key), 'a replay without its idempotency key');
+  await untilQueued(p, []);
+
+  // The server has each change once; the board shows them, the new task once.
+  const after = await serverTasks();
+  assert.equal(after.filter((t) => t.title === title).length, 1, `the task made offline, on the server: ${JSON.stringify(after)}`);
+  assert.equal(after.length, before.length + 1);
+  for (const t of movable) assert.equal(after.find((a) => a.id === t.id)?.status, next[t.status], `task ${t.id} was not moved`);
+  await untilServerBoard(p, 2);
+  assert.equal(await p.getByTestId('board').getByText(title, { exact: true }).count(), 1);
+  assert.equal(await p.getByTestId('offline-state').innerText(), 'online · 0 pending');
+  assert.equal(await p.getByTestId('offline-refusals').count(), 0);
+  assert.deepEqual(errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|WebSocket/.test(e)), []);
+  await context.close();
+});

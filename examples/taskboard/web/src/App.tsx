@@ -8,6 +8,7 @@ import { ProjectPage } from './ProjectPage';
 import { SignInPage, TeamPage } from './people';
 import { Link, match, navigate, usePath } from './router';
 import { useLiveState } from './live';
+import { dismiss, syncNow, useOffline, useRefusals } from './offline';
 import { signOut } from './session';
 import { Avatar, ErrorNote, ignore, ProjectProgress, useMe } from './ui';
 import { useWireLog } from './wire';
@@ -53,6 +54,7 @@ function Header() {
           <span className="brand-mark" aria-hidden="true">▦</span> Taskboard
         </Link>
         <LiveBadge />
+        <OfflineBadge />
       </div>
       <div className="whoami" data-testid="whoami">
         {me === undefined ? null : me === null ? (
@@ -70,7 +72,47 @@ function Header() {
           </>
         )}
       </div>
+      <Refusals />
     </header>
+  );
+}
+
+/** OfflineBadge says whether the browser is online and how many changes made offline wait to be sent; "sync now" replays them at once. */
+function OfflineBadge() {
+  const { online, pending } = useOffline();
+  return (
+    <span
+      className={online ? 'offline-badge' : 'offline-badge off'}
+      data-testid="offline-state"
+      data-online={online}
+      data-pending={pending}
+      title={pending ? 'Changes made offline, sent in order once back online' : undefined}
+    >
+      {online ? 'online' : 'offline'} · {pending} pending{online && pending > 0 && ' '}
+      {online && pending > 0 && (
+        <button className="link-button" onClick={syncNow}>
+          sync now
+        </button>
+      )}
+    </span>
+  );
+}
+
+/** Refusals shows the changes made offline that the server refused when they were replayed (they are rolled back). */
+function Refusals() {
+  const refused = useRefusals();
+  if (refused.length === 0) return null;
+  return (
+    <ul className="refusals" data-testid="offline-refusals">
+      {refused.map((r) => (
+        <li key={r.key} role="alert">
+          A change made offline was refused ({r.fn}): {r.message}{' '}
+          <button className="link-button" onClick={() => dismiss(r.key)}>
+            dismiss
+          </button>
+        </li>
+      ))}
+    </ul>
   );
 }
 

@@ -1,7 +1,9 @@
 import { configure, readInitialData } from '@mizan/base';
+import { enableOffline, indexedDBQueue } from '@mizan/base/offline';
 import { createRoot, hydrateRoot } from 'react-dom/client';
 import type { ServerForm } from './forms';
 import { transport } from './live';
+import { installController, onRefused } from './offline';
 import { Root } from './root';
 import { auth } from './session';
 import { wireLog } from './wire';
@@ -20,6 +22,12 @@ import './styles.css';
 // client's global context is invalidated whenever the signed-in user
 // changes.
 const client = configure({ transport: auth.transport(wireLog(transport)), initialData: readInitialData() });
+// The offline queue (offline.ts) goes in front of auth.transport: a change
+// made while offline is shown at once, kept in IndexedDB and replayed on
+// reconnect through auth, so a replay after a reload waits for the refresh
+// exchange and carries the new access token. A replay the server refuses
+// shows in the header.
+installController(enableOffline(client, { store: indexedDBQueue('taskboard'), onError: onRefused }));
 
 const root = document.getElementById('root');
 if (!root) throw new Error('taskboard: no #root element');

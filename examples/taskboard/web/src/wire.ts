@@ -61,9 +61,9 @@ export function wireLog(inner: Transport): Transport {
         throw err;
       }
     },
-    async call(fn: string, args: unknown, signal?: AbortSignal) {
+    async call(fn: string, args: unknown, signal?: AbortSignal, headers?: Record<string, string>) {
       try {
-        const res = await inner.call(fn, args, signal);
+        const res = await inner.call(fn, args, signal, headers);
         const targets = res.invalidate.map(targetText).join(', ');
         push({ kind: 'call', text: `call ${fn}`, detail: targets ? `invalidates ${targets}` : 'invalidates nothing' });
         return res;
