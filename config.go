@@ -107,6 +107,7 @@ const (
 	EnvCacheAdmission = "MIZAN_CACHE_ADMISSION" // which misses the cache stores: auto (default), always or second
 
 	EnvCacheMaxEntries = "MIZAN_CACHE_MAX_ENTRIES_PER_CONTEXT" // entries one context may hold, per process (100000; -1: no cap)
+	EnvCacheTimeout    = "MIZAN_CACHE_TIMEOUT"                 // bound of one cache operation and of a Redis read or write, a Go duration (100ms)
 
 	EnvJWTPrivateKey      = "JWT_PRIVATE_KEY"              // JWT key: HS256 secret (32 bytes or more) or PEM private key; turns auth on
 	EnvJWTAlgorithm       = "JWT_ALGORITHM"                // HS256 (default), RS256 or EdDSA
@@ -130,7 +131,11 @@ const (
 // bytes or a malformed URL is an error. MIZAN_CACHE_ADMISSION chooses which
 // misses the cache stores (cache.ParseAdmission: auto, the default, always
 // or second; docs/cache.md), MIZAN_CACHE_MAX_ENTRIES_PER_CONTEXT how many
-// entries one context may hold (cache.Options.MaxEntriesPerContext).
+// entries one context may hold (cache.Options.MaxEntriesPerContext), and
+// MIZAN_CACHE_TIMEOUT (a Go duration, 100ms by default) how long one cache
+// operation, and a Redis read or write, may take before the cache treats
+// the backend as down and serves without it (cache.Options.Timeout, the
+// backend's ReadTimeout and WriteTimeout).
 //
 // With JWT_PRIVATE_KEY set, Config.Auth is set (sign-in with JWTs,
 // docs/auth.md) from the JWT_* variables and MIZAN_MWT_SECRET and
@@ -267,12 +272,18 @@ func cacheFromEnv(logger *slog.Logger) (*cache.Cache, error) {
 			return nil, fmt.Errorf("mizan: %s: want a number of entries, or -1 for no cap", EnvCacheMaxEntries)
 		}
 	}
-	backend, err := redis.New(redis.Options{URL: url})
+	var timeout time.Duration
+	if v := os.Getenv(EnvCacheTimeout); v != "" {
+		if timeout, err = time.ParseDuration(v); err != nil || timeout <= 0 {
+			return nil, fmt.Errorf("mizan: %s: want a positive Go duration such as 250ms", EnvCacheTimeout)
+		}
+	}
+	backend, err := redis.New(redis.Options{URL: url, ReadTimeout: timeout, WriteTimeout: timeout})
 	if err != nil {
 		return nil, fmt.Errorf("mizan: %s: %w", EnvCacheRedisURL, err)
 	}
 	c, err := cache.New(cache.Options{Backend: backend, Secret: []byte(secret), Logger: logger, Admission: admission,
-		MaxEntriesPerContext: maxEntries})
+		MaxEntriesPerContext: maxEntries, Timeout: timeout})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("mizan: cache: %w", err), backend.Close())
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -208,4 +209,24 @@ func TestConfigFromEnvIdempotency(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConfigFromEnvCacheTimeout checks MIZAN_CACHE_TIMEOUT: a positive Go
+// duration, anything else refused with the variable's name.
+func TestConfigFromEnvCacheTimeout(t *testing.T) {
+	t.Setenv("MIZAN_CACHE_SECRET", strings.Repeat("c", 32))
+	t.Setenv("MIZAN_CACHE_REDIS_URL", "redis://127.0.0.1:1/0")
+	for _, bad := range []string{"abc", "0s", "-1s", "100"} {
+		t.Setenv("MIZAN_CACHE_TIMEOUT", bad)
+		if cfg, err := mizan.ConfigFromEnv(slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), "MIZAN_CACHE_TIMEOUT") {
+			_ = cfg.Close()
+			t.Errorf("MIZAN_CACHE_TIMEOUT=%q: %v, want an error naming the variable", bad, err)
+		}
+	}
+	t.Setenv("MIZAN_CACHE_TIMEOUT", "250ms")
+	cfg, err := mizan.ConfigFromEnv(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || cfg.Cache == nil {
+		t.Fatalf("MIZAN_CACHE_TIMEOUT=250ms: cache %v, %v", cfg.Cache, err)
+	}
+	_ = cfg.Close()
 }
