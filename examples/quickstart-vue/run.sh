@@ -1,66 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs the Vue UI of the quickstart, from any directory:
 #
-#   bash examples/quickstart-vue/run.sh [QUICKSTART FLAGS...]   build everything, then serve
-#   bash examples/quickstart-vue/run.sh --test                  build everything, then run the browser test
+#   bash examples/quickstart-vue/run.sh [SERVER FLAGS...]   build everything, then serve
+#   bash examples/quickstart-vue/run.sh --test              build everything, then run the browser test
 #
-# Steps: npm ci in frontends/ and in examples/quickstart-vue/ (skipped when
-# node_modules is newer than package-lock.json), build @mizan/base and
-# @mizan/vue, build the quickstart (go -C examples build ./quickstart),
-# write its IR and generate the Vue client from it (mizan generate --target
-# vue: types.ts, client.ts and composables.ts over @mizan/vue) into src/gen/, type-check and build the UI (vue-tsc --noEmit
-# && vite build) into dist/, then start the quickstart with -ui dist: the UI
-# is at /ui/ of the URL it prints. Flags (-addr, -cache=false) are passed
-# on. Needs Go, Node.js 20.19+ and npm.
-set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-cd "$root"
-
-mode=serve
-if [[ ${1-} == --test ]]; then
-  mode=test
-  shift
-fi
-
-step() { printf '==> %s\n' "$*" >&2; }
-
-# npm_ci_if_needed DIR runs npm ci in DIR unless its node_modules was
-# installed from the current package-lock.json.
-npm_ci_if_needed() {
-  local dir=$1
-  if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
-    step "npm ci in ${dir}"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
-}
-
-for tool in go node npm; do
-  command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed (see README.md)" >&2; exit 1; }
-done
-
-npm_ci_if_needed frontends
-step "building @mizan/base and @mizan/vue"
-(cd frontends && npm run build --silent -w @mizan/base >/dev/null && npx tsc -p vue/tsconfig.build.json)
-
-npm_ci_if_needed examples/quickstart-vue
-
-build="$here/.build"
-mkdir -p "$build"
-step "building the quickstart (go -C examples build ./quickstart)"
-go -C examples build -o "$build/quickstart" ./quickstart
-
-step "generating the client (mizan generate --target vue)"
-go run ./cmd/mizan generate --cmd "$(printf '%q' "$build/quickstart")" --target vue=examples/quickstart-vue/src/gen >&2
-
-step "building the UI (vue-tsc --noEmit && vite build)"
-(cd examples/quickstart-vue && npm run build --silent -- --logLevel warn >&2)
-
-if [[ $mode == test ]]; then
-  step "browser test (node --test e2e/quickstart-vue.test.mjs)"
-  cd examples/quickstart-vue
-  QUICKSTART_BIN="$build/quickstart" exec npm run e2e --silent
-fi
-
-step "starting the quickstart (the UI is under /ui/)"
-exec "$build/quickstart" -ui examples/quickstart-vue/dist "$@"
+# The steps are examples/quickstart/web.sh's, shared with the other front
+# end of the quickstart.
+exec bash "$(dirname "${BASH_SOURCE[0]}")/../quickstart/web.sh" vue "$@"
