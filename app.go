@@ -26,6 +26,8 @@ type App struct {
 	funcs []*Func
 	errs  []error
 	extra []extraEndpoint           // added by Handle
+	// extraAuth are the auth/<name>/ endpoints added by HandleAuth.
+	extraAuth []authEndpoint
 	enums map[reflect.Type]*enumDef // declared with Enum
 	// customRules are the validate tags added by Validation and Pattern.
 	customRules map[string]*customRule

@@ -1,10 +1,13 @@
 package mizan
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/mizan-afi/mizan/auth"
 	"github.com/mizan-afi/mizan/protocol"
@@ -42,9 +45,17 @@ func (a *App) buildAuth() error {
 	return nil
 }
 
-// authError turns an error of package auth into the protocol's error.
-func (a *App) authError(r *http.Request, err error) *Error {
+// authError turns an error of package auth into the protocol's error; a
+// rate-limited one also sets Retry-After on w.
+func (a *App) authError(w http.ResponseWriter, r *http.Request, err error) error {
+	var rl *auth.RateLimitedError
 	switch {
+	case errors.As(err, &rl):
+		secs := int((rl.RetryAfter + time.Second - 1) / time.Second)
+		if w != nil {
+			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		}
+		return NewError(CodeRateLimited, "too many failed sign-in attempts: try again in "+strconv.Itoa(max(secs, 1))+" s")
 	case errors.Is(err, auth.ErrBadCredentials):
 		return NewError(CodeUnauthorized, "wrong username or password")
 	case errors.Is(err, auth.ErrExpiredToken):
@@ -62,8 +73,7 @@ func (a *App) authError(r *http.Request, err error) *Error {
 	if me, ok := asError(err); ok {
 		return me
 	}
-	a.logger.Error("mizan: auth: internal error", "path", r.URL.Path, "err", err)
-	return errInternal
+	return err // writeError logs it and answers 500
 }
 
 // decodeAuthBody reads a JSON object of string members into dst, refusing
@@ -122,9 +132,22 @@ func (a *App) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, err)
 		return
 	}
+	// Failures are limited per username and per client address (shared
+	// through the limiter's Redis); a success counts nothing and resets
+	// nothing, so that it cannot clear the count of an attack from another
+	// address. Unknown users and wrong passwords are one failure, one
+	// answer.
+	attempt := auth.Attempt{Scope: "token", User: in.Username, Addr: auth.ClientAddress(r)}
+	if err := a.auth.Throttle(r.Context(), attempt); err != nil {
+		writeError(w, r, a.logger, a.authError(w, r, err))
+		return
+	}
 	pair, err := a.auth.Login(r.Context(), in.Username, in.Password)
 	if err != nil {
-		writeError(w, r, a.logger, a.authError(r, err))
+		if errors.Is(err, auth.ErrBadCredentials) {
+			a.auth.Failed(r.Context(), attempt)
+		}
+		writeError(w, r, a.logger, a.authError(w, r, err))
 		return
 	}
 	a.writeJSONResponse(w, r, pair)
@@ -142,19 +165,19 @@ func (a *App) serveRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	pair, err := a.auth.Refresh(r.Context(), in.Refresh)
 	if err != nil {
-		writeError(w, r, a.logger, a.authError(r, err))
+		writeError(w, r, a.logger, a.authError(w, r, err))
 		return
 	}
 	a.writeJSONResponse(w, r, pair)
 }
 
 // serveLogout serves POST auth/logout/: it deletes the session of the
-// access token (or session cookie) the request carries, and clears the
-// cookie.
+// access token (or session cookie) the request carries, or with
+// {"everywhere": true} every session of its user, and clears the cookie.
 func (a *App) serveLogout(w http.ResponseWriter, r *http.Request) {
 	p, err := a.auth.Authenticate(r)
 	if err != nil {
-		writeError(w, r, a.logger, a.authError(r, err))
+		writeError(w, r, a.logger, a.authError(w, r, err))
 		return
 	}
 	if p == nil {
@@ -167,8 +190,18 @@ func (a *App) serveLogout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, merr)
 		return
 	}
-	if err := a.auth.Revoke(r.Context(), p.SessionID); err != nil {
-		writeError(w, r, a.logger, a.authError(r, err))
+	everywhere, merr := a.logoutEverywhere(r)
+	if merr != nil {
+		writeError(w, r, a.logger, merr)
+		return
+	}
+	if everywhere {
+		err = a.auth.RevokeUser(r.Context(), p.ID)
+	} else {
+		err = a.auth.Revoke(r.Context(), p.SessionID)
+	}
+	if err != nil {
+		writeError(w, r, a.logger, a.authError(w, r, err))
 		return
 	}
 	if !p.Bearer {
@@ -177,6 +210,34 @@ func (a *App) serveLogout(w http.ResponseWriter, r *http.Request) {
 	a.writeJSONResponse(w, r, struct {
 		OK bool `json:"ok"`
 	}{true})
+}
+
+// logoutEverywhere reads the optional body of auth/logout/: none (or an
+// empty one), or the JSON object {"everywhere": bool}.
+func (a *App) logoutEverywhere(r *http.Request) (bool, error) {
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		return false, nil
+	}
+	if !isJSONType(r.Header["Content-Type"]) {
+		return false, NewError(CodeBadRequest, `the body of auth/logout/ is none, or the JSON object {"everywhere": true} with Content-Type: application/json`)
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	body, err := a.readBody(r, buf.b[:0])
+	if err != nil {
+		return false, err
+	}
+	buf.b = body
+	if len(bytes.TrimSpace(body)) == 0 {
+		return false, nil
+	}
+	var in struct {
+		Everywhere bool `json:"everywhere"`
+	}
+	if err := protocol.UnmarshalStrict(body, &in); err != nil {
+		return false, NewError(CodeBadRequest, `the body of auth/logout/ must be the JSON object {"everywhere": true} (or none)`)
+	}
+	return in.Everywhere, nil
 }
 
 // serveMWT serves GET auth/mwt/: an MWT for the signed-in caller, as

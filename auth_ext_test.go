@@ -471,6 +471,9 @@ func (downStore) Rotate(context.Context, string, string, string, time.Time) erro
 func (downStore) Delete(context.Context, string) error {
 	return errors.New("redis: connection refused")
 }
+func (downStore) DeleteUser(context.Context, string) error {
+	return errors.New("connection refused")
+}
 
 func TestSessionStoreDownIsUnavailable(t *testing.T) {
 	e := newAuthApp(t, auth.Config{Sessions: downStore{}})

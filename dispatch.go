@@ -72,7 +72,11 @@ func (a *App) authenticate(r *http.Request) (*Identity, *Error) {
 	if a.auth != nil {
 		p, err := a.auth.Authenticate(r)
 		if err != nil {
-			return nil, a.authError(r, err)
+			if me, ok := asError(a.authError(nil, r, err)); ok {
+				return nil, me
+			}
+			a.logger.Error("mizan: auth: internal error", "path", r.URL.Path, "err", err)
+			return nil, errInternal
 		}
 		if p != nil {
 			return &Identity{ID: p.ID, Staff: p.Staff, Superuser: p.Superuser, Bearer: p.Bearer}, nil

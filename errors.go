@@ -30,8 +30,11 @@ const (
 	// CodeIdempotencyInFlight (409): a repeat while the key's first call is
 	// still running (docs/spec.md §12).
 	CodeIdempotencyInFlight = protocol.CodeIdempotencyInFlight
-	CodeInternal            = protocol.CodeInternal    // 500: never carries detail to the client
-	CodeUnavailable         = protocol.CodeUnavailable // 503
+	// CodeRateLimited (429): too many attempts (sign-in failures, WebSocket
+	// messages); the Retry-After header says when to try again.
+	CodeRateLimited = protocol.CodeRateLimited
+	CodeInternal    = protocol.CodeInternal    // 500: never carries detail to the client
+	CodeUnavailable = protocol.CodeUnavailable // 503
 )
 
 // Error is an error with a protocol code, an HTTP status, a message meant for

@@ -58,6 +58,53 @@ func (a *App) Handle(path string, h http.Handler) error {
 	return nil
 }
 
+// authEndpoint is an endpoint added by [App.HandleAuth].
+type authEndpoint struct {
+	name string
+	h    http.Handler
+}
+
+// builtinAuth are the names of the built-in auth/ endpoints.
+var builtinAuth = []string{"token", "refresh", "logout", "mwt"}
+
+// HandleAuth serves h for every path under auth/<name>/ below the prefix
+// (HandleAuth("oidc", h) serves /api/mizan/auth/oidc/ and everything under
+// it), for every method: it is how a sign-in package (auth/oidc, the
+// providers; auth/passkey) adds its endpoints. h gets the request as it
+// came (r.URL.Path is the whole path) with Cache-Control: no-store already
+// set, and answers errors with [App.WriteError]. The app must have sign-in
+// on ([Config.Auth]): Build refuses a HandleAuth without it. HandleAuth
+// refuses a name that is not made of letters, digits, '_', '-' and '.',
+// the built-in endpoints' names (token, refresh, logout, mwt), a nil
+// handler and a call after [App.Build]; two handlers for one name are
+// reported by Build.
+func (a *App) HandleAuth(name string, h http.Handler) error {
+	if h == nil {
+		return fmt.Errorf("mizan: HandleAuth %q: nil handler", name)
+	}
+	if !validName(name) || slices.Contains(builtinAuth, name) {
+		return fmt.Errorf("mizan: HandleAuth %q: the name must be made of letters, digits, '_', '-' and '.', and not be one of %s", name, strings.Join(builtinAuth, ", "))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.built {
+		return fmt.Errorf("mizan: HandleAuth %q: the app is already built; add endpoints before Build", name)
+	}
+	a.extraAuth = append(a.extraAuth, authEndpoint{name: name, h: h})
+	return nil
+}
+
+// WriteError answers r with err in the protocol's error envelope
+// (docs/spec.md §5), as the built-in endpoints do: a [*Error] as it is;
+// an error of package auth as the auth/ endpoints answer it (429
+// rate_limited with Retry-After for auth.ErrRateLimited, 401 for a wrong
+// credential or token, 503 when the session store is down); any other
+// error as 500 internal, its text logged and never sent. For the handlers
+// of [App.HandleAuth] and [App.Handle].
+func (a *App) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, a.logger, a.authError(w, r, err))
+}
+
 // Config returns the app's configuration with the defaults [New] filled in
 // (Prefix, MaxBodyBytes, the CSRF cookie and header names). Modifying the
 // copy changes nothing in the app.

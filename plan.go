@@ -275,8 +275,20 @@ func (p *plan) routes(a *App) error {
 	if a.auth != nil {
 		handle(pre+"auth/token/{$}", pipeline(http.HandlerFunc(a.serveToken), a.protocolEndpoint(post...), a.sameOrigin, a.jsonBody, a.bodyLimit))
 		handle(pre+"auth/refresh/{$}", pipeline(http.HandlerFunc(a.serveRefresh), a.protocolEndpoint(post...), a.sameOrigin, a.jsonBody, a.bodyLimit))
-		handle(pre+"auth/logout/{$}", pipeline(http.HandlerFunc(a.serveLogout), a.protocolEndpoint(post...), a.sameOrigin))
+		handle(pre+"auth/logout/{$}", pipeline(http.HandlerFunc(a.serveLogout), a.protocolEndpoint(post...), a.sameOrigin, a.bodyLimit))
 		handle(pre+"auth/mwt/{$}", pipeline(http.HandlerFunc(a.serveMWT), a.protocolEndpoint(get...)))
+	}
+	for _, e := range a.extraAuth {
+		if a.auth == nil {
+			errs = append(errs, fmt.Errorf("auth/%s/ (HandleAuth) needs sign-in: set Config.Auth", e.name))
+			continue
+		}
+		h := e.h
+		handle(pre+"auth/"+e.name+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			defer recoverTo(w, r, a.logger)
+			h.ServeHTTP(w, r)
+		}))
 	}
 	for _, e := range a.extra {
 		handle(pre+e.path+"{$}", e.h)

@@ -58,6 +58,7 @@ import (
 
 	"github.com/mizan-afi/mizan/auth/mwt"
 	"github.com/mizan-afi/mizan/auth/session"
+	"github.com/mizan-afi/mizan/ratelimit"
 )
 
 // The signing algorithms a [Service] supports.
@@ -177,6 +178,16 @@ type Config struct {
 	CookieName string
 	// SecureCookies marks session cookies Secure.
 	SecureCookies bool
+	// Limits bounds the failed sign-in attempts per username and per
+	// client address (auth/token/, and the providers' and passkeys'
+	// endpoints). Zero means [DefaultLimits].
+	Limits Limits
+	// Limiter counts the attempts. Nil means an in-process one
+	// ([ratelimit.NewMemory]); several server processes share limits
+	// through Redis with ratelimit.Fallback(ratelimit.NewRedis(...),
+	// ratelimit.NewMemory(nil), logf), which ConfigFromEnv sets up with
+	// the sessions' Redis.
+	Limiter ratelimit.Limiter
 	// Now returns the current time. Nil means time.Now. For tests.
 	Now func() time.Time
 }
@@ -192,6 +203,8 @@ type Service struct {
 	store     session.Store
 	mwt       *mwt.Issuer
 	now       func() time.Time
+	limits    Limits
+	limiter   ratelimit.Limiter
 }
 
 // New returns a Service configured by cfg, or an error naming what is
@@ -219,6 +232,15 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.store == nil {
 		s.store = session.NewMemory(cfg.Now)
+	}
+	if s.limits = cfg.Limits; s.limits == (Limits{}) {
+		s.limits = DefaultLimits
+	}
+	if !s.limits.Off && (!s.limits.PerUser.Valid() || !s.limits.PerAddress.Valid()) {
+		return nil, errors.New("auth: Limits.PerUser and Limits.PerAddress need a positive Rate, Period and Burst (or set Limits.Off)")
+	}
+	if s.limiter = cfg.Limiter; s.limiter == nil {
+		s.limiter = ratelimit.NewMemory(cfg.Now)
 	}
 	if cfg.MWTSecret != nil {
 		if subtle.ConstantTimeCompare(cfg.MWTSecret, cfg.PrivateKey) == 1 {
@@ -390,6 +412,19 @@ func (s *Service) Verify(ctx context.Context, access string) (*Principal, error)
 // [Config.SkipSessionCheck]).
 func (s *Service) Revoke(ctx context.Context, sessionID string) error {
 	if err := s.store.Delete(ctx, sessionID); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// RevokeUser deletes every session of the user userID, on every server
+// process sharing the store (sign out everywhere): every token and cookie
+// of them is refused from then on, as after [Service.Revoke].
+func (s *Service) RevokeUser(ctx context.Context, userID string) error {
+	if userID == "" {
+		return errors.New("auth: revoking the sessions of a user without an id")
+	}
+	if err := s.store.DeleteUser(ctx, userID); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil

@@ -453,6 +453,7 @@ func (failing) Get(context.Context, string) (session.Session, error) {
 }
 func (failing) Rotate(context.Context, string, string, string, time.Time) error { return errDown }
 func (failing) Delete(context.Context, string) error                            { return errDown }
+func (failing) DeleteUser(context.Context, string) error                        { return errDown }
 
 func TestStoreFailuresAreUnavailable(t *testing.T) {
 	s, _ := newService(t, auth.Config{Sessions: failing{}})

@@ -51,7 +51,7 @@ const HeaderClient = "X-Mizan-Client"
 const (
 	// CodeRateLimited refuses a message sent faster than
 	// Options.MessageRate allows.
-	CodeRateLimited mizan.Code = "rate_limited"
+	CodeRateLimited = mizan.CodeRateLimited
 	// CodeTooManySubscriptions refuses a subscribe beyond
 	// Options.MaxSubscriptions.
 	CodeTooManySubscriptions mizan.Code = "too_many_subscriptions"

@@ -25,6 +25,7 @@ const (
 	// The idempotency errors (docs/spec.md §12).
 	CodeIdempotencyMismatch Code = "idempotency_mismatch"  // 422: the key was used with another call
 	CodeIdempotencyInFlight Code = "idempotency_in_flight" // 409: the key's first call is still running
+	CodeRateLimited         Code = "rate_limited"          // 429: too many attempts; Retry-After says when to try again
 	CodeInternal            Code = "internal"              // 500: detail logged, never sent
 	CodeUnavailable         Code = "unavailable"           // 503
 )
@@ -55,6 +56,8 @@ func (c Code) Status() int {
 		return 422
 	case CodeIdempotencyInFlight:
 		return 409
+	case CodeRateLimited:
+		return 429
 	case CodeInternal:
 		return 500
 	case CodeUnavailable:

@@ -103,6 +103,18 @@ func (m *Memory) Delete(_ context.Context, id string) error {
 	return nil
 }
 
+// DeleteUser implements [Store].
+func (m *Memory) DeleteUser(_ context.Context, userID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, s := range m.sessions {
+		if s.UserID == userID {
+			delete(m.sessions, id)
+		}
+	}
+	return nil
+}
+
 // Len returns the number of sessions held, expired ones not yet swept
 // included.
 func (m *Memory) Len() int {

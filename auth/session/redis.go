@@ -14,7 +14,9 @@ import (
 const DefaultRedisPrefix = "mizan:session:"
 
 // Redis is a [Store] over Redis: one hash per session,
-// <prefix><id> → {u, st, su, r, e}, expiring with the session (PEXPIREAT).
+// <prefix><id> → {u, st, su, r, e}, expiring with the session (PEXPIREAT),
+// and one set per user, <prefix>user:<user id> → the ids of the user's
+// sessions, expiring with the last of them (for [Redis.DeleteUser]).
 // It works on a single node, a Sentinel primary and a Cluster (every
 // command names one key). It is safe for concurrent use.
 type Redis struct {
@@ -96,6 +98,18 @@ func (r *Redis) Create(ctx context.Context, s Session) error {
 		p.PExpireAt(ctx, key, s.Expires)
 		return nil
 	})
+	if err == nil {
+		// The user's index is another key (another Cluster slot), so
+		// outside the transaction. Its expiry only grows (GT), and a set
+		// without one (just created) gets this session's.
+		uk := r.userKey(s.UserID)
+		_, err = r.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			p.SAdd(ctx, uk, s.ID)
+			p.Do(ctx, "PEXPIREAT", uk, s.Expires.UnixMilli(), "NX")
+			p.Do(ctx, "PEXPIREAT", uk, s.Expires.UnixMilli(), "GT")
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("session: redis create: %w", err)
 	}
@@ -155,6 +169,39 @@ func (r *Redis) Rotate(ctx context.Context, id, old, new string, expires time.Ti
 		return ErrReused
 	}
 	return nil
+}
+
+// userKey is the key of the set of userID's session ids.
+func (r *Redis) userKey(userID string) string { return r.prefix + "user:" + userID }
+
+// DeleteUser implements [Store]: it reads the user's set and deletes each
+// session and the set. A session id can never be "user:...": ids are
+// base64url ([NewID]).
+func (r *Redis) DeleteUser(ctx context.Context, userID string) error {
+	uk := r.userKey(userID)
+	ids, err := r.c.SMembers(ctx, uk).Result()
+	if err != nil {
+		return fmt.Errorf("session: redis delete user: %w", err)
+	}
+	_, err = r.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, id := range ids {
+			p.Del(ctx, r.prefix+id)
+		}
+		p.SRem(ctx, uk, toAny(ids)...)
+		return nil
+	})
+	if err != nil && len(ids) > 0 {
+		return fmt.Errorf("session: redis delete user: %w", err)
+	}
+	return nil
+}
+
+func toAny(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 // Delete implements [Store].

@@ -57,6 +57,10 @@ type Store interface {
 	Rotate(ctx context.Context, id, old, new string, expires time.Time) error
 	// Delete removes the session called id; a missing one is not an error.
 	Delete(ctx context.Context, id string) error
+	// DeleteUser removes every session of the user userID (sign out
+	// everywhere): every session created before the call began, token and
+	// cookie sessions alike.
+	DeleteUser(ctx context.Context, userID string) error
 }
 
 // NewID returns a random identifier of 256 bits in base64url: a session id

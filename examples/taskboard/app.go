@@ -252,6 +252,17 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, *ssr.Pages, error) 
 		}
 	}
 	s.registerForms(app, pages)
+	// Sign-in with identity providers (oidc.go) and passkeys (passkeys.go),
+	// besides the passwords of auth.go.
+	for _, mount := range []func(*mizan.App, appConfig) error{s.mountOIDC, s.mountPasskeys} {
+		if err := mount(app, cfg); err != nil {
+			_ = hub.Close()
+			if pages != nil {
+				_ = pages.Close(context.Background())
+			}
+			return nil, nil, nil, err
+		}
+	}
 	if err := app.Build(); err != nil {
 		_ = hub.Close()
 		if pages != nil {

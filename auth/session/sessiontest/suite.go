@@ -52,6 +52,40 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store, expireAfter ti
 		}
 	})
 
+	t.Run("DeleteUser", func(t *testing.T) {
+		// Every session of the user goes, token and cookie sessions alike;
+		// another user's stays.
+		s := newStore(t)
+		mine := []session.Session{sample("u1"), sample("u2"), {ID: "u3", UserID: "7", Expires: later()}}
+		other := session.Session{ID: "o1", UserID: "8", Refresh: "r", Expires: later()}
+		for _, x := range append(mine, other) {
+			if err := s.Create(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.DeleteUser(ctx, "7"); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range mine {
+			if _, err := s.Get(ctx, x.ID); !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("session %s of the user survives DeleteUser: %v", x.ID, err)
+			}
+		}
+		if got, err := s.Get(ctx, "o1"); err != nil || got.UserID != "8" {
+			t.Errorf("another user's session: %+v, %v", got, err)
+		}
+		if err := s.DeleteUser(ctx, "nobody"); err != nil {
+			t.Errorf("DeleteUser of a user without sessions: %v", err)
+		}
+		// A session created after DeleteUser lives.
+		if err := s.Create(ctx, sample("u4")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "u4"); err != nil {
+			t.Errorf("a session created after DeleteUser: %v", err)
+		}
+	})
+
 	t.Run("CreateReplaces", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.Create(ctx, sample("a")); err != nil {

@@ -81,12 +81,29 @@ export interface Auth {
    */
   signIn(username: string, password: string): Promise<AuthUser>;
   /**
+   * signInWith keeps a pair another sign-in answered (a passkey's
+   * auth/passkey/login/finish/, an endpoint of the app), as signIn keeps
+   * the pair of auth/token/. It rejects with a MizanError when pair is not
+   * a token pair.
+   */
+  signInWith(pair: { access: string; refresh: string }): Promise<AuthUser>;
+  /**
+   * signInWithRefresh signs in with a refresh token handed over by a
+   * redirect (an identity provider's callback puts one in the URL fragment,
+   * `#mizan_refresh=...`, docs/auth.md): it spends it at auth/refresh/ at
+   * once, so that the copy left in the browser's history is worthless. It
+   * resolves the user, or null when the server refused the token.
+   */
+  signInWithRefresh(refresh: string): Promise<AuthUser | null>;
+  /**
    * signOut forgets the tokens at once, then ends the session on the
    * server (auth/logout/ with the access token, after a refresh if it has
-   * expired), after which every token of it is refused. It rejects when
-   * the server could not be told; this client is signed out all the same.
+   * expired), after which every token of it is refused; with
+   * `{ everywhere: true }` every session of the user ends, in every
+   * browser and device. It rejects when the server could not be told;
+   * this client is signed out all the same.
    */
-  signOut(): Promise<void>;
+  signOut(opts?: { everywhere?: boolean }): Promise<void>;
   /**
    * refresh exchanges the refresh token for a new pair at auth/refresh/
    * (it rotates: the old one is spent). Concurrent calls share one
@@ -255,9 +272,10 @@ export function createAuth(opts: AuthOptions = {}): Auth {
   }
 
   /** revoke ends the session of a pair at auth/logout/, refreshing first when the access token is refused (expired). */
-  async function revoke(a: string | null, r: string | null | undefined): Promise<void> {
+  async function revoke(a: string | null, r: string | null | undefined, everywhere = false): Promise<void> {
+    const body = everywhere ? { everywhere: true } : undefined;
     try {
-      if (a) return void (await post('auth/logout/', undefined, a));
+      if (a) return void (await post('auth/logout/', body, a));
     } catch (e) {
       if (!is401(e)) throw e;
     }
@@ -269,7 +287,17 @@ export function createAuth(opts: AuthOptions = {}): Auth {
       if (is401(e)) return; // spent, expired or revoked: the session is over already
       throw e;
     }
-    await post('auth/logout/', undefined, p.access);
+    await post('auth/logout/', body, p.access);
+  }
+
+  /** adopt makes p this client's pair, ending the previous session of this client. */
+  function adopt(p: Pair): AuthUser {
+    gen++;
+    const [a, r] = [access, store.get()];
+    set(p.access, p.refresh);
+    // Signed in anew (as someone else, or again): end the previous session.
+    if ((a || r) && r !== p.refresh) void revoke(a, r).catch(() => {});
+    return state.user!;
   }
 
   const headers = (): Record<string, string> => (access ? { Authorization: 'Bearer ' + access } : {});
@@ -282,19 +310,29 @@ export function createAuth(opts: AuthOptions = {}): Auth {
     },
     async signIn(username, password) {
       await restore();
-      const p = await pairOf('auth/token/', { username, password });
-      gen++;
-      const [a, r] = [access, store.get()];
-      set(p.access, p.refresh);
-      // Signed in anew (as someone else, or again): end the previous session.
-      if (a || r) void revoke(a, r).catch(() => {});
-      return state.user!;
+      return adopt(await pairOf('auth/token/', { username, password }));
     },
-    async signOut() {
+    async signInWith(pair) {
+      await restore();
+      if (typeof pair?.access !== 'string' || typeof pair.refresh !== 'string') throw new MizanError('bad_response', 'signInWith: not a token pair', 0);
+      return adopt(pair);
+    },
+    async signInWithRefresh(token) {
+      await restore();
+      let p: Pair;
+      try {
+        p = await pairOf('auth/refresh/', { refresh: token });
+      } catch (e) {
+        if (e instanceof MizanError && e.status >= 400 && e.status < 500) return null;
+        throw e;
+      }
+      return adopt(p);
+    },
+    async signOut(o) {
       gen++;
       const [a, r] = [access, store.get()];
       set(null, null);
-      await revoke(a, r);
+      await revoke(a, r, o?.everywhere === true);
     },
     refresh,
     restore,

@@ -23,34 +23,10 @@
 // Go module, into a temporary directory). Without Chromium the test is skipped, except under CI=true,
 // where it fails.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const web = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const root = resolve(web, '../../..');
-const dist = join(web, 'dist');
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const ci = process.env.CI === 'true';
-const skip = !existsSync(chromiumPath) && !ci ? `no Chromium at ${chromiumPath} (apt-get install chromium)` : false;
-
-// Flags for Chromium on a CI machine without a display, GPU or network:
-// without the background-networking ones it stalls on refused connections.
-// playwright-core adds its own headless flags and a fresh --user-data-dir.
-const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { checkSetup, dist, launchBrowser, root, serverBinary, skip, startServer as startIn, stop } from './harness.mjs';
 
 const prefix = '/api/mizan/';
 let tmp, server, browser, page, base, bin;
@@ -67,49 +43,15 @@ const requests = [];
 let inflight = 0;
 
 /** startServer runs the taskboard on a free port and resolves with its URL. */
-async function startServer(bin, db = 'taskboard.db', extra = []) {
-  const proc = spawn(bin, ['-addr', '127.0.0.1:0', '-db', join(tmp, db), '-ui', dist, ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  proc.stderr.on('data', (b) => (stderr += b));
-  const url = await new Promise((resolveURL, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s:\n${out}${stderr}`)), 30_000);
-    proc.stdout.on('data', (b) => {
-      out += b;
-      const m = /listening on (http:\/\/\S+?)\/?$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolveURL(m[1]);
-      }
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited with ${code}:\n${out}${stderr}`));
-    });
-  });
-  proc.removeAllListeners('exit');
-  return { proc, url };
-}
+const startServer = (bin, db = 'taskboard.db', extra = []) => startIn(bin, tmp, db, extra);
 
 before(async () => {
   if (skip) return;
-  if (!existsSync(chromiumPath)) {
-    throw new Error(`CI=true and there is no Chromium at ${chromiumPath}: .ci/run installs it with apt (apt-get install chromium)`);
-  }
-  if (!existsSync(join(dist, 'index.html'))) {
-    throw new Error(`${dist} has no index.html: build the UI first (npm run build, or bash examples/taskboard/run.sh --test)`);
-  }
-  tmp = mkdtempSync(join(tmpdir(), 'taskboard-e2e-'));
-  bin = process.env.TASKBOARD_BIN;
-  if (!bin) {
-    bin = join(tmp, 'taskboard');
-    execFileSync('go', ['build', '-o', bin, './taskboard'], { cwd: join(root, 'examples'), stdio: 'inherit' });
-  }
+  tmp = checkSetup();
+  bin = serverBinary(tmp);
   ({ proc: server, url: base } = await startServer(bin));
 
-  browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true, timeout: 60_000 });
+  browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.setDefaultTimeout(15_000);
   page.on('pageerror', (err) => {
@@ -134,13 +76,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const proc of [server, server2]) {
-    if (proc && proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }
-  }
+  await stop(server, server2);
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -12,6 +12,7 @@ import { dismiss, syncNow, useOffline, useRefusals } from './offline';
 import { signOut } from './session';
 import { Avatar, ErrorNote, ignore, ProjectProgress, useMe } from './ui';
 import { useWireLog } from './wire';
+import { PasskeyRegister } from './signin-passkey';
 
 export function App() {
   const route = match(usePath());
@@ -66,6 +67,7 @@ function Header() {
             <Avatar person={me} size="sm" />
             <span className="whoami-name">{me.name}</span>
             {me.staff && <span className="badge">staff</span>}
+            <PasskeyRegister />
             <button className="button ghost" disabled={leaving} onClick={leave}>
               Sign out
             </button>

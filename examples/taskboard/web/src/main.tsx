@@ -6,6 +6,7 @@ import { transport } from './live';
 import { installController, onRefused } from './offline';
 import { Root } from './root';
 import { auth } from './session';
+import { completeOIDCRedirect } from './signin-oidc';
 import { wireLog } from './wire';
 import './styles.css';
 
@@ -21,6 +22,9 @@ import './styles.css';
 // refused because its token expired is retried after a refresh, and the
 // client's global context is invalidated whenever the signed-in user
 // changes.
+// Back from an identity provider (signin-oidc.tsx): the callback's refresh
+// token in the URL fragment is spent at once.
+completeOIDCRedirect();
 const client = configure({ transport: auth.transport(wireLog(transport)), initialData: readInitialData() });
 // The offline queue (offline.ts) goes in front of auth.transport: a change
 // made while offline is shown at once, kept in IndexedDB and replayed on

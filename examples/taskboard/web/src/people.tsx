@@ -16,6 +16,8 @@ import { useSignInServerForm } from './forms';
 import { navigate } from './router';
 import { signIn } from './session';
 import { Avatar, ErrorNote, ignore, useMe } from './ui';
+import { OIDCSignIn } from './signin-oidc';
+import { PasskeySignIn } from './signin-passkey';
 
 export function SignInPage() {
   const team = useTeam();
@@ -72,6 +74,8 @@ export function SignInPage() {
           Sign in
         </button>
       </form>
+      <OIDCSignIn />
+      <PasskeySignIn />
       <ErrorNote error={accounts.error ?? team.error ?? error} />
       <h2 className="sidebar-title">Demo accounts</h2>
       <p className="muted small">Each password is the username. Pick someone to fill in the form.</p>
