@@ -25,10 +25,10 @@ type App struct {
 	mu    sync.Mutex
 	funcs []*Func
 	errs  []error
-	extra []extraEndpoint           // added by Handle
+	extra []extraEndpoint // added by Handle
 	// extraAuth are the auth/<name>/ endpoints added by HandleAuth.
 	extraAuth []authEndpoint
-	enums map[reflect.Type]*enumDef // declared with Enum
+	enums     map[reflect.Type]*enumDef // declared with Enum
 	// customRules are the validate tags added by Validation and Pattern.
 	customRules map[string]*customRule
 	// messages are the messages set with Message, by validator tag.
