@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mizan-afi/mizan/auth"
@@ -18,6 +19,7 @@ import (
 	"github.com/mizan-afi/mizan/cache"
 	"github.com/mizan-afi/mizan/cache/redis"
 	"github.com/mizan-afi/mizan/idempotency"
+	"github.com/mizan-afi/mizan/ratelimit"
 )
 
 // Config configures an [App]. The zero value is usable: endpoints under
@@ -120,6 +122,8 @@ const (
 	EnvSessionRedisURL    = "MIZAN_SESSION_REDIS_URL"      // Redis of the sessions (default: MIZAN_CACHE_REDIS_URL)
 	EnvPubSubRedisURL     = "MIZAN_PUBSUB_REDIS_URL"       // Redis pub/sub of the live hub (default: MIZAN_CACHE_REDIS_URL)
 	EnvIdempotency        = "MIZAN_IDEMPOTENCY"            // where idempotent outcomes are kept: memory (default), redis, a redis:// URL, or off
+	EnvAuthLimitUser      = "MIZAN_AUTH_LIMIT_USER"        // failed sign-ins allowed per username: N/DURATION (10/1h), or off
+	EnvAuthLimitAddress   = "MIZAN_AUTH_LIMIT_ADDRESS"     // failed sign-ins allowed per client address: N/DURATION (30/1h), or off
 )
 
 // ConfigFromEnv returns a Config built from the environment: the one place
@@ -140,8 +144,13 @@ const (
 // With JWT_PRIVATE_KEY set, Config.Auth is set (sign-in with JWTs,
 // docs/auth.md) from the JWT_* variables and MIZAN_MWT_SECRET and
 // MIZAN_MWT_TTL; its sessions are kept in Redis at MIZAN_SESSION_REDIS_URL
-// (or, without it, MIZAN_CACHE_REDIS_URL), else in memory with a warning.
-// The app still has to set Config.Auth.Credentials, its password check.
+// (or, without it, MIZAN_CACHE_REDIS_URL), else in memory with a warning,
+// and so are the counts of failed sign-ins (auth.Config.Limiter: in that
+// Redis, with per-process counts while it fails). MIZAN_AUTH_LIMIT_USER
+// and MIZAN_AUTH_LIMIT_ADDRESS set auth.Config.Limits as N/DURATION (N
+// failures at once, then N every DURATION: "10/1h"); "off" in both turns
+// limiting off. The app still has to set Config.Auth.Credentials, its
+// password check.
 //
 // Config.PubSubRedisURL, the Redis through which the live hub (package
 // live) shares invalidations between server instances, is
@@ -352,6 +361,9 @@ func authFromEnv(logger *slog.Logger) (*auth.Config, error) {
 		}
 		ac.MWTSecret = []byte(mwtSecret)
 	}
+	if ac.Limits, err = limitsFromEnv(); err != nil {
+		return nil, err
+	}
 	// Check the key and algorithm now, naming the variables.
 	if _, err := auth.New(*ac); err != nil {
 		return nil, fmt.Errorf("mizan: %s / %s: %w", EnvJWTPrivateKey, EnvJWTAlgorithm, err)
@@ -369,7 +381,49 @@ func authFromEnv(logger *slog.Logger) (*auth.Config, error) {
 		return nil, fmt.Errorf("mizan: %s: %w", from, err)
 	}
 	ac.Sessions = store
+	ac.Limiter = ratelimit.Fallback(ratelimit.NewRedis(store.Client(), ""), ratelimit.NewMemory(nil), limiterWarning(logger))
 	return ac, nil
+}
+
+// limitsFromEnv reads MIZAN_AUTH_LIMIT_USER and MIZAN_AUTH_LIMIT_ADDRESS.
+func limitsFromEnv() (auth.Limits, error) {
+	l := auth.DefaultLimits
+	user, addr := os.Getenv(EnvAuthLimitUser), os.Getenv(EnvAuthLimitAddress)
+	if user == "off" || addr == "off" {
+		if user != addr {
+			return l, fmt.Errorf("mizan: %s and %s: \"off\" turns both limits off; set both to off", EnvAuthLimitUser, EnvAuthLimitAddress)
+		}
+		return auth.Limits{Off: true}, nil
+	}
+	for _, e := range []struct {
+		name string
+		v    string
+		dst  *ratelimit.Limit
+	}{{EnvAuthLimitUser, user, &l.PerUser}, {EnvAuthLimitAddress, addr, &l.PerAddress}} {
+		if e.v == "" {
+			continue
+		}
+		n, per, ok := strings.Cut(e.v, "/")
+		count, err1 := strconv.Atoi(n)
+		d, err2 := time.ParseDuration(per)
+		if !ok || err1 != nil || err2 != nil || count < 1 || d <= 0 {
+			return l, fmt.Errorf("mizan: %s: want N/DURATION (such as 10/1h) or off, got %.40q", e.name, e.v)
+		}
+		*e.dst = ratelimit.Limit{Rate: count, Period: d, Burst: count}
+	}
+	return l, nil
+}
+
+// limiterWarning returns the limiter's onErr: a warning, at most one a
+// minute, that Redis failed and each process counts on its own.
+func limiterWarning(logger *slog.Logger) func(error) {
+	var last atomic.Int64
+	return func(err error) {
+		now := time.Now().UnixNano()
+		if prev := last.Load(); now-prev > int64(time.Minute) && last.CompareAndSwap(prev, now) {
+			logger.Warn("mizan: auth: the sign-in limiter's Redis failed; counting failed attempts in this process until it is back", "err", err)
+		}
+	}
 }
 
 // envSeconds reads a duration in whole seconds; unset means zero (the

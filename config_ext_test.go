@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/mizan-afi/mizan"
+	"github.com/mizan-afi/mizan/auth"
 	"github.com/mizan-afi/mizan/auth/session"
 	"github.com/mizan-afi/mizan/idempotency"
 	"github.com/mizan-afi/mizan/internal/redistest"
+	"github.com/mizan-afi/mizan/ratelimit"
 )
 
 // authEnvVars are every variable the auth part of ConfigFromEnv reads.
@@ -23,6 +25,7 @@ var authEnvVars = []string{
 	mizan.EnvCacheSecret, mizan.EnvCacheRedisURL, mizan.EnvJWTPrivateKey, mizan.EnvJWTAlgorithm,
 	mizan.EnvJWTAccessTTL, mizan.EnvJWTRefreshTTL, mizan.EnvJWTValidateSession, mizan.EnvJWTLeeway,
 	mizan.EnvMWTSecret, mizan.EnvMWTTTL, mizan.EnvSessionRedisURL, mizan.EnvIdempotency,
+	mizan.EnvAuthLimitUser, mizan.EnvAuthLimitAddress,
 }
 
 // setEnv clears the auth variables, then sets pairs of name, value.
@@ -96,12 +99,37 @@ func TestConfigFromEnvRefusesBadAuthSettings(t *testing.T) {
 		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvMWTTTL, "x"}, "MIZAN_MWT_TTL"},
 		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvJWTValidateSession, "maybe"}, "JWT_VALIDATE_SESSION: want true or false"},
 		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvSessionRedisURL, "http://nope"}, "MIZAN_SESSION_REDIS_URL"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvAuthLimitUser, "10"}, "MIZAN_AUTH_LIMIT_USER: want N/DURATION"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvAuthLimitAddress, "0/1h"}, "MIZAN_AUTH_LIMIT_ADDRESS: want N/DURATION"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvAuthLimitUser, "5/forever"}, "MIZAN_AUTH_LIMIT_USER"},
+		{[]string{mizan.EnvJWTPrivateKey, same, mizan.EnvAuthLimitUser, "off"}, "set both to off"},
 	}
 	for _, c := range cases {
 		setEnv(t, c.env...)
 		if _, err := mizan.ConfigFromEnv(slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: err %v, want %q", c.env, err, c.want)
 		}
+	}
+}
+
+// TestConfigFromEnvAuthLimits: the two limits as N/DURATION, the defaults
+// without them, and "off" in both.
+func TestConfigFromEnvAuthLimits(t *testing.T) {
+	setEnv(t, mizan.EnvJWTPrivateKey, string(jwtKey))
+	cfg, err := mizan.ConfigFromEnv(slog.New(slog.DiscardHandler))
+	if err != nil || cfg.Auth.Limits != auth.DefaultLimits {
+		t.Fatalf("no limit variables: %+v, %v; want auth.DefaultLimits", cfg.Auth.Limits, err)
+	}
+	setEnv(t, mizan.EnvJWTPrivateKey, string(jwtKey), mizan.EnvAuthLimitUser, "3/15m", mizan.EnvAuthLimitAddress, "100/24h")
+	cfg, err = mizan.ConfigFromEnv(slog.New(slog.DiscardHandler))
+	want := auth.Limits{PerUser: ratelimit.Limit{Rate: 3, Period: 15 * time.Minute, Burst: 3},
+		PerAddress: ratelimit.Limit{Rate: 100, Period: 24 * time.Hour, Burst: 100}}
+	if err != nil || cfg.Auth.Limits != want {
+		t.Fatalf("limits %+v, %v; want %+v", cfg.Auth.Limits, err, want)
+	}
+	setEnv(t, mizan.EnvJWTPrivateKey, string(jwtKey), mizan.EnvAuthLimitUser, "off", mizan.EnvAuthLimitAddress, "off")
+	if cfg, err = mizan.ConfigFromEnv(slog.New(slog.DiscardHandler)); err != nil || !cfg.Auth.Limits.Off {
+		t.Fatalf("off: %+v, %v", cfg.Auth.Limits, err)
 	}
 }
 

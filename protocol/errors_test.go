@@ -26,7 +26,8 @@ func TestCodeStatus(t *testing.T) {
 		{CodeIdempotencyInFlight, 409},
 		{CodeInternal, 500},
 		{CodeUnavailable, 503},
-		{"rate_limited", 400},
+		{CodeRateLimited, 429},
+		{"app_specific", 400},
 		{"", 400},
 	}
 	for _, tc := range tests {

@@ -73,6 +73,10 @@ func OpenRedis(url string) (*Redis, error) {
 	return r, nil
 }
 
+// Client returns the store's Redis client (to share its connection pool,
+// as ConfigFromEnv does with the sign-in limiter).
+func (r *Redis) Client() goredis.UniversalClient { return r.c }
+
 // Close closes the client when the store opened it ([OpenRedis]).
 func (r *Redis) Close() error {
 	if !r.owned {

@@ -159,6 +159,9 @@ type appConfig struct {
 	// accessTTL is the lifetime of access tokens; zero: 5 minutes (the
 	// browser test shortens it to see the UI refresh them).
 	accessTTL time.Duration
+	// limits bounds the failed sign-ins per username and per address;
+	// zero: auth.DefaultLimits (the timing benchmark turns them off).
+	limits auth.Limits
 	// ssr, when set, serves the UI's main pages server-rendered (see
 	// pages.go); nil: every page is rendered in the browser.
 	ssr *ssrConfig
@@ -179,7 +182,7 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, *ssr.Pages, error) 
 	// restart signs everyone out; session.OpenRedis would share them),
 	// and the demo users' credential check for auth/token/.
 	app := mizan.New(mizan.Config{
-		Auth:     &auth.Config{PrivateKey: key, AccessTTL: cfg.accessTTL, Credentials: s.credentials},
+		Auth:     &auth.Config{PrivateKey: key, AccessTTL: cfg.accessTTL, Credentials: s.credentials, Limits: cfg.limits},
 		Cache:    cfg.cache,
 		Fallback: cfg.ui,
 		Logger:   cfg.logger,

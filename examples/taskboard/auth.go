@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/mizan-afi/mizan/auth"
+	"github.com/mizan-afi/mizan/auth/password"
 )
 
 // Signing in is the framework's (package auth, docs/auth.md): the app sets
@@ -31,7 +32,9 @@ import (
 // once it has its token (pages.go).
 //
 // The demo users' passwords are their usernames (ada/ada, grace/grace...);
-// the sign-in page shows them.
+// the sign-in page shows them. They are stored as a real app stores
+// passwords: argon2id hashes (package auth/password) in users.password_hash,
+// rehashed at sign-in when the parameters (passwords.Params) change.
 
 // username returns the username of a user: the local part of their email
 // address ("ada" for ada@example.com).
@@ -40,29 +43,47 @@ func username(email string) string {
 	return strings.ToLower(name)
 }
 
-// demoPassword is the password of a demo user: their username. A real app
-// stores a bcrypt or argon2 hash and compares with it.
+// demoPassword is the password of a demo user: their username, whose hash
+// the database stores (hashDemoPasswords).
 func demoPassword(username string) string { return username }
+
+// passwords hashes and checks the users' passwords: argon2id with OWASP's
+// parameters (password.DefaultParams).
+var passwords = &password.Hasher{}
 
 // credentials is the app's credential check (auth.Config.Credentials): the
 // user whose username is username, if password is theirs. It returns nil
 // for a wrong username or password (401), an error when the database fails.
-func (s *store) credentials(ctx context.Context, name, password string) (*auth.User, error) {
+// An unknown username costs one argon2id hash like a wrong password
+// (VerifyUnknown), so the time of the answer does not tell which it was;
+// a right password whose hash was made with older parameters is hashed
+// again and stored.
+func (s *store) credentials(ctx context.Context, name, pw string) (*auth.User, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
-	if name == "" || strings.Contains(name, "@") {
-		return nil, nil
-	}
 	var id int
 	var staff bool
-	err := s.db.QueryRowContext(ctx, "SELECT id, staff FROM users WHERE lower(email) = ?", name+"@example.com").Scan(&id, &staff)
-	if errors.Is(err, sql.ErrNoRows) {
+	var hash string
+	err := s.db.QueryRowContext(ctx, "SELECT id, staff, password_hash FROM users WHERE lower(email) = ?", name+"@example.com").Scan(&id, &staff, &hash)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && hash == "" || strings.Contains(name, "@") {
+		passwords.VerifyUnknown(pw)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, unavailable("checking a password", err)
 	}
-	if subtle.ConstantTimeCompare([]byte(password), []byte(demoPassword(name))) != 1 {
+	ok, rehash, err := passwords.Verify(pw, hash)
+	if err != nil {
+		return nil, fmt.Errorf("checking the password of user %d: %w", id, err)
+	}
+	if !ok {
 		return nil, nil
+	}
+	if rehash {
+		if h, err := passwords.Hash(pw); err == nil {
+			if _, err := s.db.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", h, id, hash); err != nil {
+				return nil, unavailable("storing a rehashed password", err)
+			}
+		}
 	}
 	return &auth.User{ID: strconv.Itoa(id), Staff: staff}, nil
 }

@@ -18,13 +18,16 @@ import (
 // schemaVersion is stored in PRAGMA user_version once the schema is created
 // and seeded; a database at this version is used as it is, and one at an
 // earlier version is upgraded in place (upgrades).
-const schemaVersion = 2
+const schemaVersion = 3
 
 // upgrades[v] brings a database from version v+1 to v+2: version 2 gives
-// tasks a description and a due date (the add_task form, forms.go).
+// tasks a description and a due date (the add_task form, forms.go);
+// version 3 gives users a password hash (argon2id, auth.go), filled in by
+// hashDemoPasswords.
 var upgrades = []string{
 	`ALTER TABLE tasks ADD COLUMN description TEXT NOT NULL DEFAULT '';
 	 ALTER TABLE tasks ADD COLUMN due_date TEXT;`,
+	`ALTER TABLE users ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';`,
 }
 
 // schema creates the tables of a new database.
@@ -33,7 +36,9 @@ CREATE TABLE users (
 	id    INTEGER PRIMARY KEY,
 	name  TEXT NOT NULL,
 	email TEXT NOT NULL UNIQUE,
-	staff INTEGER NOT NULL DEFAULT 0
+	staff INTEGER NOT NULL DEFAULT 0,
+	-- argon2id in PHC format (package auth/password); '' until set
+	password_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE projects (
 	id          INTEGER PRIMARY KEY,
@@ -187,6 +192,9 @@ func migrate(ctx context.Context, db *sql.DB) (created bool, err error) {
 				return false, fmt.Errorf("upgrading the schema from version %d: %w", v, err)
 			}
 		}
+		if err := hashDemoPasswords(ctx, tx); err != nil {
+			return false, err
+		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
 			return false, fmt.Errorf("setting the schema version: %w", err)
 		}
@@ -200,6 +208,9 @@ func migrate(ctx context.Context, db *sql.DB) (created bool, err error) {
 	if err := seed(ctx, tx, time.Now()); err != nil {
 		return false, fmt.Errorf("seeding: %w", err)
 	}
+	if err := hashDemoPasswords(ctx, tx); err != nil {
+		return false, err
+	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
 		return false, fmt.Errorf("setting the schema version: %w", err)
 	}
@@ -207,6 +218,42 @@ func migrate(ctx context.Context, db *sql.DB) (created bool, err error) {
 		return false, fmt.Errorf("committing: %w", err)
 	}
 	return true, nil
+}
+
+// hashDemoPasswords stores the argon2id hash of each demo user's password
+// (demoPassword) where the user has none yet.
+func hashDemoPasswords(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id, email FROM users WHERE password_hash = ''")
+	if err != nil {
+		return fmt.Errorf("reading the users without a password: %w", err)
+	}
+	type row struct {
+		id    int
+		email string
+	}
+	var todo []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.email); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading the users without a password: %w", err)
+		}
+		todo = append(todo, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the users without a password: %w", err)
+	}
+	for _, r := range todo {
+		h, err := passwords.Hash(demoPassword(username(r.email)))
+		if err != nil {
+			return fmt.Errorf("hashing the password of %s: %w", r.email, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", h, r.id); err != nil {
+			return fmt.Errorf("storing the password of %s: %w", r.email, err)
+		}
+	}
+	return nil
 }
 
 // seed inserts the demo data and a fresh key for the JWTs.

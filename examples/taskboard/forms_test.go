@@ -238,8 +238,9 @@ func TestSignInForm(t *testing.T) {
 }
 
 // TestSchemaUpgrade checks that a database of schema version 1 (before
-// tasks had a description and a due date) is upgraded in place, its data
-// kept.
+// tasks had a description and a due date, and users a password hash) is
+// upgraded in place, its data kept, and its users given the argon2id hash
+// of their demo password.
 func TestSchemaUpgrade(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v1.db")
@@ -247,7 +248,12 @@ func TestSchemaUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1 := strings.NewReplacer("\tdescription TEXT NOT NULL DEFAULT '',\n\tdue_date    TEXT,\n", "").Replace(schema)
+	v1 := strings.NewReplacer("\tdescription TEXT NOT NULL DEFAULT '',\n\tdue_date    TEXT,\n", "",
+		"\tstaff INTEGER NOT NULL DEFAULT 0,\n\t-- argon2id in PHC format (package auth/password); '' until set\n\tpassword_hash TEXT NOT NULL DEFAULT ''\n",
+		"\tstaff INTEGER NOT NULL DEFAULT 0\n").Replace(schema)
+	if strings.Contains(v1, "password_hash") || strings.Contains(v1, "due_date") {
+		t.Fatal("the test's version 1 schema has columns of later versions")
+	}
 	if v1 == schema {
 		t.Fatal("the test's version 1 schema is the current one")
 	}
@@ -276,5 +282,12 @@ func TestSchemaUpgrade(t *testing.T) {
 	if err := db.QueryRow("SELECT title, description, due_date FROM tasks").Scan(&title, &desc, &due); err != nil ||
 		title != "An old task" || desc != "" || due.Valid {
 		t.Errorf("the old task: %q %q %v (%v)", title, desc, due, err)
+	}
+	var hash string
+	if err := db.QueryRow("SELECT password_hash FROM users WHERE email = 'old@example.com'").Scan(&hash); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := passwords.Verify("old", hash); !ok || err != nil {
+		t.Errorf("the old user's password hash %q does not verify their demo password (%v)", hash, err)
 	}
 }

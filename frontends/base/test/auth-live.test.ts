@@ -217,4 +217,44 @@ describe.skipIf(!haveGo)('live: createAuth against the Go fixture (2 s access to
     expect(await again.auth.token()).toBe(again.auth.accessToken());
     await again.auth.signOut();
   });
+
+  it('signOut({ everywhere: true }) ends every session of the user, in every client; another user is untouched', async () => {
+    const one = live();
+    const two = live();
+    const other = live();
+    await one.auth.signIn('grace', 'grace-pw');
+    await two.auth.signIn('grace', 'grace-pw');
+    await other.auth.signIn('ada', 'ada-pw');
+    const tokens = [one.auth.accessToken()!, two.auth.accessToken()!];
+    await one.auth.signOut({ everywhere: true });
+    for (const t of tokens) expect((await raw('ctx/global/', undefined, t)).status).toBe(401);
+    // The second client finds out on its next request: its refresh is refused, and it signs out.
+    expect(await two.transport.fetchContext('global', {})).toStrictEqual({ current_user: null });
+    expect(two.auth.getState().status).toBe('signed-out');
+    expect((await raw('ctx/global/', undefined, other.auth.accessToken()!)).status).toBe(200);
+    await other.auth.signOut();
+  });
+
+  it('signInWith adopts a pair from another sign-in; signInWithRefresh spends a handed-over refresh token at once', async () => {
+    const pair = (await raw('auth/token/', { username: 'lin', password: 'lin-pw' })).json as { access: string; refresh: string };
+    const a = live();
+    expect(await a.auth.signInWith(pair)).toStrictEqual({ id: '3', staff: false, superuser: false });
+    expect(await a.transport.fetchContext('global', {})).toStrictEqual({ current_user: { id: 3 } });
+    await expect(a.auth.signInWith({ access: 1 } as unknown as { access: string; refresh: string })).rejects.toThrow(MizanError);
+    await a.auth.signOut();
+
+    // A redirect's refresh token (an identity provider's callback).
+    const handed = ((await raw('auth/token/', { username: 'grace', password: 'grace-pw' })).json as { refresh: string }).refresh;
+    const b = live();
+    expect(await b.auth.signInWithRefresh(handed)).toStrictEqual({ id: '2', staff: false, superuser: false });
+    expect(b.sent.map((s) => `${s.path} ${s.status}`)).toContain('auth/refresh/ 200');
+    // The handed-over token is spent: a copy (the browser's history) is refused.
+    expect((await raw('auth/refresh/', { refresh: handed })).status).toBe(401);
+    // ...and replaying it revoked the session (reuse detection).
+    expect((await raw('ctx/global/', undefined, b.auth.accessToken()!)).status).toBe(401);
+    // A refused token resolves null, signed out.
+    const c = live();
+    expect(await c.auth.signInWithRefresh('not-a-token')).toBeNull();
+    expect(c.auth.getState().status).toBe('signed-out');
+  });
 });

@@ -1,0 +1,171 @@
+package mizan_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mizan-afi/mizan/auth"
+	"github.com/mizan-afi/mizan/ratelimit"
+)
+
+// tokenFrom posts a sign-in to auth/token/ from the client address addr,
+// straight to the app (httptest's server would make every client
+// 127.0.0.1).
+func (e *authEnv) tokenFrom(t *testing.T, addr, user, password string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/api/mizan/auth/token/",
+		strings.NewReader(`{"username":"`+user+`","password":"`+password+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = addr + ":40000"
+	w := httptest.NewRecorder()
+	e.app.ServeHTTP(w, req)
+	return w
+}
+
+// wantLimited fails unless w is 429 rate_limited with a Retry-After of a
+// positive number of seconds, and returns it.
+func wantLimited(t *testing.T, w *httptest.ResponseRecorder) int {
+	t.Helper()
+	if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), `"code":"rate_limited"`) {
+		t.Fatalf("want 429 rate_limited, got %d %s", w.Code, w.Body)
+	}
+	secs, err := strconv.Atoi(w.Header().Get("Retry-After"))
+	if err != nil || secs < 1 {
+		t.Fatalf("Retry-After %q on a 429", w.Header().Get("Retry-After"))
+	}
+	return secs
+}
+
+var smallLimits = auth.Limits{
+	PerUser:    ratelimit.Limit{Rate: 3, Period: 3 * time.Minute, Burst: 3},
+	PerAddress: ratelimit.Limit{Rate: 5, Period: 5 * time.Minute, Burst: 5},
+}
+
+// TestTokenLimitPerUser: failures for one username from many addresses
+// lock that username (even with the right password, until Retry-After),
+// not another; the lock ends as the attempts come back.
+func TestTokenLimitPerUser(t *testing.T) {
+	e := newAuthApp(t, auth.Config{Limits: smallLimits})
+	e.app.Auth() // built
+	for i := range 3 {
+		w := e.tokenFrom(t, "10.0.0."+strconv.Itoa(i+1), "grace", "wrong")
+		if w.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	secs := wantLimited(t, e.tokenFrom(t, "10.0.0.9", "grace", "grace-pw"))
+	if secs > 60 {
+		t.Errorf("Retry-After %d s; one attempt comes back each minute", secs)
+	}
+	if w := e.tokenFrom(t, "10.0.0.9", "ada", "ada-pw"); w.Code != http.StatusOK {
+		t.Errorf("another username from the same address: %d %s", w.Code, w.Body)
+	}
+	// The username is compared as the check would see it: case and spaces
+	// do not make a new budget.
+	wantLimited(t, e.tokenFrom(t, "10.0.0.9", " GRACE ", "grace-pw"))
+	e.clock.advance(time.Minute)
+	if w := e.tokenFrom(t, "10.0.0.9", "grace", "grace-pw"); w.Code != http.StatusOK {
+		t.Errorf("a minute later: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestTokenLimitPerAddress: one address failing on many usernames is
+// refused for all of them; another address is not; a success from another
+// address does not reset the count of the attacking one.
+func TestTokenLimitPerAddress(t *testing.T) {
+	e := newAuthApp(t, auth.Config{Limits: smallLimits})
+	for i := range 5 {
+		w := e.tokenFrom(t, "192.0.2.7", "user"+strconv.Itoa(i), "guess")
+		if w.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	wantLimited(t, e.tokenFrom(t, "192.0.2.7", "ada", "ada-pw"))
+	if w := e.tokenFrom(t, "192.0.2.8", "ada", "ada-pw"); w.Code != http.StatusOK {
+		t.Fatalf("ada from another address: %d %s", w.Code, w.Body)
+	}
+	wantLimited(t, e.tokenFrom(t, "192.0.2.7", "grace", "grace-pw"))
+	// Successes count nothing: ada signing in again and again from a third
+	// address is never limited.
+	for i := range 10 {
+		if w := e.tokenFrom(t, "192.0.2.9", "ada", "ada-pw"); w.Code != http.StatusOK {
+			t.Fatalf("success %d: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+}
+
+// TestTokenSameAnswerForUnknownUserAndWrongPassword: the status, code and
+// message do not tell whether the username exists, and both count as a
+// failure.
+func TestTokenSameAnswerForUnknownUserAndWrongPassword(t *testing.T) {
+	e := newAuthApp(t, auth.Config{Limits: smallLimits})
+	unknown := e.tokenFrom(t, "198.51.100.1", "nobody", "x")
+	wrong := e.tokenFrom(t, "198.51.100.2", "grace", "x")
+	if unknown.Code != 401 || wrong.Code != 401 || unknown.Body.String() != wrong.Body.String() {
+		t.Fatalf("unknown user: %d %s; wrong password: %d %s", unknown.Code, unknown.Body, wrong.Code, wrong.Body)
+	}
+	if !strings.Contains(wrong.Body.String(), "wrong username or password") {
+		t.Errorf("message %s", wrong.Body)
+	}
+	for range 2 {
+		e.tokenFrom(t, "198.51.100.1", "nobody", "x")
+	}
+	wantLimited(t, e.tokenFrom(t, "198.51.100.3", "nobody", "x"))
+}
+
+// TestTokenLimitsOff: Limits.Off lets every failure through to the check.
+func TestTokenLimitsOff(t *testing.T) {
+	e := newAuthApp(t, auth.Config{Limits: auth.Limits{Off: true}})
+	for i := range 50 {
+		if w := e.tokenFrom(t, "203.0.113.1", "grace", "wrong"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d with limits off: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+}
+
+// TestLogoutEverywhere: {"everywhere": true} ends every session of the
+// caller (token and cookie sessions), not another user's; without it,
+// only the caller's session; a malformed body is a 400 that ends nothing.
+func TestLogoutEverywhere(t *testing.T) {
+	e := newAuthApp(t, auth.Config{})
+	a, b, c := e.login(t, "grace"), e.login(t, "grace"), e.login(t, "grace")
+	other := e.login(t, "ada")
+	cookieRes := e.call(t, "sign_in", map[string]string{"id": "2"}) // grace's id
+	cookie := strings.SplitN(cookieRes.header.Get("Set-Cookie"), ";", 2)[0]
+	if !strings.HasPrefix(cookie, "mizan_session=") {
+		t.Fatalf("no cookie session: %s", cookieRes.raw)
+	}
+	for _, body := range []string{`{"everywhere": "yes"}`, `{"everywhere": true, "x": 1}`, `[true]`, `{"everywhere": true`} {
+		wantErr(t, e.do(t, http.MethodPost, "/api/mizan/auth/logout/", body, bearer(a.Access)...), 400, "bad_request")
+	}
+	if r := e.call(t, "secret", nil, bearer(a.Access)...); r.status != 200 {
+		t.Fatalf("a refused logout ended the session: %d %s", r.status, r.raw)
+	}
+	// Plain logout: that session only.
+	if r := e.do(t, http.MethodPost, "/api/mizan/auth/logout/", `{"everywhere": false}`, bearer(c.Access)...); r.status != 200 {
+		t.Fatalf("logout: %d %s", r.status, r.raw)
+	}
+	if r := e.call(t, "secret", nil, bearer(b.Access)...); r.status != 200 {
+		t.Fatalf("another session after a plain logout: %d %s", r.status, r.raw)
+	}
+	r := e.do(t, http.MethodPost, "/api/mizan/auth/logout/", `{"everywhere": true}`, bearer(a.Access)...)
+	if r.status != 200 || r.raw != `{"ok":true}` {
+		t.Fatalf("logout everywhere: %d %s", r.status, r.raw)
+	}
+	for name, p := range map[string]auth.Pair{"the caller's": a, "another of grace's": b} {
+		wantErr(t, e.call(t, "secret", nil, bearer(p.Access)...), 401, "unauthorized")
+		if r := e.do(t, http.MethodPost, "/api/mizan/auth/refresh/", `{"refresh":"`+p.Refresh+`"}`); r.status != 401 {
+			t.Errorf("%s refresh token after logout everywhere: %d %s", name, r.status, r.raw)
+		}
+	}
+	if r := e.do(t, http.MethodGet, "/api/mizan/ctx/global/", "", "Cookie", cookie); r.raw != `{"whoami":null}` {
+		t.Errorf("grace's cookie session after logout everywhere: %s", r.raw)
+	}
+	if r := e.call(t, "secret", nil, bearer(other.Access)...); r.status != 200 {
+		t.Errorf("ada's session after grace's logout everywhere: %d %s", r.status, r.raw)
+	}
+}
