@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/mizan-afi/mizan/auth"
 	"github.com/mizan-afi/mizan/protocol"
@@ -45,17 +43,10 @@ func (a *App) buildAuth() error {
 	return nil
 }
 
-// authError turns an error of package auth into the protocol's error; a
-// rate-limited one also sets Retry-After on w.
-func (a *App) authError(w http.ResponseWriter, r *http.Request, err error) error {
-	var rl *auth.RateLimitedError
+// authError turns an error of package auth into the protocol's error (a
+// *auth.RateLimitedError is turned by asError, wherever it comes from).
+func (a *App) authError(_ http.ResponseWriter, r *http.Request, err error) error {
 	switch {
-	case errors.As(err, &rl):
-		secs := int((rl.RetryAfter + time.Second - 1) / time.Second)
-		if w != nil {
-			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		}
-		return NewError(CodeRateLimited, "too many failed sign-in attempts: try again in "+strconv.Itoa(max(secs, 1))+" s")
 	case errors.Is(err, auth.ErrBadCredentials):
 		return NewError(CodeUnauthorized, "wrong username or password")
 	case errors.Is(err, auth.ErrExpiredToken):
@@ -137,16 +128,13 @@ func (a *App) serveToken(w http.ResponseWriter, r *http.Request) {
 	// nothing, so that it cannot clear the count of an attack from another
 	// address. Unknown users and wrong passwords are one failure, one
 	// answer.
-	attempt := auth.Attempt{Scope: "token", User: in.Username, Addr: auth.ClientAddress(r)}
-	if err := a.auth.Throttle(r.Context(), attempt); err != nil {
+	u, err := a.auth.CheckCredentials(r.Context(), auth.ClientAddress(r), in.Username, in.Password)
+	if err != nil {
 		writeError(w, r, a.logger, a.authError(w, r, err))
 		return
 	}
-	pair, err := a.auth.Login(r.Context(), in.Username, in.Password)
+	pair, err := a.auth.Issue(r.Context(), *u)
 	if err != nil {
-		if errors.Is(err, auth.ErrBadCredentials) {
-			a.auth.Failed(r.Context(), attempt)
-		}
 		writeError(w, r, a.logger, a.authError(w, r, err))
 		return
 	}

@@ -1,6 +1,8 @@
 package mizan_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -8,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mizan-afi/mizan"
 	"github.com/mizan-afi/mizan/auth"
 	"github.com/mizan-afi/mizan/ratelimit"
 )
@@ -125,6 +128,49 @@ func TestTokenLimitsOff(t *testing.T) {
 			t.Fatalf("failure %d with limits off: %d %s", i+1, w.Code, w.Body)
 		}
 	}
+}
+
+// TestRateLimitedErrorFromAFunction: a function that checks a password
+// itself (a sign-in form) with CheckCredentials answers 429 rate_limited
+// with Retry-After once the limits are spent, through call/ as through
+// auth/token/, and shares their budget.
+func TestRateLimitedErrorFromAFunction(t *testing.T) {
+	app := mizan.New(mizan.Config{Auth: &auth.Config{PrivateKey: jwtKey, Credentials: checkPassword, Limits: smallLimits}})
+	mizan.Mutation(app, func(ctx context.Context, in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}) (ok, error) {
+		_, err := app.Auth().CheckCredentials(ctx, auth.ClientAddress(mizan.Request(ctx)), in.Username, in.Password)
+		if errors.Is(err, auth.ErrBadCredentials) {
+			return ok{}, mizan.NewError(mizan.CodeUnauthorized, "wrong username or password")
+		}
+		return ok{err == nil}, err
+	}, mizan.Name("form_sign_in"))
+	if err := app.Build(); err != nil {
+		t.Fatal(err)
+	}
+	post := func(path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = "192.0.2.50:1234"
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, req)
+		return w
+	}
+	call := func(pw string) *httptest.ResponseRecorder {
+		return post("/api/mizan/call/", `{"fn":"form_sign_in","args":{"username":"grace","password":"`+pw+`"}}`)
+	}
+	for i := range 2 {
+		if w := call("wrong"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	// The third failure, through auth/token/: one budget.
+	if w := post("/api/mizan/auth/token/", `{"username":"grace","password":"wrong"}`); w.Code != http.StatusUnauthorized {
+		t.Fatalf("auth/token/ failure: %d %s", w.Code, w.Body)
+	}
+	wantLimited(t, call("grace-pw"))
+	wantLimited(t, post("/api/mizan/auth/token/", `{"username":"grace","password":"grace-pw"}`))
 }
 
 // TestLogoutEverywhere: {"everywhere": true} ends every session of the

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -44,6 +45,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("X-Mizan-Invalidate")
+	if me.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(me.retryAfter))
+	}
 	w.WriteHeader(me.status)
 	buf := getBuf()
 	defer putBuf(buf)

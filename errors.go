@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/mizan-afi/mizan/auth"
 	"github.com/mizan-afi/mizan/protocol"
 )
 
@@ -40,14 +43,18 @@ const (
 // Error is an error with a protocol code, an HTTP status, a message meant for
 // the caller and, optionally, per-field messages. A server function returns
 // one to choose what the caller sees; any other error becomes [CodeInternal]
-// and its text is logged, never sent. Use [errors.As] to find an *Error in a
-// chain.
+// and its text is logged, never sent, except a *auth.RateLimitedError (a
+// sign-in over its limits), which becomes 429 [CodeRateLimited] with
+// Retry-After wherever it is returned. Use [errors.As] to find an *Error in
+// a chain.
 type Error struct {
 	code    Code
 	status  int
 	message string
 	fields  map[string]string
 	cause   error
+	// retryAfter is the Retry-After of the answer, in seconds; 0: none.
+	retryAfter int
 }
 
 // NewError returns an error with the given code and message. Its status is the
@@ -112,6 +119,13 @@ func (e *Error) Error() string {
 func asError(err error) (*Error, bool) {
 	var me *Error
 	if errors.As(err, &me) {
+		return me, true
+	}
+	var rl *auth.RateLimitedError
+	if errors.As(err, &rl) {
+		secs := max(int((rl.RetryAfter+time.Second-1)/time.Second), 1)
+		me = NewError(CodeRateLimited, "too many failed sign-in attempts: try again in "+strconv.Itoa(secs)+" s").WithCause(err)
+		me.retryAfter = secs
 		return me, true
 	}
 	return nil, false

@@ -315,6 +315,7 @@ func (s *Service) CookieName() string { return s.cfg.CookieName }
 
 // Login checks username and password with the configured
 // [CredentialsFunc] and, when they match, signs the user in ([Service.Issue]).
+// It applies no limits: a sign-in endpoint uses [Service.CheckCredentials].
 func (s *Service) Login(ctx context.Context, username, password string) (Pair, error) {
 	if s.cfg.Credentials == nil {
 		return Pair{}, ErrNoLogin
@@ -329,6 +330,32 @@ func (s *Service) Login(ctx context.Context, username, password string) (Pair, e
 		return Pair{}, ErrBadCredentials
 	}
 	return s.Issue(ctx, *u)
+}
+
+// CheckCredentials checks username and password with the configured
+// [CredentialsFunc] under the limits of [Config.Limits] for the client
+// address addr ([ClientAddress]): it refuses with a [*RateLimitedError]
+// before checking when the username's or the address's failures are
+// spent, and counts a refusal ([ErrBadCredentials]) against both. It is
+// what auth/token/ does before [Service.Issue]; a sign-in form of the
+// app's own (a cookie session) uses it too.
+func (s *Service) CheckCredentials(ctx context.Context, addr, username, password string) (*User, error) {
+	if s.cfg.Credentials == nil {
+		return nil, ErrNoLogin
+	}
+	attempt := Attempt{Scope: "token", User: username, Addr: addr}
+	if err := s.Throttle(ctx, attempt); err != nil {
+		return nil, err
+	}
+	u, err := s.cfg.Credentials(ctx, username, password)
+	switch {
+	case errors.Is(err, ErrBadCredentials) || err == nil && u == nil:
+		s.Failed(ctx, attempt)
+		return nil, ErrBadCredentials
+	case err != nil:
+		return nil, fmt.Errorf("auth: checking credentials: %w", err)
+	}
+	return u, nil
 }
 
 // Issue signs u in: it creates a session and returns its first pair of

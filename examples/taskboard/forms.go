@@ -270,14 +270,17 @@ func titleTakenOutside(ctx context.Context, tx *sql.Tx, in EditTasksArgs, i int)
 // and starts a cookie session (package auth): the browser sends the cookie
 // with every page request, so the pages are rendered for the user. A wrong
 // pair is an error of the whole form (401), the same for an unknown user
-// and a wrong password.
+// and a wrong password. The failures count against the limits of
+// auth/token/ (CheckCredentials): one budget per username and per address,
+// whichever way the password comes; over them the form answers 429
+// rate_limited.
 func (s *store) signIn(ctx context.Context, svc *auth.Service, in SignInArgs) (OK, error) {
-	u, err := s.credentials(ctx, in.Username, in.Password)
+	u, err := svc.CheckCredentials(ctx, auth.ClientAddress(mizan.Request(ctx)), in.Username, in.Password)
+	if errors.Is(err, auth.ErrBadCredentials) {
+		return OK{}, mizan.NewError(mizan.CodeUnauthorized, msgSignIn)
+	}
 	if err != nil {
 		return OK{}, err
-	}
-	if u == nil {
-		return OK{}, mizan.NewError(mizan.CodeUnauthorized, msgSignIn)
 	}
 	c, err := svc.StartCookieSession(ctx, *u)
 	if err != nil {
