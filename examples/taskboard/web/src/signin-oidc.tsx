@@ -1,9 +1,102 @@
-// Sign-in with identity providers (docs/auth.md, "Identity providers").
+// Sign-in with identity providers (docs/auth.md, "Identity providers";
+// the server side is oidc.go and package auth/oidc).
+//
+// The sign-in page shows a button per provider the server lists at
+// GET /api/mizan/auth/oidc/. A button is a plain link to the provider's
+// start URL: the server sets a short-lived state cookie and redirects to
+// the provider; the provider's callback comes back to the server, which
+// redirects to the return path (/) with the session's refresh token in the
+// URL fragment (#mizan_refresh=..., which no server sees). At startup,
+// completeOIDCRedirect takes it out of the URL and spends it at once at
+// auth/refresh/ for the tab's own pair: the copy left in the browser's
+// history is then worthless (a spent refresh token is refused).
+import { useEffect, useState } from 'react';
+import { auth } from './session';
 
-/** OIDCSignIn shows a button per identity provider on the sign-in page. */
-export function OIDCSignIn() {
-  return null;
+/** OIDCProvider is one provider of GET /api/mizan/auth/oidc/. */
+interface OIDCProvider {
+  name: string;
+  display_name: string;
+  start: string;
 }
 
-/** completeOIDCRedirect signs the tab in with the refresh token an identity provider's callback put in the URL fragment, if any. */
-export function completeOIDCRedirect(): void {}
+/** providersURL lists the identity providers. */
+const providersURL = '/api/mizan/auth/oidc/';
+
+/** fragmentKey is the fragment parameter of the callback's refresh token. */
+const fragmentKey = 'mizan_refresh';
+
+/** isProvider checks one entry of the server's answer. */
+function isProvider(v: unknown): v is OIDCProvider {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Record<string, unknown>;
+  // The start URL must be a path of this site: never a link elsewhere.
+  return typeof p.name === 'string' && typeof p.display_name === 'string' && typeof p.start === 'string' && /^\/(?![/\\])/.test(p.start);
+}
+
+/** fetchProviders returns the providers, or none when sign-in with providers is off (404). */
+async function fetchProviders(signal: AbortSignal): Promise<OIDCProvider[]> {
+  const res = await fetch(providersURL, { signal, headers: { Accept: 'application/json' } });
+  if (res.status === 404) return [];
+  if (!res.ok) throw new Error(`${providersURL} answered ${res.status}`);
+  const body: unknown = await res.json();
+  const list = (body as { providers?: unknown } | null)?.providers;
+  return Array.isArray(list) ? list.filter(isProvider) : [];
+}
+
+/**
+ * OIDCSignIn shows a button per identity provider on the sign-in page. It
+ * renders nothing on the server and until the list has come (the list is
+ * fetched after mount, so the server-rendered page and the first render in
+ * the browser match), and nothing when there are no providers.
+ */
+export function OIDCSignIn() {
+  const [providers, setProviders] = useState<OIDCProvider[]>([]);
+  useEffect(() => {
+    const ctl = new AbortController();
+    fetchProviders(ctl.signal)
+      .then(setProviders)
+      .catch((err: unknown) => {
+        if (!ctl.signal.aborted) console.error('taskboard: listing the identity providers:', err);
+      });
+    return () => ctl.abort();
+  }, []);
+  if (providers.length === 0) return null;
+  return (
+    <div className="oidc-signin" data-testid="oidc-signin">
+      <p className="muted small">Or sign in with an identity provider:</p>
+      {providers.map((p) => (
+        <a key={p.name} className="button" href={`${p.start}?return=${encodeURIComponent('/')}`} data-testid={`oidc-${p.name}`}>
+          Sign in with {p.display_name}
+        </a>
+      ))}
+    </div>
+  );
+}
+
+/**
+ * completeOIDCRedirect signs the tab in with the refresh token an identity
+ * provider's callback put in the URL fragment, if any. Call it once at
+ * startup: it removes the token from the URL (history.replaceState) before
+ * anything else, then spends it (auth.signInWithRefresh). A refused token
+ * (spent, or its session revoked) or a failure is logged; the tab stays
+ * signed out.
+ */
+export function completeOIDCRedirect(): void {
+  if (typeof window === 'undefined') return;
+  const hash = window.location.hash;
+  if (!hash.includes(`${fragmentKey}=`)) return;
+  const params = new URLSearchParams(hash.slice(1));
+  const token = params.get(fragmentKey);
+  params.delete(fragmentKey);
+  const rest = params.toString();
+  const { pathname, search } = window.location;
+  window.history.replaceState(window.history.state, '', pathname + search + (rest ? `#${rest}` : ''));
+  if (!token) return;
+  auth
+    .signInWithRefresh(token)
+    .then((user) => {
+      if (user === null) console.warn('taskboard: the identity provider sign-in was refused: its token was already spent or its session revoked; sign in again');
+    })
+    .catch((err: unknown) => console.error('taskboard: completing the identity provider sign-in:', err));
+}
