@@ -105,6 +105,19 @@ func (a *App) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, a.logger, a.authError(w, r, err))
 }
 
+// CheckCSRF applies the CSRF check of call/ to r for caller: nil for an
+// anonymous or Bearer caller (a page of another site cannot make a browser
+// send an Authorization header), else the CSRF cookie must be a valid
+// token and the CSRF header must repeat it (403 forbidden otherwise). For
+// the endpoints of [App.HandleAuth] and [App.Handle] that a cookie caller
+// may reach.
+func (a *App) CheckCSRF(r *http.Request, caller *Identity) error {
+	if e := a.checkCSRF(r, caller); e != nil {
+		return e
+	}
+	return nil
+}
+
 // Config returns the app's configuration with the defaults [New] filled in
 // (Prefix, MaxBodyBytes, the CSRF cookie and header names). Modifying the
 // copy changes nothing in the app.

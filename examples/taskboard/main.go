@@ -34,6 +34,14 @@
 //	                 environment variable MIZAN_WRITE_IR, as set by
 //	                 "mizan generate --cmd")
 //
+// Environment: with TASKBOARD_OIDC_ISSUER (the issuer URL of an OpenID
+// Provider), TASKBOARD_OIDC_CLIENT_ID and TASKBOARD_OIDC_CLIENT_SECRET
+// (optional TASKBOARD_OIDC_NAME and TASKBOARD_OIDC_DISPLAY_NAME) the sign-in
+// page offers that provider (oidc.go; go -C examples run ./devidp runs one
+// for development). Passkeys are served for pages opened at
+// http://localhost:PORT (RP ID localhost), or at the fixed origin
+// TASKBOARD_PASSKEY_ORIGIN (passkeys.go).
+//
 // Once it listens it prints "Taskboard listening on http://HOST:PORT/" on
 // standard output. It serves until SIGINT or SIGTERM, then shuts down
 // gracefully.

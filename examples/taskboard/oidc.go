@@ -16,7 +16,8 @@ import (
 
 // Sign-in with an identity provider (package auth/oidc, docs/auth.md,
 // "Identity providers"), besides the passwords of auth.go. It is on when
-// the environment names an OpenID Provider:
+// the environment names an OpenID Provider (else GET auth/oidc/ lists no
+// provider):
 //
 //	TASKBOARD_OIDC_ISSUER         the issuer URL (discovery at the first sign-in)
 //	TASKBOARD_OIDC_CLIENT_ID      the taskboard's client at the provider
@@ -48,6 +49,11 @@ const (
 func (s *store) mountOIDC(app *mizan.App, _ appConfig) error {
 	issuer := os.Getenv(envOIDCIssuer)
 	if issuer == "" {
+		// No provider: auth/oidc/ lists none, and the sign-in page shows
+		// no button (it asks, and a 404 would be an error in the console).
+		if err := oidc.Mount(app, oidc.Options{}); err != nil {
+			return fmt.Errorf("mounting the identity providers' list: %w", err)
+		}
 		return nil
 	}
 	name := os.Getenv(envOIDCName)

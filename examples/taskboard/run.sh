@@ -2,7 +2,8 @@
 # Builds and runs the taskboard example, from any directory:
 #
 #   bash examples/taskboard/run.sh [SERVER FLAGS...]   build everything, then serve
-#   bash examples/taskboard/run.sh --test              build everything, then run the browser test
+#   bash examples/taskboard/run.sh --test              build everything, then run the browser tests
+#                                                      (the board, sign-in through a dev OpenID Provider, passkeys)
 #
 # Steps: npm ci in frontends/ and in examples/taskboard/web/ (skipped when
 # node_modules is newer than package-lock.json), build @mizan/base and
@@ -59,7 +60,7 @@ step "building the UI (tsc --noEmit && vite build)"
 (cd examples/taskboard/web && npm run build --silent -- --logLevel warn >&2)
 
 if [[ $mode == test ]]; then
-  step "browser test (node --test e2e/taskboard.test.mjs)"
+  step "browser tests (node --test e2e/taskboard.test.mjs e2e/oidc.test.mjs e2e/passkey.test.mjs)"
   cd examples/taskboard/web
   TASKBOARD_BIN="$build/taskboard" exec npm run e2e --silent
 fi

@@ -34,12 +34,14 @@ function isProvider(v: unknown): v is OIDCProvider {
   return typeof p.name === 'string' && typeof p.display_name === 'string' && typeof p.start === 'string' && /^\/(?![/\\])/.test(p.start);
 }
 
-/** fetchProviders returns the providers, or none when sign-in with providers is off (404). */
+/** fetchProviders returns the providers (none when the server has none, or no auth/oidc/ endpoint: 404). */
 async function fetchProviders(signal: AbortSignal): Promise<OIDCProvider[]> {
   const res = await fetch(providersURL, { signal, headers: { Accept: 'application/json' } });
+  // The body is always read: the request is then finished, not left open.
+  const text = await res.text();
   if (res.status === 404) return [];
   if (!res.ok) throw new Error(`${providersURL} answered ${res.status}`);
-  const body: unknown = await res.json();
+  const body: unknown = JSON.parse(text);
   const list = (body as { providers?: unknown } | null)?.providers;
   return Array.isArray(list) ? list.filter(isProvider) : [];
 }

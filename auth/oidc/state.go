@@ -1,0 +1,142 @@
+package oidc
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxStateCookie bounds the length of a state cookie's value read back:
+// a sealed flowState is a few hundred bytes.
+const maxStateCookie = 2048
+
+// maxReturnPath bounds the return path of a sign-in.
+const maxReturnPath = 1024
+
+// errState is the cause of every state cookie that does not open: missing,
+// tampered with, sealed by another key, for another provider, or expired.
+var errState = errors.New("oidc: invalid state cookie")
+
+// flowState is what the state cookie of one sign-in holds, from its start
+// to its callback.
+type flowState struct {
+	Provider string `json:"p"`
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Return   string `json:"r"`
+	Expires  int64  `json:"e"` // Unix seconds
+}
+
+// sealer seals and opens state cookies with AES-256-GCM; the cookie's name
+// is the additional data, so a value cannot move to another provider's
+// cookie.
+type sealer struct {
+	aead cipher.AEAD
+}
+
+// newSealer returns a sealer with key (32 bytes).
+func newSealer(key []byte) (*sealer, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: state cookie key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: state cookie cipher: %w", err)
+	}
+	return &sealer{aead: aead}, nil
+}
+
+// seal returns the cookie value for st under the cookie name.
+func (s *sealer) seal(name string, st flowState) (string, error) {
+	plain, err := json.Marshal(st)
+	if err != nil {
+		return "", fmt.Errorf("oidc: encoding the state cookie: %w", err)
+	}
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("oidc: state cookie nonce: %w", err)
+	}
+	sealed := s.aead.Seal(nonce, nonce, plain, []byte(name))
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// open parses the value of the cookie name: it returns the state it seals
+// when the value was sealed by this key for this name, is not expired at
+// now and names provider; else an error wrapping errState.
+func (s *sealer) open(name, value, provider string, now time.Time) (flowState, error) {
+	if value == "" || len(value) > maxStateCookie {
+		return flowState{}, fmt.Errorf("%w: empty or too long", errState)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil {
+		return flowState{}, fmt.Errorf("%w: not base64url", errState)
+	}
+	ns := s.aead.NonceSize()
+	if len(raw) < ns+s.aead.Overhead() {
+		return flowState{}, fmt.Errorf("%w: too short", errState)
+	}
+	plain, err := s.aead.Open(nil, raw[:ns], raw[ns:], []byte(name))
+	if err != nil {
+		return flowState{}, fmt.Errorf("%w: not sealed by this server", errState)
+	}
+	var st flowState
+	if err := json.Unmarshal(plain, &st); err != nil {
+		return flowState{}, fmt.Errorf("%w: malformed content", errState)
+	}
+	switch {
+	case st.Provider != provider:
+		return flowState{}, fmt.Errorf("%w: for another provider", errState)
+	case st.State == "" || st.Nonce == "" || st.Verifier == "":
+		return flowState{}, fmt.Errorf("%w: incomplete", errState)
+	case now.Unix() >= st.Expires:
+		return flowState{}, fmt.Errorf("%w: expired", errState)
+	}
+	if _, err := checkReturn(st.Return); err != nil {
+		return flowState{}, fmt.Errorf("%w: %w", errState, err)
+	}
+	return st, nil
+}
+
+// randomString returns n random bytes in base64url.
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("oidc: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// checkReturn checks that p is a path of this site to send the browser back
+// to, and returns it ("/" for ""). It refuses what would leave the site (an
+// absolute URL, "//host", "/\host", which browsers read as "//host"), a
+// fragment (the token mode's own), control characters and overlong paths.
+func checkReturn(p string) (string, error) {
+	if p == "" {
+		return "/", nil
+	}
+	if len(p) > maxReturnPath {
+		return "", errors.New("the return path is too long")
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\#") {
+		return "", errors.New("the return path must be a path of this site starting with a single /")
+	}
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f {
+			return "", errors.New("the return path has a control character")
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "", errors.New("the return path must be a path of this site")
+	}
+	return p, nil
+}
