@@ -3,10 +3,13 @@ package mizan_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,6 +123,37 @@ func TestTokenSameAnswerForUnknownUserAndWrongPassword(t *testing.T) {
 	wantLimited(t, e.tokenFrom(t, "198.51.100.3", "nobody", "x"))
 }
 
+// TestTokenLimitHoldsUnderParallelAttempts: a burst of parallel guesses
+// gets no more password checks than the limit allows (each attempt is
+// counted before it is checked), and the rest are refused with 429.
+// Regression: failures were counted after the check, so 200 parallel
+// requests all passed the limit.
+func TestTokenLimitHoldsUnderParallelAttempts(t *testing.T) {
+	var checks atomic.Int32
+	slow := func(ctx context.Context, username, password string) (*auth.User, error) {
+		checks.Add(1)
+		time.Sleep(20 * time.Millisecond) // an argon2id hash
+		return checkPassword(ctx, username, password)
+	}
+	e := newAuthApp(t, auth.Config{Limits: smallLimits, Credentials: slow})
+	var wg sync.WaitGroup
+	var limited atomic.Int32
+	for range 40 {
+		wg.Go(func() {
+			if w := e.tokenFrom(t, "10.9.9.9", "grace", "guess"); w.Code == http.StatusTooManyRequests {
+				limited.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := checks.Load(); n > int32(smallLimits.PerUser.Burst) {
+		t.Fatalf("%d password checks for 40 parallel guesses; the limit allows %d", n, smallLimits.PerUser.Burst)
+	}
+	if limited.Load() != 40-checks.Load() {
+		t.Fatalf("%d answered 429, %d checked, of 40", limited.Load(), checks.Load())
+	}
+}
+
 // TestTokenLimitsOff: Limits.Off lets every failure through to the check.
 func TestTokenLimitsOff(t *testing.T) {
 	e := newAuthApp(t, auth.Config{Limits: auth.Limits{Off: true}})
@@ -171,6 +205,25 @@ func TestRateLimitedErrorFromAFunction(t *testing.T) {
 	}
 	wantLimited(t, call("grace-pw"))
 	wantLimited(t, post("/api/mizan/auth/token/", `{"username":"grace","password":"grace-pw"}`))
+}
+
+// TestBareErrRateLimited: a function returning auth.ErrRateLimited itself
+// (wrapped or not) is answered 429 with a Retry-After, not 500.
+func TestBareErrRateLimited(t *testing.T) {
+	app := mizan.New(mizan.Config{})
+	mizan.Mutation(app, func(context.Context, struct{}) (ok, error) {
+		return ok{}, fmt.Errorf("my own limiter: %w", auth.ErrRateLimited)
+	}, mizan.Name("limited"))
+	if err := app.Build(); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/api/mizan/call/", strings.NewReader(`{"fn":"limited"}`))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	app.ServeHTTP(w, req)
+	if secs := wantLimited(t, w); secs != 60 {
+		t.Errorf("Retry-After %d, want the default 60", secs)
+	}
 }
 
 // TestLogoutEverywhere: {"everywhere": true} ends every session of the

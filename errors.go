@@ -122,8 +122,11 @@ func asError(err error) (*Error, bool) {
 		return me, true
 	}
 	var rl *auth.RateLimitedError
-	if errors.As(err, &rl) {
-		secs := max(int((rl.RetryAfter+time.Second-1)/time.Second), 1)
+	if errors.As(err, &rl) || errors.Is(err, auth.ErrRateLimited) {
+		secs := 60 // the bare sentinel says not when: a minute
+		if rl != nil {
+			secs = max(int((rl.RetryAfter+time.Second-1)/time.Second), 1)
+		}
 		me = NewError(CodeRateLimited, "too many failed sign-in attempts: try again in "+strconv.Itoa(secs)+" s").WithCause(err)
 		me.retryAfter = secs
 		return me, true

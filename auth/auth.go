@@ -336,7 +336,9 @@ func (s *Service) Login(ctx context.Context, username, password string) (Pair, e
 // [CredentialsFunc] under the limits of [Config.Limits] for the client
 // address addr ([ClientAddress]): it refuses with a [*RateLimitedError]
 // before checking when the username's or the address's failures are
-// spent, and counts a refusal ([ErrBadCredentials]) against both. It is
+// spent, and counts a refusal ([ErrBadCredentials]) against both (the
+// attempt is reserved before the check, [Service.Throttle], and given back
+// when it succeeds). It is
 // what auth/token/ does before [Service.Issue]; a sign-in form of the
 // app's own (a cookie session) uses it too.
 func (s *Service) CheckCredentials(ctx context.Context, addr, username, password string) (*User, error) {
@@ -350,11 +352,12 @@ func (s *Service) CheckCredentials(ctx context.Context, addr, username, password
 	u, err := s.cfg.Credentials(ctx, username, password)
 	switch {
 	case errors.Is(err, ErrBadCredentials) || err == nil && u == nil:
-		s.Failed(ctx, attempt)
-		return nil, ErrBadCredentials
+		return nil, ErrBadCredentials // the reserved attempt stays a failure
 	case err != nil:
+		s.Succeeded(ctx, attempt) // the check failed, not the caller
 		return nil, fmt.Errorf("auth: checking credentials: %w", err)
 	}
+	s.Succeeded(ctx, attempt)
 	return u, nil
 }
 

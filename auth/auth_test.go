@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -495,4 +496,25 @@ func FuzzVerify(f *testing.F) {
 			t.Errorf("accepted %q as %+v", tok, p)
 		}
 	})
+}
+
+func TestClientAddress(t *testing.T) {
+	for remote, want := range map[string]string{
+		"192.0.2.7:4000":                 "192.0.2.7",
+		"[2001:db8:1:2:3:4:5:6]:443":     "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443":     "2001:db8:1:2::/64",
+		"[::ffff:192.0.2.9]:80":          "192.0.2.9",
+		"[fe80::1%eth0]:80":              "fe80::/64",
+		"@":                              "unknown",
+		"a-very-long-non-address-string": "unknown",
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if got := auth.ClientAddress(r); got != want {
+			t.Errorf("ClientAddress(%q) = %q, want %q", remote, got, want)
+		}
+	}
+	if auth.ClientAddress(nil) != "" {
+		t.Error("ClientAddress(nil) is not empty")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ type RateLimitedError struct {
 	By string
 }
 
+// Error says which limit refused and when to try again.
 func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("%v for this %s: try again in %v", ErrRateLimited, e.By, e.RetryAfter.Round(time.Second))
 }
@@ -60,7 +62,7 @@ var DefaultLimits = Limits{
 }
 
 // Attempt names a sign-in attempt for [Service.Throttle] and
-// [Service.Failed].
+// [Service.Succeeded].
 type Attempt struct {
 	// Scope is the endpoint: "token" (auth/token/), "oidc" (a provider's
 	// callback), "passkey"... Each scope counts on its own.
@@ -72,15 +74,34 @@ type Attempt struct {
 	Addr string
 }
 
-// ClientAddress returns the address attempts from r are counted under: the
-// host of r.RemoteAddr. Behind a reverse proxy, which makes every client
-// one address, set r.RemoteAddr from the proxy's header (X-Forwarded-For,
-// as the proxy writes it) in a middleware in front of the app.
+// ClientAddress returns the address attempts from r are counted under:
+// the IP of r.RemoteAddr, an IPv6 one as its /64 (one host usually has a
+// whole /64, so single addresses would give it unlimited budgets), and
+// "unknown" for a RemoteAddr that is no IP (a Unix socket): one bucket for
+// all of those. Behind a reverse proxy, which makes every client one
+// address, set r.RemoteAddr in a middleware in front of the app to the
+// client address your own proxy saw: the LAST entry of X-Forwarded-For
+// when one proxy of yours appends to it (the entries before it are the
+// client's to write, and would give an attacker a new budget per request).
+// A nil r has the address "".
 func ClientAddress(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
+	if r == nil {
+		return ""
 	}
-	return r.RemoteAddr
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return "unknown"
+	}
+	a = a.WithZone("").Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 // limiterKeys returns the limiter keys and limits of a.
@@ -102,42 +123,54 @@ func (s *Service) limiterKeys(a Attempt) (keys []string, limits []ratelimit.Limi
 	return keys, limits, by
 }
 
-// Throttle reports whether an attempt may be made: nil, or a
-// [*RateLimitedError] when the failures already counted for its user or
-// its address have reached their limit. A limiter that fails is logged by
-// the limiter's fallback and never lets a refused attempt through.
+// Throttle reserves an attempt: it counts one failure against the
+// attempt's user and its address, and refuses with a [*RateLimitedError]
+// (counting nothing) when either has none left. The reservation stands as
+// a failure unless [Service.Succeeded] gives it back, so that concurrent
+// attempts are counted before they are checked: a burst of parallel
+// guesses gets no more checks than the limit allows. A limiter that fails
+// is reported by its fallback, never a pass: with no fallback, Throttle
+// returns an error wrapping [ErrUnavailable].
 func (s *Service) Throttle(ctx context.Context, a Attempt) error {
 	if s.limits.Off {
 		return nil
 	}
 	keys, limits, by := s.limiterKeys(a)
-	var worst *RateLimitedError
 	for i, k := range keys {
-		res, err := s.limiter.AllowN(ctx, k, limits[i], 0)
+		res, err := s.limiter.AllowN(ctx, k, limits[i], 1)
+		if err == nil && res.Allowed {
+			continue
+		}
+		s.giveBack(ctx, keys[:i], limits[:i])
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return fmt.Errorf("%w: the sign-in limiter: %w", ErrUnavailable, err)
 		}
-		if res.Remaining < 1 {
-			wait := max(res.RetryAfter, time.Second)
-			if worst == nil || wait > worst.RetryAfter {
-				worst = &RateLimitedError{RetryAfter: wait, By: by[i]}
-			}
-		}
-	}
-	if worst != nil {
-		return worst
+		return &RateLimitedError{RetryAfter: max(res.RetryAfter, time.Second), By: by[i]}
 	}
 	return nil
 }
 
-// Failed counts a failed attempt against its user and its address.
-func (s *Service) Failed(ctx context.Context, a Attempt) {
+// Succeeded gives back the attempt [Service.Throttle] reserved: the
+// attempt succeeded (successes count nothing and reset nothing), or
+// failed for a reason that is not the caller's (a database down).
+func (s *Service) Succeeded(ctx context.Context, a Attempt) {
 	if s.limits.Off {
 		return
 	}
 	keys, limits, _ := s.limiterKeys(a)
+	s.giveBack(ctx, keys, limits)
+}
+
+// giveBack gives one attempt back to each key, even when ctx is done (the
+// client went away after its attempt was checked).
+func (s *Service) giveBack(ctx context.Context, keys []string, limits []ratelimit.Limit) {
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
 	for i, k := range keys {
-		_, _ = s.limiter.AllowN(ctx, k, limits[i], 1)
+		_, _ = s.limiter.AllowN(ctx, k, limits[i], -1)
 	}
 }
 

@@ -20,16 +20,23 @@ import (
 )
 
 // Limit is how many attempts a key may make: Burst at once, then Rate in
-// every Period.
+// every Period (one attempt comes back every Period/Rate).
 type Limit struct {
-	Rate   int
+	// Rate is how many attempts come back in every Period: positive.
+	Rate int
+	// Period is the time in which Rate attempts come back; Period/Rate
+	// must be at least a millisecond.
 	Period time.Duration
-	Burst  int
+	// Burst is how many attempts a key with none counted may make at
+	// once: positive.
+	Burst int
 }
 
-// Valid reports whether l limits anything: a positive rate, period and
-// burst.
-func (l Limit) Valid() bool { return l.Rate > 0 && l.Period > 0 && l.Burst > 0 }
+// Valid reports whether l limits anything: a positive rate and burst, and
+// at least a millisecond for one attempt to come back.
+func (l Limit) Valid() bool {
+	return l.Rate > 0 && l.Burst > 0 && l.Period > 0 && l.Period/time.Duration(l.Rate) >= time.Millisecond
+}
 
 // interval is the time one attempt takes to come back.
 func (l Limit) interval() time.Duration { return l.Period / time.Duration(l.Rate) }
@@ -50,7 +57,9 @@ type Result struct {
 // concurrent use.
 type Limiter interface {
 	// AllowN counts n attempts of key under l if they fit, and reports the
-	// key's state. n = 0 only reads the state.
+	// key's state. n = 0 only reads the state; n < 0 gives back -n
+	// attempts counted before (a reservation that turned out not to be a
+	// failure), never more than were counted.
 	AllowN(ctx context.Context, key string, l Limit, n int) (Result, error)
 	// Reset forgets the attempts of key.
 	Reset(ctx context.Context, key string) error
@@ -78,8 +87,8 @@ func NewMemory(now func() time.Time) *Memory {
 // AllowN implements [Limiter] with the algorithm and the answers of
 // redis_rate's script, so that the two backends agree.
 func (m *Memory) AllowN(_ context.Context, key string, l Limit, n int) (Result, error) {
-	if !l.Valid() || n < 0 {
-		return Result{}, fmt.Errorf("ratelimit: invalid limit %+v or count %d", l, n)
+	if !l.Valid() {
+		return Result{}, fmt.Errorf("ratelimit: invalid limit %+v", l)
 	}
 	now := m.now()
 	iv := l.interval()
@@ -97,6 +106,14 @@ func (m *Memory) AllowN(_ context.Context, key string, l Limit, n int) (Result, 
 	if tat.Before(now) {
 		tat = now
 	}
+	if n < 0 {
+		if back := tat.Add(iv * time.Duration(n)); back.After(now) {
+			m.tat[key] = back
+		} else {
+			delete(m.tat, key)
+		}
+		return m.state(key, l, now), nil
+	}
 	newTat := tat.Add(iv * time.Duration(n))
 	diff := now.Sub(newTat.Add(-burstOffset))
 	if diff < 0 { // refused: nothing counted
@@ -106,6 +123,17 @@ func (m *Memory) AllowN(_ context.Context, key string, l Limit, n int) (Result, 
 		m.tat[key] = newTat
 	}
 	return Result{Allowed: true, Remaining: remaining(diff, iv), RetryAfter: retryAfter(newTat, now, burstOffset, iv)}, nil
+}
+
+// state is the Result of key now (m.mu is held).
+func (m *Memory) state(key string, l Limit, now time.Time) Result {
+	iv := l.interval()
+	burstOffset := iv * time.Duration(l.Burst)
+	tat := m.tat[key]
+	if tat.Before(now) {
+		tat = now
+	}
+	return Result{Allowed: true, Remaining: remaining(now.Sub(tat.Add(-burstOffset)), iv), RetryAfter: retryAfter(tat, now, burstOffset, iv)}
 }
 
 // remaining is how many intervals fit in diff.
@@ -149,10 +177,41 @@ func NewRedis(rdb redis.UniversalClient, prefix string) *Redis {
 	return &Redis{l: redis_rate.NewLimiter(rdb), rdb: rdb, prefix: prefix}
 }
 
+// giveBack gives back ARGV[1] seconds of a redis_rate key's theoretical
+// arrival time (stored as seconds since 2017-01-01, as redis_rate's own
+// script does), deleting the key when nothing is left counted.
+var giveBack = redis.NewScript(`
+redis.replicate_commands()
+local tat = redis.call('GET', KEYS[1])
+if not tat then return 0 end
+local now = redis.call('TIME')
+now = (now[1] - 1483228800) + (now[2] / 1000000)
+local back = tonumber(tat) - tonumber(ARGV[1])
+if back <= now then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('SET', KEYS[1], back, 'EX', math.ceil(back - now))
+return 1
+`)
+
+// redisRatePrefix is the prefix redis_rate puts before every key.
+const redisRatePrefix = "rate:"
+
 // AllowN implements [Limiter].
 func (r *Redis) AllowN(ctx context.Context, key string, l Limit, n int) (Result, error) {
-	if !l.Valid() || n < 0 {
-		return Result{}, fmt.Errorf("ratelimit: invalid limit %+v or count %d", l, n)
+	if !l.Valid() {
+		return Result{}, fmt.Errorf("ratelimit: invalid limit %+v", l)
+	}
+	if n < 0 {
+		// redis_rate has no way to give attempts back (its script leaves
+		// a key whose time would fall into the past as it is): a script
+		// of ours on the same key does.
+		secs := (l.interval() * time.Duration(-n)).Seconds()
+		if err := giveBack.Run(ctx, r.rdb, []string{redisRatePrefix + r.prefix + key}, secs).Err(); err != nil {
+			return Result{}, fmt.Errorf("ratelimit: redis: %w", err)
+		}
+		n = 0
 	}
 	res, err := r.l.AllowN(ctx, r.prefix+key, redis_rate.Limit{Rate: l.Rate, Burst: l.Burst, Period: l.Period}, n)
 	if err != nil {

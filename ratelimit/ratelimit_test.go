@@ -168,3 +168,45 @@ func TestFallbackWhenRedisIsDown(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestGiveBack: n < 0 gives attempts back, never more than were counted,
+// in memory and in Redis alike (redis_rate has no give-back of its own:
+// the script of this package edits its key, whose format this test pins).
+func TestGiveBack(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	opt, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	l := ratelimit.Limit{Rate: 3, Period: time.Hour, Burst: 3}
+	for name, lim := range map[string]ratelimit.Limiter{"memory": ratelimit.NewMemory(nil), "redis": ratelimit.NewRedis(rdb, "g:")} {
+		t.Run(name, func(t *testing.T) {
+			for range 3 {
+				if res, err := lim.AllowN(ctx, "k", l, 1); err != nil || !res.Allowed {
+					t.Fatalf("reserving: %+v %v", res, err)
+				}
+			}
+			if res, _ := lim.AllowN(ctx, "k", l, 1); res.Allowed {
+				t.Fatal("a 4th attempt fits a burst of 3")
+			}
+			if res, err := lim.AllowN(ctx, "k", l, -1); err != nil || res.Remaining != 1 {
+				t.Fatalf("after giving one back: %+v %v; want 1 remaining", res, err)
+			}
+			if res, _ := lim.AllowN(ctx, "k", l, -5); res.Remaining != 3 {
+				t.Fatalf("after giving back more than counted: %+v; want the burst, no more", res)
+			}
+			if res, _ := lim.AllowN(ctx, "k", l, -1); res.Remaining != 3 {
+				t.Fatalf("giving back with nothing counted: %+v", res)
+			}
+			if res, _ := lim.AllowN(ctx, "k", l, 1); !res.Allowed || res.Remaining != 2 {
+				t.Fatalf("after the give-backs: %+v", res)
+			}
+		})
+	}
+	if (ratelimit.Limit{Rate: 10, Period: 5 * time.Nanosecond, Burst: 10}).Valid() {
+		t.Error("a limit whose attempts come back every 0 ns is valid")
+	}
+}

@@ -6,7 +6,7 @@
 // [Mount] serves, under the app's prefix (default /api/mizan/):
 //
 //	GET auth/oidc/                      the providers, for a UI's buttons
-//	GET auth/oidc/<provider>/start/     ?return=/path: redirects to the provider
+//	GET auth/oidc/<provider>/start/     ?return=/path&handoff=RANDOM: redirects to the provider
 //	GET auth/oidc/<provider>/callback/  where the provider sends the browser back
 //
 // The flow is the authorization-code flow with PKCE (S256), a state and a
@@ -15,9 +15,13 @@
 // OIDC: the ID token's signature, algorithm, issuer, audience, expiry and
 // nonce), hands the [Identity] to the app's hook ([Options.OnSignIn]), and
 // signs the user in: in token mode it redirects to the return path with
-// "#mizan_refresh=<refresh token>", which the browser spends at once at
-// auth/refresh/ (createAuth's signInWithRefresh); in cookie mode it sets
-// the session cookie.
+// "#mizan_refresh=<refresh token>&mizan_handoff=<the start's handoff>",
+// which the browser spends at once at auth/refresh/ (createAuth's
+// signInWithRefresh) if the handoff is the random value it sent to start/
+// and kept (sessionStorage): a link with another site's fragment (a
+// refresh token of the attacker's own account, to sign the victim in as
+// the attacker: login CSRF) is then refused by the page; in cookie mode it
+// sets the session cookie.
 package oidc
 
 import (
@@ -119,6 +123,7 @@ type RejectedError struct {
 	Err error
 }
 
+// Error is the reason, with the cause.
 func (e *RejectedError) Error() string {
 	if e.Err == nil {
 		return "oidc: " + e.Reason
@@ -357,12 +362,18 @@ func (h *handler) serveStart(w http.ResponseWriter, r *http.Request, p Provider)
 		h.app.WriteError(w, r, mizan.NewError(mizan.CodeBadRequest, err.Error()+" (return)"))
 		return
 	}
+	handoff := r.URL.Query().Get("handoff")
+	if handoff != "" && !validHandoff.MatchString(handoff) {
+		h.app.WriteError(w, r, mizan.NewError(mizan.CodeBadRequest, "the handoff parameter must be 16 to 128 base64url characters"))
+		return
+	}
 	seal, _, err := h.sealer()
 	if err != nil {
 		h.app.WriteError(w, r, err)
 		return
 	}
 	var st flowState
+	st.Handoff = handoff
 	for _, f := range []*string{&st.State, &st.Nonce} {
 		if *f, err = randomString(24); err != nil {
 			h.app.WriteError(w, r, err)
@@ -401,15 +412,6 @@ func (h *handler) serveCallback(w http.ResponseWriter, r *http.Request, p Provid
 		h.app.WriteError(w, r, err)
 		return
 	}
-	attempt := auth.Attempt{Scope: "oidc", Addr: auth.ClientAddress(r)}
-	if err := svc.Throttle(ctx, attempt); err != nil {
-		h.app.WriteError(w, r, err)
-		return
-	}
-	fail := func(err error) {
-		svc.Failed(ctx, attempt)
-		h.app.WriteError(w, r, err)
-	}
 	name := cookieName(p.Name())
 	// The state cookie serves once, whatever happens next.
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: h.callbackPath(p.Name()), MaxAge: -1,
@@ -420,23 +422,47 @@ func (h *handler) serveCallback(w http.ResponseWriter, r *http.Request, p Provid
 		if validErrorCode.MatchString(e) {
 			msg += " (" + e + ")"
 		}
-		fail(mizan.NewError(mizan.CodeUnauthorized, msg))
+		h.app.WriteError(w, r, mizan.NewError(mizan.CodeUnauthorized, msg))
 		return
 	}
 	c, err := r.Cookie(name)
 	if err != nil {
-		fail(mizan.NewError(mizan.CodeBadRequest, "no sign-in in progress: the state cookie is missing or expired; start the sign-in again"))
+		h.app.WriteError(w, r, mizan.NewError(mizan.CodeBadRequest, "no sign-in in progress: the state cookie is missing or expired; start the sign-in again"))
 		return
 	}
 	st, err := seal.open(name, c.Value, p.Name(), h.opts.Now())
 	if err != nil {
-		fail(mizan.NewError(mizan.CodeBadRequest, "the state cookie is invalid or expired; start the sign-in again").WithCause(err))
+		h.app.WriteError(w, r, mizan.NewError(mizan.CodeBadRequest, "the state cookie is invalid or expired; start the sign-in again").WithCause(err))
 		return
 	}
 	state := q.Get("state")
 	if subtle.ConstantTimeCompare([]byte(state), []byte(st.State)) != 1 {
-		fail(mizan.NewError(mizan.CodeUnauthorized, "the state parameter does not match this browser's sign-in: start the sign-in again"))
+		h.app.WriteError(w, r, mizan.NewError(mizan.CodeUnauthorized, "the state parameter does not match this browser's sign-in: start the sign-in again"))
 		return
+	}
+	// Limits count from here: a callback with this browser's own sealed
+	// state is an attempt to redeem a code. What fails before (no cookie,
+	// an error parameter, a wrong state) cannot be guessing, and counting
+	// it would let any page lock its visitors' address out with a few
+	// cross-site image requests.
+	attempt := auth.Attempt{Scope: "oidc", Addr: auth.ClientAddress(r)}
+	if err := svc.Throttle(ctx, attempt); err != nil {
+		h.app.WriteError(w, r, err)
+		return
+	}
+	counted := true // the reservation stays a failure unless given back
+	defer func() {
+		if !counted {
+			svc.Succeeded(ctx, attempt)
+		}
+	}()
+	fail := func(err error) {
+		// A provider that cannot be reached is no attempt of the caller's.
+		var me *mizan.Error
+		if errors.Is(err, ErrUnavailable) || errors.As(err, &me) && me.Status() >= 500 {
+			counted = false
+		}
+		h.app.WriteError(w, r, err)
 	}
 	code := q.Get("code")
 	if code == "" || len(code) > 4096 {
@@ -457,6 +483,7 @@ func (h *handler) serveCallback(w http.ResponseWriter, r *http.Request, p Provid
 		fail(err)
 		return
 	}
+	counted = false
 	switch h.opts.Mode {
 	case CookieMode:
 		cookie, err := svc.StartCookieSession(ctx, *u)
@@ -472,7 +499,11 @@ func (h *handler) serveCallback(w http.ResponseWriter, r *http.Request, p Provid
 			h.app.WriteError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, st.Return+"#mizan_refresh="+url.QueryEscape(pair.Refresh), http.StatusSeeOther)
+		frag := "#mizan_refresh=" + url.QueryEscape(pair.Refresh)
+		if st.Handoff != "" {
+			frag += "&mizan_handoff=" + st.Handoff
+		}
+		http.Redirect(w, r, st.Return+frag, http.StatusSeeOther)
 	}
 }
 

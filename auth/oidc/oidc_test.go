@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -218,7 +219,13 @@ var hiddenID = regexp.MustCompile(`name="id" value="([^"]+)"`)
 // the callback URL the OP redirects the browser to.
 func login(t *testing.T, b *browser, a *testApp, username, password, ret string) string {
 	t.Helper()
-	start := a.srv.URL + "/api/mizan/auth/oidc/zitadel/start/?return=" + url.QueryEscape(ret)
+	return loginQuery(t, b, a, username, password, "return="+url.QueryEscape(ret))
+}
+
+// loginQuery is login with the start URL's whole query.
+func loginQuery(t *testing.T, b *browser, a *testApp, username, password, query string) string {
+	t.Helper()
+	start := a.srv.URL + "/api/mizan/auth/oidc/zitadel/start/?" + query
 	resp, err := b.Get(start)
 	if err != nil {
 		t.Fatal(err)
@@ -280,6 +287,7 @@ func refreshFrom(t *testing.T, resp *http.Response, ret string) string {
 		t.Fatalf("callback answered %d (%s), want 303", resp.StatusCode, body)
 	}
 	path, frag, ok := strings.Cut(loc, "#mizan_refresh=")
+	frag, _, _ = strings.Cut(frag, "&mizan_handoff=")
 	if !ok || path != ret || frag == "" {
 		t.Fatalf("callback redirected to %q, want %s#mizan_refresh=<token>", loc, ret)
 	}
@@ -649,21 +657,77 @@ func TestCallbackRateLimited(t *testing.T) {
 	lim := ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 3}
 	a := newApp(t, op, appOptions{limits: auth.Limits{PerUser: lim, PerAddress: lim}})
 	b := newBrowser(t)
-	bad := a.srv.URL + "/api/mizan/auth/oidc/zitadel/callback/?code=x&state=y"
-	for i := range 3 {
-		resp := b.get(t, bad)
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Fatalf("failure %d answered %d, want 400", i+1, resp.StatusCode)
+	// Callbacks this browser did not start (no state cookie, the
+	// provider's error parameter: what any page can make a visitor's
+	// browser request with an <img>) are refused and count nothing: they
+	// cannot be guessing, and counting them would let any site lock its
+	// visitors' address out of provider sign-in.
+	for i := range 10 {
+		if resp := b.get(t, a.srv.URL+"/api/mizan/auth/oidc/zitadel/callback/?code=x&state=y"); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("a callback without state cookie %d answered %d, want 400", i+1, resp.StatusCode)
+		}
+		if resp := b.get(t, a.srv.URL+"/api/mizan/auth/oidc/zitadel/callback/?error=access_denied"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("a callback with an error parameter answered %d, want 401", resp.StatusCode)
 		}
 	}
-	resp := b.get(t, bad)
+	// Codes that the provider refuses, with this browser's genuine state:
+	// each one counts.
+	for i := range 3 {
+		cb, err := url.Parse(login(t, b, a, "ada", "ada-password", "/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := cb.Query()
+		q.Set("code", "guessed-"+strconv.Itoa(i))
+		cb.RawQuery = q.Encode()
+		if resp := b.get(t, cb.String()); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guessed code %d answered %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	// Then a genuine callback from the same address is refused too, until
+	// the limit lets one more attempt through.
+	resp := b.get(t, login(t, b, a, "ada", "ada-password", "/"))
 	if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
 		t.Errorf("Retry-After %q", ra)
 	}
 	wantError(t, resp, http.StatusTooManyRequests, "rate_limited", "too many failed sign-in attempts")
-	// A genuine callback from the same address is refused too, until the
-	// limit lets one more attempt through.
-	wantError(t, b.get(t, login(t, b, a, "ada", "ada-password", "/")), http.StatusTooManyRequests, "rate_limited", "try again")
+}
+
+// TestCallbackSuccessesCountNothing: genuine sign-ins give their reserved
+// attempt back, so many in a row are never limited.
+// TestHandoffEchoed: the page's handoff value of start/ comes back in the
+// fragment beside the token (the page accepts only a token of a sign-in
+// it started: login CSRF); a malformed one is refused at start/.
+func TestHandoffEchoed(t *testing.T) {
+	op := newIDP(t)
+	a := newApp(t, op, appOptions{})
+	b := newBrowser(t)
+	handoff := "Zm9vYmFyYmF6cXV4LTEyMzQ1Ng"
+	resp := b.get(t, loginQuery(t, b, a, "ada", "ada-password", "return=%2Fboard&handoff="+handoff))
+	loc := resp.Header.Get("Location")
+	if !strings.HasPrefix(loc, "/board#mizan_refresh=") || !strings.HasSuffix(loc, "&mizan_handoff="+handoff) {
+		t.Fatalf("callback redirected to %q, want /board#mizan_refresh=<token>&mizan_handoff=%s", loc, handoff)
+	}
+	if tok := refreshFrom(t, resp, "/board"); strings.Contains(tok, "handoff") {
+		t.Fatalf("token %q", tok)
+	}
+	for _, bad := range []string{"short", strings.Repeat("a", 129), "has+plus/and=equals-0123456789"} {
+		r := b.get(t, a.srv.URL+"/api/mizan/auth/oidc/zitadel/start/?return=%2F&handoff="+url.QueryEscape(bad))
+		wantError(t, r, http.StatusBadRequest, "bad_request", "handoff")
+	}
+}
+
+func TestCallbackSuccessesCountNothing(t *testing.T) {
+	op := newIDP(t)
+	lim := ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 2}
+	a := newApp(t, op, appOptions{limits: auth.Limits{PerUser: lim, PerAddress: lim}})
+	b := newBrowser(t)
+	for i := range 5 {
+		resp := b.get(t, login(t, b, a, "ada", "ada-password", "/"))
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in %d answered %d, want 303", i+1, resp.StatusCode)
+		}
+	}
 }
 
 func TestMountRefuses(t *testing.T) {

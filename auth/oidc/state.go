@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -32,8 +33,16 @@ type flowState struct {
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
 	Return   string `json:"r"`
-	Expires  int64  `json:"e"` // Unix seconds
+	// Handoff is the page's own random value of ?handoff=, echoed in the
+	// fragment so that the page accepts only the token of a sign-in it
+	// started ("" when the page sent none).
+	Handoff string `json:"h,omitempty"`
+	Expires int64  `json:"e"` // Unix seconds
 }
+
+// validHandoff matches the handoff values start/ accepts: 16 to 128
+// base64url characters.
+var validHandoff = regexp.MustCompile(`^[A-Za-z0-9_-]{16,128}$`)
 
 // sealer seals and opens state cookies with AES-256-GCM; the cookie's name
 // is the additional data, so a value cannot move to another provider's

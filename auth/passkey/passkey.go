@@ -373,16 +373,48 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	_, _ = w.Write(b)
 }
 
-// refuse answers a refused finish: it counts the failure against attempt
-// (4xx errors only: a store that is down is no attempt of the caller's),
-// logs why at debug level and answers err.
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request, svc *auth.Service, attempt auth.Attempt, err error) {
+// refuse answers a refused finish, logging why at debug level. The
+// attempt Throttle reserved stays a failure (see reserved).
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, _ *auth.Service, _ auth.Attempt, err error) {
 	var me *mizan.Error
 	if errors.As(err, &me) && me.Status() >= 400 && me.Status() < 500 {
-		svc.Failed(r.Context(), attempt)
 		h.o.Logger.DebugContext(r.Context(), "passkey: ceremony refused", "path", r.URL.Path, "code", me.Code(), "reason", reason(me.Unwrap()))
 	}
 	h.app.WriteError(w, r, err)
+}
+
+// statusWriter records the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// reserved wraps w after Throttle reserved attempt: when the finish
+// answers a 4xx (the caller's credential, ceremony or body was refused),
+// the reservation stays a failure; a success, or a failure of the server
+// (a store that is down is no attempt of the caller's), gives it back.
+// Call the returned function when the answer is written.
+func reserved(w http.ResponseWriter, r *http.Request, svc *auth.Service, attempt auth.Attempt) (*statusWriter, func()) {
+	sw := &statusWriter{ResponseWriter: w}
+	return sw, func() {
+		if sw.status < 400 || sw.status >= 500 {
+			svc.Succeeded(r.Context(), attempt)
+		}
+	}
 }
 
 // reason is the text of why go-webauthn refused, bounded (it may quote
@@ -565,6 +597,9 @@ func (h *handler) registerFinish(w http.ResponseWriter, r *http.Request, svc *au
 		h.app.WriteError(w, r, err)
 		return
 	}
+	sw, done := reserved(w, r, svc, attempt)
+	defer done()
+	w = sw
 	in, err := finishBody(body)
 	if err != nil {
 		h.refuse(w, r, svc, attempt, err)
@@ -647,6 +682,9 @@ func (h *handler) loginFinish(w http.ResponseWriter, r *http.Request, svc *auth.
 		h.app.WriteError(w, r, err)
 		return
 	}
+	sw, done := reserved(w, r, svc, attempt)
+	defer done()
+	w = sw
 	in, err := finishBody(body)
 	if err != nil {
 		h.refuse(w, r, svc, attempt, err)

@@ -103,10 +103,12 @@ func (h *Hasher) Hash(password string) (string, error) {
 	salt := make([]byte, p.SaltLen)
 	_, _ = rand.Read(salt) // crypto/rand.Read never fails (Go 1.24+)
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-	return encode(p, salt, key), nil
+	return Encode(p, salt, key), nil
 }
 
-func encode(p Params, salt, key []byte) string {
+// Encode returns the PHC string of an argon2id hash key of salt made with
+// p: the inverse of [Decode].
+func Encode(p Params, salt, key []byte) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key))
@@ -130,17 +132,17 @@ func (h *Hasher) Verify(password, encoded string) (ok, rehash bool, err error) {
 
 // VerifyUnknown does the work of a Verify that fails, for a username that
 // does not exist: the answer then takes as long as a wrong password's,
-// and does not tell that the user is unknown. It always reports false.
+// and does not tell that the user is unknown. It always reports false. A
+// Hasher whose Params cannot hash (Hash refuses them) verifies against a
+// dummy of [DefaultParams] instead, never against nothing.
 func (h *Hasher) VerifyUnknown(password string) bool {
 	h.dummyOnce.Do(func() {
 		var err error
 		if h.dummy, err = h.Hash("mizan: a password nobody has"); err != nil {
-			h.dummy = ""
+			h.dummy, _ = (&Hasher{}).Hash("mizan: a password nobody has")
 		}
 	})
-	if h.dummy != "" {
-		_, _, _ = h.Verify(password+"\x00", h.dummy)
-	}
+	_, _, _ = h.Verify(password+"\x00", h.dummy)
 	return false
 }
 
@@ -170,8 +172,8 @@ func Decode(encoded string) (p Params, salt, key []byte, err error) {
 		name := []string{"m=", "t=", "p="}[i]
 		v, found := strings.CutPrefix(fields[i], name)
 		n, perr := strconv.ParseUint(v, 10, 32)
-		if !found || perr != nil || n == 0 {
-			return bad("parameter " + name[:1] + " is not a positive integer")
+		if !found || perr != nil || n == 0 || strconv.FormatUint(n, 10) != v {
+			return bad("parameter " + name[:1] + " is not a positive integer in canonical form")
 		}
 		*dst = n
 	}

@@ -77,6 +77,7 @@ func TestMalformed(t *testing.T) {
 		"short hash":      "$" + strings.Join(append(parts[1:5], "AAAA"), "$"),
 		"extra segment":   good + "$x",
 		"negative memory": strings.Replace(good, "m=64", "m=-64", 1),
+		"leading zero":    strings.Replace(good, "m=64", "m=064", 1),
 	}
 	for name, enc := range cases {
 		ok, _, err := h.Verify("pw", enc)
@@ -116,6 +117,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if p.Memory == 0 || p.Time == 0 || p.Threads == 0 || len(salt) < 8 || len(key) < 16 {
 			t.Fatalf("Decode(%q) accepted %+v", s, p)
+		}
+		if again := password.Encode(p, salt, key); again != s {
+			t.Fatalf("Decode(%q) then Encode = %q: not one canonical form", s, again)
 		}
 	})
 }

@@ -104,15 +104,8 @@ func (r *Redis) Create(ctx context.Context, s Session) error {
 	})
 	if err == nil {
 		// The user's index is another key (another Cluster slot), so
-		// outside the transaction. Its expiry only grows (GT), and a set
-		// without one (just created) gets this session's.
-		uk := r.userKey(s.UserID)
-		_, err = r.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			p.SAdd(ctx, uk, s.ID)
-			p.Do(ctx, "PEXPIREAT", uk, s.Expires.UnixMilli(), "NX")
-			p.Do(ctx, "PEXPIREAT", uk, s.Expires.UnixMilli(), "GT")
-			return nil
-		})
+		// outside the transaction.
+		err = r.index(ctx, s.UserID, s.ID, s.Expires)
 	}
 	if err != nil {
 		return fmt.Errorf("session: redis create: %w", err)
@@ -147,7 +140,7 @@ func (r *Redis) Get(ctx context.Context, id string) (Session, error) {
 }
 
 // rotateScript compares and swaps the refresh id: 0 when the session is
-// missing, 1 after deleting it on a mismatch, 2 after the swap.
+// missing, 1 after deleting it on a mismatch, {2, user id} after the swap.
 var rotateScript = goredis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'r')
 if not cur then return 0 end
@@ -157,20 +150,57 @@ if cur == '' or cur ~= ARGV[1] then
 end
 redis.call('HSET', KEYS[1], 'r', ARGV[2], 'e', ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return 2
+return {2, redis.call('HGET', KEYS[1], 'u')}
 `)
 
-// Rotate implements [Store] with a Lua script, atomic on the server.
+// Rotate implements [Store] with a Lua script, atomic on the server; the
+// user's index then lives as long as the session (a session refreshed
+// past its first expiry is still found by DeleteUser).
 func (r *Redis) Rotate(ctx context.Context, id, old, new string, expires time.Time) error {
-	n, err := rotateScript.Run(ctx, r.c, []string{r.prefix + id}, old, new, strconv.FormatInt(expires.UnixMilli(), 10)).Int()
+	v, err := rotateScript.Run(ctx, r.c, []string{r.prefix + id}, old, new, strconv.FormatInt(expires.UnixMilli(), 10)).Result()
 	if err != nil {
 		return fmt.Errorf("session: redis rotate: %w", err)
 	}
-	switch n {
-	case 0:
+	switch v := v.(type) {
+	case int64:
+		if v == 1 {
+			return ErrReused
+		}
 		return ErrNotFound
-	case 1:
-		return ErrReused
+	case []any:
+		if len(v) == 2 {
+			if user, ok := v[1].(string); ok && user != "" {
+				if err := r.index(ctx, user, "", expires); err != nil {
+					return fmt.Errorf("session: redis rotate: %w", err)
+				}
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("session: redis rotate: unexpected answer %v", v)
+}
+
+// indexScript adds ARGV[1] (unless "") to the set KEYS[1] and makes the
+// set live at least until ARGV[2] (Unix milliseconds): its expiry only
+// grows. PTTL and TIME rather than PEXPIREAT's GT, which Redis before 7.0
+// does not have.
+var indexScript = goredis.NewScript(`
+redis.replicate_commands()
+if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local want = tonumber(ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+if ttl < 0 or now + ttl < want then redis.call('PEXPIREAT', KEYS[1], want) end
+return 1
+`)
+
+// index records session id (unless "") in userID's set and makes the set
+// outlive expires.
+func (r *Redis) index(ctx context.Context, userID, id string, expires time.Time) error {
+	if err := indexScript.Run(ctx, r.c, []string{r.userKey(userID)}, id, expires.UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("indexing the session by user: %w", err)
 	}
 	return nil
 }
@@ -187,6 +217,9 @@ func (r *Redis) DeleteUser(ctx context.Context, userID string) error {
 	if err != nil {
 		return fmt.Errorf("session: redis delete user: %w", err)
 	}
+	if len(ids) == 0 {
+		return nil
+	}
 	_, err = r.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, id := range ids {
 			p.Del(ctx, r.prefix+id)
@@ -194,7 +227,7 @@ func (r *Redis) DeleteUser(ctx context.Context, userID string) error {
 		p.SRem(ctx, uk, toAny(ids)...)
 		return nil
 	})
-	if err != nil && len(ids) > 0 {
+	if err != nil {
 		return fmt.Errorf("session: redis delete user: %w", err)
 	}
 	return nil
@@ -208,10 +241,19 @@ func toAny(ids []string) []any {
 	return out
 }
 
-// Delete implements [Store].
+// Delete implements [Store]: the session, and its id in its user's set.
 func (r *Redis) Delete(ctx context.Context, id string) error {
+	user, err := r.c.HGet(ctx, r.prefix+id, "u").Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return fmt.Errorf("session: redis delete: %w", err)
+	}
 	if err := r.c.Del(ctx, r.prefix+id).Err(); err != nil {
 		return fmt.Errorf("session: redis delete: %w", err)
+	}
+	if user != "" {
+		if err := r.c.SRem(ctx, r.userKey(user), id).Err(); err != nil {
+			return fmt.Errorf("session: redis delete: %w", err)
+		}
 	}
 	return nil
 }

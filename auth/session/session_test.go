@@ -35,7 +35,14 @@ func (c *clock) advance(d time.Duration) {
 
 func TestMemory(t *testing.T) {
 	c := &clock{t: time.Now()}
-	sessiontest.Run(t, func(*testing.T) session.Store { return session.NewMemory(c.now) }, time.Minute, c.advance)
+	sessiontest.Run(t, func(*testing.T) session.Store {
+		// Each store starts at the real time, as the suite's sessions do
+		// (time.Now), whatever an earlier subtest's waits advanced.
+		c.mu.Lock()
+		c.t = time.Now()
+		c.mu.Unlock()
+		return session.NewMemory(c.now)
+	}, time.Minute, c.advance)
 }
 
 func TestMemorySweepsExpired(t *testing.T) {

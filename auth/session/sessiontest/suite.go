@@ -194,4 +194,31 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store, expireAfter ti
 			t.Errorf("a session created expired is found: %v", err)
 		}
 	})
+
+	t.Run("DeleteUserAfterRefresh", func(t *testing.T) {
+		// Last: it lets time pass (a fake clock's advance misaligns it
+		// with time.Now for the subtests after it). A session refreshed
+		// past its first expiry is still one of its user's: DeleteUser
+		// ends it. Regression: the user's index in
+		// Redis kept the first expiry and was gone by then.
+		s := newStore(t)
+		short := sample("r1")
+		short.Expires = time.Now().Add(expireAfter)
+		if err := s.Create(ctx, short); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Rotate(ctx, "r1", "r1", "r2", later()); err != nil {
+			t.Fatal(err)
+		}
+		wait(2 * expireAfter)
+		if _, err := s.Get(ctx, "r1"); err != nil {
+			t.Fatalf("the refreshed session after its first expiry: %v", err)
+		}
+		if err := s.DeleteUser(ctx, "7"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "r1"); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("a refreshed session survives DeleteUser: %v", err)
+		}
+	})
 }

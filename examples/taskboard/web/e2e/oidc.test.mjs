@@ -84,8 +84,9 @@ test('sign in through the identity provider', { skip }, async () => {
   // The callback handed the refresh token over in the fragment...
   assert.equal(callback()?.status, 303);
   const loc = callback().location;
-  assert.match(loc ?? '', /^\/#mizan_refresh=[^&]+$/, `the callback redirected to ${loc}`);
-  const spent = decodeURIComponent(loc.slice('/#mizan_refresh='.length));
+  const m = /^\/#mizan_refresh=([^&]+)&mizan_handoff=([A-Za-z0-9_-]{16,})$/.exec(loc ?? '');
+  assert.ok(m, `the callback redirected to ${loc}`);
+  const spent = decodeURIComponent(m[1]);
   // ...which the page took out of the URL at once...
   const url = new URL(page.url());
   assert.equal(url.hash, '');
@@ -112,4 +113,32 @@ test('a provider user without a taskboard account is refused', { skip }, async (
   assert.equal(body.error.code, 'unauthorized');
   assert.match(body.error.message, /no taskboard account/);
   await page.close();
+});
+
+test('a link with a fragment this tab did not ask for signs nobody in (login CSRF)', { skip }, async () => {
+  // An attacker's own refresh token (here grace's, from auth/token/), in a
+  // link to the board: without the handoff value this tab keeps when it
+  // starts a sign-in, the page ignores it and leaves it unspent.
+  const res = await fetch(`${base}/api/mizan/auth/token/`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'grace', password: 'grace' }),
+  });
+  assert.equal(res.status, 200);
+  const { refresh } = await res.json();
+  for (const frag of [`#mizan_refresh=${encodeURIComponent(refresh)}`, `#mizan_refresh=${encodeURIComponent(refresh)}&mizan_handoff=AAAAAAAAAAAAAAAAAAAAAAAA`]) {
+    // A page of its own each time: a change of fragment alone loads nothing.
+    const page = await browser.newPage();
+    await page.goto(`${base}/${frag}`);
+    await page.getByTestId('whoami').getByText('Sign in').waitFor();
+    assert.ok(!page.url().includes('mizan_refresh'), 'the fragment stays in the URL');
+    await page.close();
+  }
+  // Not spent: the page never presented it.
+  const again = await fetch(`${base}/api/mizan/auth/refresh/`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ refresh }),
+  });
+  assert.equal(again.status, 200, 'the ignored token was spent');
 });
