@@ -76,6 +76,7 @@ func New(cfg Config) *App {
 	if cfg.Cache != nil {
 		a.OnInvalidate(InvalidatorFunc(a.purge))
 	}
+	a.observeNew()
 	return a
 }
 

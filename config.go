@@ -92,6 +92,11 @@ type Config struct {
 	// idempotency.NewRedis shares them between instances; [NoIdempotency]
 	// ignores keys. [ConfigFromEnv] sets it from MIZAN_IDEMPOTENCY.
 	Idempotency IdempotencyStore
+	// Observer watches requests, function runs, invalidations and the
+	// origin cache, for tracing and metrics: package telemetry's
+	// telemetry.New returns one (OpenTelemetry spans, Prometheus metrics;
+	// docs/observability.md). Nil means off.
+	Observer Observer
 }
 
 // DefaultConcurrencyThreshold is the default of

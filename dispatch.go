@@ -42,6 +42,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 			me = errInternal
 		}
 	}
+	recordErrorCode(w, me.code)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("X-Mizan-Invalidate")
@@ -115,6 +116,10 @@ func (a *App) readBody(r *http.Request, dst []byte) ([]byte, error) {
 // run calls f with its decoded arguments, turning a panic into an internal
 // error with the detail logged.
 func (a *App) run(ctx context.Context, f *Func, in any) (out any, err error) {
+	if octx, end := a.observeFunc(ctx, f); end != nil {
+		ctx = octx
+		defer func() { end(err) }()
+	}
 	defer a.recoverCall(f, &err)
 	return f.invoke(ctx, in)
 }
@@ -124,6 +129,10 @@ func (a *App) run(ctx context.Context, f *Func, in any) (out any, err error) {
 // integers JavaScript cannot hold refused), under the panic guard. On error
 // dst is returned unchanged.
 func (a *App) runJSON(ctx context.Context, f *Func, in any, dst []byte) (data []byte, err error) {
+	if octx, end := a.observeFunc(ctx, f); end != nil {
+		ctx = octx
+		defer func() { end(err) }()
+	}
 	defer a.recoverCall(f, &err)
 	out, err := f.invoke(ctx, in)
 	if err != nil {

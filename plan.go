@@ -258,7 +258,7 @@ func (p *plan) routes(a *App) error {
 				errs = append(errs, fmt.Errorf("route %q: %v", pattern, r))
 			}
 		}()
-		mux.Handle(pattern, h)
+		mux.Handle(pattern, a.observed(pattern, h))
 	}
 	pre := a.cfg.Prefix
 	p.cop = http.NewCrossOriginProtection()
@@ -270,6 +270,8 @@ func (p *plan) routes(a *App) error {
 	get, post := []string{http.MethodGet, http.MethodHead}, []string{http.MethodPost}
 	handle(pre+"session/{$}", pipeline(http.HandlerFunc(a.serveSession), a.protocolEndpoint(get...)))
 	handle(pre+"call/{$}", pipeline(http.HandlerFunc(a.serveCall),
+		a.protocolEndpoint(post...), a.sameOrigin, a.jsonBody, a.authenticated, a.csrfProtected, a.bodyLimit))
+	handle(pre+"call/{fn}/{$}", pipeline(http.HandlerFunc(a.serveCallAlias), // call_alias.go
 		a.protocolEndpoint(post...), a.sameOrigin, a.jsonBody, a.authenticated, a.csrfProtected, a.bodyLimit))
 	handle(pre+"ctx/{context}/{$}", pipeline(http.HandlerFunc(a.serveContext), a.protocolEndpoint(get...), a.authenticated))
 	if a.auth != nil {
@@ -291,7 +293,11 @@ func (p *plan) routes(a *App) error {
 		}))
 	}
 	for _, e := range a.extra {
-		handle(pre+e.path+"{$}", e.h)
+		pattern := pre + e.path
+		if strings.HasSuffix(pattern, "/") {
+			pattern += "{$}" // Handle; HandleFile's names have no trailing slash
+		}
+		handle(pattern, e.h)
 	}
 	handle(pre, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")

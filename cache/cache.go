@@ -122,6 +122,8 @@ type Cache struct {
 
 	cleanMu  sync.Mutex
 	cleaning map[string]bool // contexts with a prefix cleanup running
+
+	obs Observer // set by Observe; nil: none
 }
 
 // New returns a Cache over o.Backend.
@@ -245,6 +247,14 @@ const lookupBuf = 8
 // A miss is recorded by the admission policy ([Options.Admission]); one it
 // does not admit is not stored and creates no generation.
 func (c *Cache) Get(ctx context.Context, inst Instance) Entry {
+	if o := c.obs; o != nil {
+		return c.observedGet(ctx, o, inst)
+	}
+	return c.get(ctx, inst)
+}
+
+// get is Get without the observer.
+func (c *Cache) get(ctx context.Context, inst Instance) Entry {
 	if !c.up.Load() {
 		return Entry{Status: Bypass}
 	}
@@ -413,6 +423,15 @@ func sameGens(stored []byte, gens [][]byte) bool {
 // expire before it, so that the entry stays reachable for its whole TTL;
 // it never creates one (one purged meanwhile stays purged).
 func (c *Cache) Put(ctx context.Context, e Entry, value []byte, ttl time.Duration) {
+	if o := c.obs; o != nil {
+		c.observedPut(ctx, o, e, value, ttl)
+		return
+	}
+	c.put(ctx, e, value, ttl)
+}
+
+// put is Put without the observer.
+func (c *Cache) put(ctx context.Context, e Entry, value []byte, ttl time.Duration) {
 	if e.Status != Miss || e.hdr == nil || !c.up.Load() {
 		return
 	}
@@ -475,6 +494,16 @@ func (c *Cache) Purge(ctx context.Context, purges ...Purge) {
 	if len(purges) == 0 {
 		return
 	}
+	if o := c.obs; o != nil {
+		c.observedPurge(ctx, o, purges)
+		return
+	}
+	_ = c.purge(ctx, purges)
+}
+
+// purge is Purge without the observer; it reports whether the backend
+// applied the purges (false: they are owed).
+func (c *Cache) purge(ctx context.Context, purges []Purge) bool {
 	keys := make([]string, 0, len(purges)+1)
 	for _, p := range purges {
 		keys = c.appendGens(keys, p)
@@ -489,13 +518,14 @@ func (c *Cache) Purge(ctx context.Context, purges ...Purge) {
 		}
 		c.mu.Unlock()
 		c.down(fmt.Errorf("cache: purge %s: %w", purges[0].Context, err))
-		return
+		return false
 	}
 	for _, p := range purges {
 		if p.User == "" && p.Param.Name == "" {
 			c.cleanup(p.Context)
 		}
 	}
+	return true
 }
 
 // appendGens appends the keys of the generations p names. A purge whose

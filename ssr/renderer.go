@@ -179,7 +179,11 @@ func (r *Renderer) renderFile(ctx context.Context, file string, props []byte, co
 // with the render timeout applied once the worker is ready. When that
 // worker dies before it answers, the request is sent once more (see
 // retry), within the same timeout.
-func (r *Renderer) call(ctx context.Context, method string, params []byte) (reply, error) {
+func (r *Renderer) call(ctx context.Context, method string, params []byte) (_ reply, err error) {
+	if tctx, end := traced(ctx, method); end != nil {
+		ctx = tctx
+		defer func() { end(err) }()
+	}
 	if r.closed.Load() {
 		return reply{}, ErrClosed
 	}

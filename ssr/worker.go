@@ -393,6 +393,7 @@ func (p *proc) call(ctx context.Context, method string, params []byte) (reply, e
 
 	line := make([]byte, 0, 64+len(method)+len(params))
 	line = fmt.Appendf(line, `{"id":%d,"method":%q`, id, method)
+	line = appendTraceparent(ctx, line)
 	if params != nil {
 		line = append(append(line, `,"params":`...), params...)
 	}

@@ -222,16 +222,19 @@ func newApp(s *store, cfg appConfig) (*mizan.App, *live.Hub, *ssr.Pages, error) 
 	// task;task_id=M, and the function project_tasks of project N (its
 	// cards count comments): a function-level target.
 	mizan.Mutation(app, s.addComment, mizan.Affects(TaskContext), mizan.AffectsFunction("project_tasks"), signedIn)
-	// project_info of project N (function-level) and board (broad: the
-	// project list shows the name).
-	mizan.Mutation(app, s.renameProject, mizan.AffectsFunction("project_info"), mizan.Affects(BoardContext), signedIn)
+	// project_info of project N (function-level), board (broad: the
+	// project list shows the name) and task (broad: a task's page shows
+	// its project's name; the affects checker found it missing).
+	mizan.Mutation(app, s.renameProject, mizan.AffectsFunction("project_info"), mizan.Affects(BoardContext, TaskContext), signedIn)
 	// Staff only. board (broad); delete_project also project;project_id=N
 	// and task (broad: any task of the project may be open).
 	mizan.Mutation(app, s.createProject, mizan.Affects(BoardContext), mizan.RequireStaff())
 	mizan.Mutation(app, s.deleteProject, mizan.Affects(BoardContext, ProjectContext, TaskContext), mizan.RequireStaff())
 	// A name shows everywhere: global, board, project and task, all broad
-	// (none of them has a user_id parameter to scope by).
-	mizan.Mutation(app, s.renameUser, mizan.Affects(mizan.Global, BoardContext, ProjectContext, TaskContext), signedIn)
+	// (none of them has a user_id parameter to scope by); and directory,
+	// which lists the members in name order (the affects checker found it
+	// missing).
+	mizan.Mutation(app, s.renameUser, mizan.Affects(mizan.Global, BoardContext, ProjectContext, TaskContext, DirectoryContext), signedIn)
 
 	// A view-path page: plain server-rendered HTML on its own route, part
 	// of the project context's invalidation graph.

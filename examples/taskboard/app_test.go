@@ -47,6 +47,7 @@ func newTestServer(t *testing.T, ui http.Handler) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkAffects(t, app)
 	srv := httptest.NewServer(app)
 	t.Cleanup(func() {
 		_ = hub.Close()
@@ -391,9 +392,9 @@ func TestInvalidationTargets(t *testing.T) {
 		{"add_comment", `{"project_id":1,"task_id":4,"body":"On it."}`,
 			`[{"context":"task","params":{"task_id":4}},{"context":"project","function":"project_tasks","params":{"project_id":1}}]`, "task;task_id=4, project;project_id=1"},
 		{"rename_project", `{"project_id":1,"name":"Website","description":"Relaunch."}`,
-			`[{"context":"project","function":"project_info","params":{"project_id":1}},"board"]`, "project;project_id=1, board"},
+			`[{"context":"project","function":"project_info","params":{"project_id":1}},"board","task"]`, "project;project_id=1, board, task"},
 		{"rename_user", `{"user_id":4,"name":"Katherine G. Johnson"}`,
-			`["global","board","project","task"]`, "global, board, project, task"},
+			`["global","board","project","task","directory"]`, "global, board, project, task, directory"},
 		{"delete_task", `{"project_id":2,"task_id":9}`,
 			`[{"context":"project","params":{"project_id":2}},{"context":"task","params":{"task_id":9}}]`, "project;project_id=2, task;task_id=9"},
 		// A formset: the project (scoped by the argument) and each task

@@ -137,6 +137,10 @@ func defaultDBPath() string {
 	return filepath.Join(dir, "mizan-taskboard", "taskboard.db")
 }
 
+// sqlOpen opens the database/sql handle of a DSN; the tests open it
+// through the affects checker (affects_test.go).
+var sqlOpen = func(dsn string) (*sql.DB, error) { return sql.Open("sqlite", dsn) }
+
 // openDB opens the SQLite database at path, creating its directory, the
 // schema and the demo data when it does not exist yet. It reports whether
 // it seeded a new database.
@@ -154,7 +158,7 @@ func openDB(ctx context.Context, path string) (db *sql.DB, created bool, err err
 	// of failing; immediate transactions take the write lock up front, so
 	// two read-then-write transactions cannot deadlock.
 	dsn := path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
-	db, err = sql.Open("sqlite", dsn)
+	db, err = sqlOpen(dsn)
 	if err != nil {
 		return nil, false, fmt.Errorf("opening the database %s: %w", path, err)
 	}

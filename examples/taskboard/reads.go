@@ -94,8 +94,9 @@ func (s *store) team(ctx context.Context, _ struct{}) ([]Person, error) {
 
 // members is the members function of the directory context, registered
 // with RequireAuth: every user's email address and staff flag, in the
-// order of team, for signed-in callers only. It has no names, so renaming
-// someone does not touch it (rename_user does not affect directory).
+// order of team, for signed-in callers only. It has no names, but it is
+// in name order, so renaming someone reorders it (rename_user affects
+// directory).
 func (s *store) members(ctx context.Context, _ struct{}) ([]Member, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT id, email, staff FROM users ORDER BY name COLLATE NOCASE, id")
 	if err != nil {

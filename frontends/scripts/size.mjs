@@ -18,7 +18,7 @@ const budget = JSON.parse(readFileSync(budgetFile, 'utf8'));
 
 /** version returns the installed version of a package of the workspace or of node_modules. */
 function version(pkg) {
-  const local = { '@mizan/base': 'base/', '@mizan/react': 'react/', '@mizan/vue': 'vue/', '@mizan/svelte': 'svelte/' }[pkg];
+  const local = { '@mizan/base': 'base/', '@mizan/react': 'react/', '@mizan/vue': 'vue/', '@mizan/svelte': 'svelte/', '@mizan/tanstack-query': 'tanstack-query/', '@mizan/htmx': 'htmx/' }[pkg];
   const file = new URL((local ?? `node_modules/${pkg}/`) + 'package.json', root);
   return JSON.parse(readFileSync(file, 'utf8')).version;
 }
@@ -64,6 +64,9 @@ const entries = {
     packages: ['@mizan/base', '@mizan/react'],
   },
   '@mizan/vue': { contents: "export * from './vue/src/index.ts';", external: ['vue', '@mizan/base'], packages: ['@mizan/vue'] },
+  '@mizan/tanstack-query': { contents: "export * from './tanstack-query/src/index.ts';", external: ['@mizan/base', '@tanstack/query-core'], packages: ['@mizan/tanstack-query'] },
+  '@mizan/htmx': { contents: "export * from './htmx/src/index.ts';", external: [], packages: ['@mizan/htmx'] },
+  '@mizan/htmx (install only)': { contents: "export { install } from './htmx/src/index.ts';", external: [], packages: ['@mizan/htmx'] },
   '@mizan/svelte': {
     contents: "export * from './svelte/src/index.ts';",
     external: ['svelte', 'svelte/store', '@mizan/base'],

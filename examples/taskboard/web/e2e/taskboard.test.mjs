@@ -521,15 +521,16 @@ test('renaming a user refetches every mounted project (broad invalidation)', { s
 
   const mark = requests.length;
   const { body, header } = await mutate('rename_user', () => me.getByRole('button', { name: 'Save' }).click());
-  assert.deepEqual(body.invalidate, ['global', 'board', 'project', 'task']);
-  assert.equal(header, 'global, board, project, task');
+  assert.deepEqual(body.invalidate, ['global', 'board', 'project', 'task', 'directory']);
+  assert.equal(header, 'global, board, project, task, directory');
 
   await page.getByTestId('whoami').getByText('Ada King').waitFor();
   await me.getByText('Ada King').waitFor();
   await settle();
-  // Every mounted instance of the four contexts: both projects this time.
-  // The task panel is closed, so task 3's instance is only marked stale.
-  assert.deepEqual(ctxFetchesSince(mark), ['board/', 'global/', 'project/?project_id=1', 'project/?project_id=2']);
+  // Every mounted instance of the five contexts: both projects this time,
+  // and the directory (in name order). The task panel is closed, so task
+  // 3's instance is only marked stale.
+  assert.deepEqual(ctxFetchesSince(mark), ['board/', 'directory/', 'global/', 'project/?project_id=1', 'project/?project_id=2']);
 });
 
 test('the print page is a server-rendered view with the latest data', { skip }, async () => {
