@@ -115,8 +115,12 @@ func compareDir(t *testing.T, dir string, files []codegen.File) {
 	var got []string
 	for _, f := range files {
 		got = append(got, f.Path)
-		if !bytes.HasPrefix(f.Content, []byte(codegen.Header+"\n")) {
-			t.Errorf("%s does not start with %q", f.Path, codegen.Header)
+		header := codegen.Header
+		if strings.HasSuffix(f.Path, ".py") || strings.HasSuffix(f.Path, ".toml") {
+			header = codegen.PythonHeader
+		}
+		if !bytes.HasPrefix(f.Content, []byte(header+"\n")) {
+			t.Errorf("%s does not start with %q", f.Path, header)
 		}
 		golden, err := os.ReadFile(filepath.Join(dir, f.Path))
 		if err != nil {
@@ -134,8 +138,8 @@ func compareDir(t *testing.T, dir string, files []codegen.File) {
 }
 
 func TestUnknownTarget(t *testing.T) {
-	_, err := codegen.Generate(context.Background(), &ir.Document{Version: ir.Version}, "rust", codegen.Options{})
-	if err == nil || err.Error() != `codegen: unknown target "rust" (targets: go, react, svelte, ts, vue)` {
+	_, err := codegen.Generate(context.Background(), &ir.Document{Version: ir.Version}, "cobol", codegen.Options{})
+	if err == nil || err.Error() != `codegen: unknown target "cobol" (targets: go, python, react, rust, svelte, ts, vue)` {
 		t.Errorf("error %v", err)
 	}
 }

@@ -180,11 +180,13 @@ func Decode(encoded string) (p Params, salt, key []byte, err error) {
 	if m > maxMemory || t > maxTime || threads > 255 {
 		return bad("parameters beyond the bounds this package runs")
 	}
+	// The decoder skips \r and \n wherever they are: comparing with the
+	// re-encoding refuses them (and any other non-canonical form).
 	b64 := base64.RawStdEncoding.Strict()
-	if salt, err = b64.DecodeString(parts[4]); err != nil || len(salt) < 8 || len(salt) > maxLen {
+	if salt, err = b64.DecodeString(parts[4]); err != nil || len(salt) < 8 || len(salt) > maxLen || b64.EncodeToString(salt) != parts[4] {
 		return bad("the salt is not 8 to 1024 bytes of unpadded base64")
 	}
-	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) < 16 || len(key) > maxLen {
+	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) < 16 || len(key) > maxLen || b64.EncodeToString(key) != parts[5] {
 		return bad("the hash is not 16 to 1024 bytes of unpadded base64")
 	}
 	p = Params{Memory: uint32(m), Time: uint32(t), Threads: uint8(threads), SaltLen: uint32(len(salt)), KeyLen: uint32(len(key))}

@@ -78,6 +78,7 @@ func TestMalformed(t *testing.T) {
 		"extra segment":   good + "$x",
 		"negative memory": strings.Replace(good, "m=64", "m=-64", 1),
 		"leading zero":    strings.Replace(good, "m=64", "m=064", 1),
+		"newline in salt": "$" + strings.Join(append(parts[1:4], parts[4][:4]+"\n"+parts[4][4:], parts[5]), "$"),
 	}
 	for name, enc := range cases {
 		ok, _, err := h.Verify("pw", enc)
@@ -109,6 +110,8 @@ func FuzzDecode(f *testing.F) {
 	good, _ := h.Hash("pw")
 	f.Add(good)
 	f.Add("$argon2id$v=19$m=1,t=1,p=1$$")
+	// Found by the fuzzer: base64 decoding skips \r and \n.
+	f.Add("$argon2id$v=19$m=1,t=1,p=1$00000000000$0000\r0000000000000000000")
 	f.Add("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
 	f.Fuzz(func(t *testing.T, s string) {
 		p, salt, key, err := password.Decode(s)

@@ -117,7 +117,7 @@ func TestGenerateUsageErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"generate", "--ir", fixtureIR, "--target", "rust", "--out", "x"}, 2, `mizan generate: unknown target "rust" (targets: go, react, svelte, ts, vue)`},
+		{[]string{"generate", "--ir", fixtureIR, "--target", "cobol", "--out", "x"}, 2, `mizan generate: unknown target "cobol" (targets: go, python, react, rust, svelte, ts, vue)`},
 		{[]string{"generate", "--ir", fixtureIR, "--out", "x"}, 2, "mizan generate: --target is required"},
 		{[]string{"generate", "--ir", fixtureIR, "--target", "ts"}, 2, "target ts has no output directory"},
 		{[]string{"generate", "--target", "ts", "--out", "x"}, 2, "give the IR with --ir FILE or --cmd COMMAND"},

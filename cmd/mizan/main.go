@@ -44,7 +44,7 @@ func commands() []command {
 		{name: "dev", summary: "run the app: its server, rebuilt and its client regenerated on change, and Vite", run: runDev},
 		{name: "edge", summary: "write the Cloudflare Worker project of the app's edge cache (mizan edge init)", run: runEdge},
 		{name: "explain", summary: "say what a mutation with given arguments invalidates, purges and refreshes", run: runExplain},
-		{name: "generate", summary: "write typed clients (ts, react, vue, svelte, go) from an app's IR", run: runGenerate},
+		{name: "generate", summary: "write typed clients (ts, react, vue, svelte, go, python, rust) from an app's IR", run: runGenerate},
 		{name: "init", summary: "create a new app: a Go server with SQLite and a Vite + React UI", run: runInit},
 		{name: "ir", summary: "print an app's IR, or check an IR file", run: runIR},
 		{name: "manifest", summary: "print an app's edge manifest, or check a manifest file", run: runManifest},
