@@ -530,31 +530,13 @@ func rustString(s string) string {
 	return b.String()
 }
 
-// rustWords splits a wire name into its words: user_id and userID give
-// user and id.
+// rustWords splits a wire name into its words, lower-cased: user_id and
+// userID give user and id (the words of the python target, pyWords).
 func rustWords(name string) []string {
-	var words []string
-	var cur []rune
-	flush := func() {
-		if len(cur) > 0 {
-			words = append(words, strings.ToLower(string(cur)))
-			cur = cur[:0]
-		}
+	words := pyWords(name)
+	for i, w := range words {
+		words[i] = strings.ToLower(w)
 	}
-	rs := []rune(name)
-	for i, r := range rs {
-		switch {
-		case r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			if unicode.IsUpper(r) && len(cur) > 0 && (unicode.IsLower(cur[len(cur)-1]) || unicode.IsDigit(cur[len(cur)-1]) ||
-				i+1 < len(rs) && unicode.IsLower(rs[i+1]) && unicode.IsUpper(cur[len(cur)-1])) {
-				flush()
-			}
-			cur = append(cur, r)
-		default:
-			flush()
-		}
-	}
-	flush()
 	return words
 }
 

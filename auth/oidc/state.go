@@ -1,8 +1,6 @@
 package oidc
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/mizan-afi/mizan/internal/seal"
 )
 
 // maxStateCookie bounds the length of a state cookie's value read back:
@@ -44,24 +44,20 @@ type flowState struct {
 // base64url characters.
 var validHandoff = regexp.MustCompile(`^[A-Za-z0-9_-]{16,128}$`)
 
-// sealer seals and opens state cookies with AES-256-GCM; the cookie's name
-// is the additional data, so a value cannot move to another provider's
-// cookie.
+// sealer seals and opens state cookies (package internal/seal: AES-256-GCM
+// under a key derived from the JWT key); the cookie's name is the
+// additional data, so a value cannot move to another provider's cookie.
 type sealer struct {
-	aead cipher.AEAD
+	s *seal.Sealer
 }
 
 // newSealer returns a sealer with key (32 bytes).
 func newSealer(key []byte) (*sealer, error) {
-	block, err := aes.NewCipher(key)
+	s, err := seal.New(key)
 	if err != nil {
-		return nil, fmt.Errorf("oidc: state cookie key: %w", err)
+		return nil, fmt.Errorf("oidc: state cookie: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("oidc: state cookie cipher: %w", err)
-	}
-	return &sealer{aead: aead}, nil
+	return &sealer{s: s}, nil
 }
 
 // seal returns the cookie value for st under the cookie name.
@@ -70,32 +66,16 @@ func (s *sealer) seal(name string, st flowState) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("oidc: encoding the state cookie: %w", err)
 	}
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", fmt.Errorf("oidc: state cookie nonce: %w", err)
-	}
-	sealed := s.aead.Seal(nonce, nonce, plain, []byte(name))
-	return base64.RawURLEncoding.EncodeToString(sealed), nil
+	return s.s.Seal(plain, []byte(name)), nil
 }
 
 // open parses the value of the cookie name: it returns the state it seals
 // when the value was sealed by this key for this name, is not expired at
 // now and names provider; else an error wrapping errState.
 func (s *sealer) open(name, value, provider string, now time.Time) (flowState, error) {
-	if value == "" || len(value) > maxStateCookie {
-		return flowState{}, fmt.Errorf("%w: empty or too long", errState)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(value)
+	plain, err := s.s.Open(value, []byte(name), maxStateCookie)
 	if err != nil {
-		return flowState{}, fmt.Errorf("%w: not base64url", errState)
-	}
-	ns := s.aead.NonceSize()
-	if len(raw) < ns+s.aead.Overhead() {
-		return flowState{}, fmt.Errorf("%w: too short", errState)
-	}
-	plain, err := s.aead.Open(nil, raw[:ns], raw[ns:], []byte(name))
-	if err != nil {
-		return flowState{}, fmt.Errorf("%w: not sealed by this server", errState)
+		return flowState{}, fmt.Errorf("%w: %w", errState, err)
 	}
 	var st flowState
 	if err := json.Unmarshal(plain, &st); err != nil {

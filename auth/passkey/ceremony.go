@@ -1,16 +1,15 @@
 package passkey
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/mizan-afi/mizan/internal/seal"
 )
 
 // A ceremony (register or login) is begun by one request and finished by
@@ -30,7 +29,8 @@ const (
 	kindLogin    = "login"
 )
 
-// tokenVersion is the first byte of every sealed token.
+// tokenVersion is the version of the token format, bound in the
+// additional data.
 const tokenVersion = 1
 
 // maxTokenLen bounds the ceremony tokens openCeremony decodes (a real one
@@ -55,26 +55,24 @@ type ceremony struct {
 	Session webauthn.SessionData `json:"s"`
 }
 
-// sealer seals and opens ceremony tokens.
+// sealer seals and opens ceremony tokens (package internal/seal).
 type sealer struct {
-	aead cipher.AEAD
+	s *seal.Sealer
 }
 
 // newSealer returns a sealer keyed by key (32 bytes).
 func newSealer(key []byte) (*sealer, error) {
-	block, err := aes.NewCipher(key)
+	s, err := seal.New(key)
 	if err != nil {
-		return nil, fmt.Errorf("passkey: ceremony key: %w", err)
+		return nil, fmt.Errorf("passkey: ceremony: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("passkey: ceremony cipher: %w", err)
-	}
-	return &sealer{aead: aead}, nil
+	return &sealer{s: s}, nil
 }
 
-// additionalData binds a token to its kind.
-func additionalData(kind string) []byte { return []byte("mizan/passkey/ceremony/" + kind) }
+// additionalData binds a token to its kind and to the token format.
+func additionalData(kind string) []byte {
+	return []byte("mizan/passkey/ceremony/v" + strconv.Itoa(tokenVersion) + "/" + kind)
+}
 
 // seal returns the token of c, of kind kind.
 func (s *sealer) seal(kind string, c ceremony) (string, error) {
@@ -82,28 +80,13 @@ func (s *sealer) seal(kind string, c ceremony) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("passkey: encoding the ceremony: %w", err)
 	}
-	ns := s.aead.NonceSize()
-	buf := make([]byte, 1+ns, 1+ns+len(plain)+s.aead.Overhead())
-	buf[0] = tokenVersion
-	if _, err := rand.Read(buf[1:]); err != nil {
-		return "", fmt.Errorf("passkey: ceremony nonce: %w", err)
-	}
-	buf = s.aead.Seal(buf, buf[1:1+ns], plain, additionalData(kind))
-	return base64.RawURLEncoding.EncodeToString(buf), nil
+	return s.s.Seal(plain, additionalData(kind)), nil
 }
 
 // open returns the ceremony of token, of kind kind, as long as it has not
 // expired at now: errBadCeremony or errExpiredCeremony otherwise.
 func (s *sealer) open(kind, token string, now time.Time) (*ceremony, error) {
-	if token == "" || len(token) > maxTokenLen {
-		return nil, errBadCeremony
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	ns := s.aead.NonceSize()
-	if err != nil || len(raw) < 1+ns+s.aead.Overhead() || raw[0] != tokenVersion {
-		return nil, errBadCeremony
-	}
-	plain, err := s.aead.Open(nil, raw[1:1+ns], raw[1+ns:], additionalData(kind))
+	plain, err := s.s.Open(token, additionalData(kind), maxTokenLen)
 	if err != nil {
 		return nil, errBadCeremony
 	}
