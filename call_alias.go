@@ -16,11 +16,21 @@ import (
 // the equivalent call/ request.
 
 // serveCallAlias serves POST call/<fn>/, after the steps of call/.
+//
+// It checks in call/'s order, so that the first error is the one call/
+// would answer: the Idempotency-Key header, then the body (its size, then
+// its JSON), then the function's name.
 func (a *App) serveCallAlias(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("fn")
-	if _, ok := a.plan.callable[name]; !ok {
-		writeError(w, r, a.logger, NewError(CodeNotFound, "no function named "+quote(name)))
-		return
+	if vs, ok := r.Header[HeaderIdempotencyKey]; ok {
+		var err error = errBadIdempotencyKey
+		if len(vs) == 1 {
+			_, err = ParseIdempotencyKey(vs[0])
+		}
+		if err != nil {
+			writeError(w, r, a.logger, err)
+			return
+		}
 	}
 	buf := getBuf()
 	defer putBuf(buf)
@@ -33,6 +43,10 @@ func (a *App) serveCallAlias(w http.ResponseWriter, r *http.Request) {
 	body, ok := aliasBody(name, args)
 	if !ok {
 		writeError(w, r, a.logger, NewError(CodeBadRequest, "body must be the JSON object of the arguments of "+quote(name)+" (or empty, for none)"))
+		return
+	}
+	if _, ok := a.plan.callable[name]; !ok {
+		writeError(w, r, a.logger, NewError(CodeNotFound, "no function named "+quote(name)))
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

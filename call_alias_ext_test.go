@@ -158,6 +158,11 @@ func TestCallAliasAnswersAsCall(t *testing.T) {
 		{"foreign origin", "greet", `{"text": "a"}`, []string{"Origin", "https://evil.example"}, 403},
 		{"too large", "greet", `{"text": "` + strings.Repeat("x", 5000) + `"}`, nil, 413},
 		{"bad idempotency key", "greet", `{"text": "a"}`, []string{"Idempotency-Key", strings.Repeat("k", 256)}, 400},
+		// call/'s order of checks, for an unknown function too. Regression:
+		// the alias looked the function up first and answered 404.
+		{"unknown function, bad idempotency key", "nope", `{}`, []string{"Idempotency-Key", strings.Repeat("k", 256)}, 400},
+		{"unknown function, too large", "nope", `{"text": "` + strings.Repeat("x", 5000) + `"}`, nil, 413},
+		{"unknown function", "nope", `{}`, nil, 404},
 	}
 	for _, c := range cases {
 		a, k := aliasPair(t, e, c.fn, c.args, c.headers...)

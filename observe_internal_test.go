@@ -124,3 +124,40 @@ func TestObserverSeesRequestsAndRuns(t *testing.T) {
 		t.Errorf("error codes %v, want %v", o.codes, want)
 	}
 }
+
+// unwrapping is an Observer whose writer hides the server's behind Unwrap,
+// as the telemetry package's does.
+type unwrapping struct{ recorder }
+
+type unwrapWriter struct{ http.ResponseWriter }
+
+func (w unwrapWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (o *unwrapping) ObserveRequest(w http.ResponseWriter, r *http.Request, _ string) (http.ResponseWriter, *http.Request, func()) {
+	return unwrapWriter{w}, r, func() {}
+}
+
+// TestObserverKeepsTooLargeClosing: with an Observer, a body over
+// MaxBodyBytes is still answered 413 with the connection closed (the
+// server's writer reaches http.MaxBytesReader). Regression: it answered
+// with the connection kept open, then read on up to 256 KB of the body.
+func TestObserverKeepsTooLargeClosing(t *testing.T) {
+	for _, obs := range []Observer{nil, &unwrapping{}} {
+		app := New(Config{MaxBodyBytes: 64, Observer: obs, Logger: slog.New(slog.DiscardHandler)})
+		Mutation(app, func(context.Context, struct{ S string }) (struct{}, error) { return struct{}{}, nil }, Name("echo"))
+		if err := app.Build(); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(app)
+		body := `{"fn":"echo","args":{"S":"` + strings.Repeat("x", 1000) + `"}}`
+		res, err := http.Post(srv.URL+"/api/mizan/call/", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		srv.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge || !res.Close {
+			t.Errorf("observer %T: %d, Close %v; want 413 with the connection closed", obs, res.StatusCode, res.Close)
+		}
+	}
+}

@@ -99,6 +99,22 @@ func unwrapProto(w http.ResponseWriter) http.ResponseWriter {
 	return w
 }
 
+// serverWriter returns the server's own writer under w's wrappers (the
+// protoWriter, an Observer's writer: whatever has Unwrap), so that
+// http.MaxBytesReader reaches the server's and, on a body too large, makes
+// it close the connection rather than read the rest of the body. Regression:
+// with an Observer the 413 kept the connection open.
+func serverWriter(w http.ResponseWriter) http.ResponseWriter {
+	w = unwrapProto(w)
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = unwrapProto(u.Unwrap())
+	}
+}
+
 // callOf returns the call the authenticated step recorded for the request
 // and the context its functions run with: in the *protoWriter of a
 // protocol endpoint, or else in the request's context. The *callInfo is
@@ -201,7 +217,7 @@ func (a *App) bodyLimit(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(unwrapProto(w), r.Body, a.cfg.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(serverWriter(w), r.Body, a.cfg.MaxBodyBytes)
 		}
 		next.ServeHTTP(w, r)
 	})

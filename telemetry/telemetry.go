@@ -17,9 +17,11 @@
 package telemetry
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -205,12 +207,11 @@ func (t *T) ObserveRequest(w http.ResponseWriter, r *http.Request, route string)
 	ctx, span := t.tracer.Start(ctx, method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route)))
 	r = r.WithContext(ctx)
+	// Every request is recorded through the writer, a WebSocket upgrade
+	// too (it hijacks through it: 101). Regression: any request carrying
+	// an Upgrade header went unwrapped, and its errors were counted "ok".
 	rw := &writer{ResponseWriter: w}
-	out := http.ResponseWriter(rw)
-	if _, upgrade := r.Header["Upgrade"]; upgrade {
-		out = w // a WebSocket takes the connection over: leave its writer alone
-	}
-	return out, r, func() {
+	return rw, r, func() {
 		status := rw.status
 		if status == 0 {
 			status = http.StatusOK
@@ -360,6 +361,16 @@ func (w *writer) RecordErrorCode(code mizan.Code) { w.code = code }
 
 // Unwrap returns the server's writer, for http.ResponseController.
 func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack takes the connection over (a WebSocket upgrade), through the
+// server's writer; the request then counts as 101 Switching Protocols.
+func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
+}
 
 // Flush flushes the server's writer, when it can.
 func (w *writer) Flush() {

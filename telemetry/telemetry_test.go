@@ -405,3 +405,30 @@ func TestViewSpans(t *testing.T) {
 	}
 	wantAttr(t, spans[1], telemetry.AttrFunction, "hello")
 }
+
+// TestUpgradeHeaderStillRecorded: a request that merely carries an Upgrade
+// header is recorded like any other, its error code included. Regression:
+// it went unwrapped and counted as ok (hiding failed calls from metrics).
+func TestUpgradeHeaderStillRecorded(t *testing.T) {
+	tel, _, reg := newTelemetry(t)
+	app := newApp(t, tel)
+	for _, up := range []string{"x", "websocket"} {
+		req := httptest.NewRequest(http.MethodPost, "/api/mizan/call/", strings.NewReader(`{"fn":"no_such_fn"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Upgrade", up)
+		req.Header.Set("Connection", "upgrade")
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, req)
+		if w.Code != http.StatusNotFound {
+			t.Fatalf("Upgrade: %s: %d %s", up, w.Code, w.Body)
+		}
+	}
+	expected := `
+# HELP mizan_requests_total Requests served, by route pattern and outcome (ok or the error envelope's code).
+# TYPE mizan_requests_total counter
+mizan_requests_total{code="not_found",route="/api/mizan/call/{$}"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected), "mizan_requests_total"); err != nil {
+		t.Error(err)
+	}
+}

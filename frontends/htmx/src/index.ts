@@ -62,11 +62,15 @@ export function instanceOf(el: Element): InstanceRef | null {
 export function matching(targets: readonly TargetInput[], root: ParentNode = document): Element[] {
   const ts = targets.map(toTarget);
   const hit = [...root.querySelectorAll(declared)].filter((el) => {
-    const inst = instanceOf(el) as InstanceRef;
-    const fns = el.getAttribute('mizan-fn')?.split(/[\s,]+/);
+    // An empty mizan-context declares nothing (a template's empty value):
+    // skipped, never a stop to the page's refreshes.
+    const inst = instanceOf(el);
+    if (!inst) return false;
+    // An empty mizan-fn lists nothing: as if there were none.
+    const fns = el.getAttribute('mizan-fn')?.split(/[\s,]+/).filter(Boolean);
     return ts.some((t) => {
       const r = matchTarget(t, inst);
-      return r && (r.refetch == 'instance' || !fns || fns.includes(r.function));
+      return r && (r.refetch == 'instance' || !fns?.length || fns.includes(r.function));
     });
   });
   return hit.filter((el) => !hit.some((o) => o != el && o.contains(el)));
@@ -125,8 +129,8 @@ export function connect(url: string): Connection {
   const sync = () => {
     const now = new Map<string, InstanceRef>();
     for (const el of document.querySelectorAll(declared)) {
-      const i = instanceOf(el) as InstanceRef;
-      now.set(instanceKey(i.context, i.params), i);
+      const i = instanceOf(el);
+      if (i) now.set(instanceKey(i.context, i.params), i);
     }
     for (const [k, i] of now) if (!subs.has(k)) send('subscribe', i);
     for (const [k, i] of subs) if (!now.has(k)) send('unsubscribe', i);

@@ -96,6 +96,25 @@ describe('elements', () => {
     expect(matching(['user'])).toEqual([]);
   });
 
+  test('an empty mizan-context declares nothing and does not stop the others (regression: it threw and nothing refreshed)', () => {
+    const empty = document.createElement('p');
+    empty.setAttribute('mizan-context', '');
+    document.body.append(empty);
+    const el = element('board', { board_id: 1 });
+    expect(instanceOf(empty)).toBeNull();
+    expect(matching([{ context: 'board', params: { board_id: 1 } }])).toEqual([el]);
+  });
+
+  test('an empty mizan-fn lists nothing: a function-level target matches as without it (regression: it matched none)', () => {
+    const el = element('user', { user_id: 1 });
+    el.setAttribute('mizan-fn', '');
+    expect(matching([{ context: 'user', params: { user_id: 1 }, function: 'user_profile' }])).toEqual([el]);
+    el.setAttribute('mizan-fn', ' , ');
+    expect(matching([{ context: 'user', params: { user_id: 1 }, function: 'user_profile' }])).toEqual([el]);
+    el.setAttribute('mizan-fn', 'user_orders');
+    expect(matching([{ context: 'user', params: { user_id: 1 }, function: 'user_profile' }])).toEqual([]);
+  });
+
   test('mizan-params that is not a JSON object counts as no params (refreshed, never stale)', () => {
     for (const bad of ['{board_id:1}', '[1]', '5', 'null', '"x"']) {
       document.body.innerHTML = '';
