@@ -374,8 +374,8 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 }
 
 // refuse answers a refused finish, logging why at debug level. The
-// attempt Throttle reserved stays a failure (see reserved).
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request, _ *auth.Service, _ auth.Attempt, err error) {
+// attempt reserved for it stays a failure (see reserve).
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	var me *mizan.Error
 	if errors.As(err, &me) && me.Status() >= 400 && me.Status() < 500 {
 		h.o.Logger.DebugContext(r.Context(), "passkey: ceremony refused", "path", r.URL.Path, "code", me.Code(), "reason", reason(me.Unwrap()))
@@ -403,18 +403,23 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// reserved wraps w after Throttle reserved attempt: when the finish
-// answers a 4xx (the caller's credential, ceremony or body was refused),
-// the reservation stays a failure; a success, or a failure of the server
-// (a store that is down is no attempt of the caller's), gives it back.
-// Call the returned function when the answer is written.
-func reserved(w http.ResponseWriter, r *http.Request, svc *auth.Service, attempt auth.Attempt) (*statusWriter, func()) {
+// reserve reserves attempt (Throttle) before a finish, answering the 429
+// itself when it is refused (ok false). It returns w wrapped: when the
+// finish answers a 4xx (the caller's credential, ceremony or body was
+// refused), the reservation stays a failure; a success, or a failure of
+// the server (a store that is down is no attempt of the caller's), gives it
+// back. Call done when the answer is written.
+func (h *handler) reserve(w http.ResponseWriter, r *http.Request, svc *auth.Service, attempt auth.Attempt) (_ http.ResponseWriter, done func(), ok bool) {
+	if err := svc.Throttle(r.Context(), attempt); err != nil {
+		h.app.WriteError(w, r, err)
+		return w, nil, false
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	return sw, func() {
 		if sw.status < 400 || sw.status >= 500 {
 			svc.Succeeded(r.Context(), attempt)
 		}
-	}
+	}, true
 }
 
 // reason is the text of why go-webauthn refused, bounded (it may quote
@@ -592,31 +597,28 @@ func (h *handler) registerFinish(w http.ResponseWriter, r *http.Request, svc *au
 		return
 	}
 	ctx := r.Context()
-	attempt := auth.Attempt{Scope: Scope, User: p.ID, Addr: auth.ClientAddress(r)}
-	if err := svc.Throttle(ctx, attempt); err != nil {
-		h.app.WriteError(w, r, err)
+	w, done, ok := h.reserve(w, r, svc, auth.Attempt{Scope: Scope, User: p.ID, Addr: auth.ClientAddress(r)})
+	if !ok {
 		return
 	}
-	sw, done := reserved(w, r, svc, attempt)
 	defer done()
-	w = sw
 	in, err := finishBody(body)
 	if err != nil {
-		h.refuse(w, r, svc, attempt, err)
+		h.refuse(w, r, err)
 		return
 	}
 	c, err := h.openCeremony(ctx, s, kindRegister, in.Ceremony)
 	if err != nil {
-		h.refuse(w, r, svc, attempt, err)
+		h.refuse(w, r, err)
 		return
 	}
 	if c.User != p.ID {
-		h.refuse(w, r, svc, attempt, mizan.NewError(mizan.CodeForbidden, "this registration was begun by another user"))
+		h.refuse(w, r, mizan.NewError(mizan.CodeForbidden, "this registration was begun by another user"))
 		return
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(in.Credential)
 	if err != nil {
-		h.refuse(w, r, svc, attempt, mizan.NewError(mizan.CodeBadRequest, "the credential is not a PublicKeyCredential of navigator.credentials.create in its JSON form").WithCause(err))
+		h.refuse(w, r, mizan.NewError(mizan.CodeBadRequest, "the credential is not a PublicKeyCredential of navigator.credentials.create in its JSON form").WithCause(err))
 		return
 	}
 	wa, err := h.finishParty(&c.Session)
@@ -626,13 +628,13 @@ func (h *handler) registerFinish(w http.ResponseWriter, r *http.Request, svc *au
 	}
 	cred, err := wa.CreateCredential(&user{handle: c.Session.UserID}, c.Session, parsed)
 	if err != nil {
-		h.refuse(w, r, svc, attempt, mizan.NewError(mizan.CodeBadRequest, "passkey registration refused: the credential does not verify").WithCause(err))
+		h.refuse(w, r, mizan.NewError(mizan.CodeBadRequest, "passkey registration refused: the credential does not verify").WithCause(err))
 		return
 	}
 	now := h.o.Now()
 	switch err := h.o.Store.Add(ctx, Credential{UserID: p.ID, UserHandle: c.Session.UserID, Record: *cred, Created: now}); {
 	case errors.Is(err, ErrDuplicate):
-		h.refuse(w, r, svc, attempt, mizan.NewError(mizan.CodeConflict, "this passkey is already registered").WithCause(err))
+		h.refuse(w, r, mizan.NewError(mizan.CodeConflict, "this passkey is already registered").WithCause(err))
 		return
 	case err != nil:
 		h.app.WriteError(w, r, fmt.Errorf("passkey: storing a passkey: %w", err))
@@ -677,44 +679,41 @@ var errRefused = mizan.NewError(mizan.CodeUnauthorized, "passkey sign-in refused
 // loginFinish serves login/finish/.
 func (h *handler) loginFinish(w http.ResponseWriter, r *http.Request, svc *auth.Service, s *sealer, body []byte) {
 	ctx := r.Context()
-	attempt := auth.Attempt{Scope: Scope, Addr: auth.ClientAddress(r)}
-	if err := svc.Throttle(ctx, attempt); err != nil {
-		h.app.WriteError(w, r, err)
+	w, done, ok := h.reserve(w, r, svc, auth.Attempt{Scope: Scope, Addr: auth.ClientAddress(r)})
+	if !ok {
 		return
 	}
-	sw, done := reserved(w, r, svc, attempt)
 	defer done()
-	w = sw
 	in, err := finishBody(body)
 	if err != nil {
-		h.refuse(w, r, svc, attempt, err)
+		h.refuse(w, r, err)
 		return
 	}
 	c, err := h.openCeremony(ctx, s, kindLogin, in.Ceremony)
 	if err != nil {
-		h.refuse(w, r, svc, attempt, err)
+		h.refuse(w, r, err)
 		return
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(in.Credential)
 	if err != nil {
-		h.refuse(w, r, svc, attempt, mizan.NewError(mizan.CodeBadRequest, "the credential is not a PublicKeyCredential of navigator.credentials.get in its JSON form").WithCause(err))
+		h.refuse(w, r, mizan.NewError(mizan.CodeBadRequest, "the credential is not a PublicKeyCredential of navigator.credentials.get in its JSON form").WithCause(err))
 		return
 	}
 	stored, err := h.o.Store.ByID(ctx, parsed.RawID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		h.refuse(w, r, svc, attempt, errRefused.WithCause(fmt.Errorf("unknown passkey: %w", err)))
+		h.refuse(w, r, errRefused.WithCause(fmt.Errorf("unknown passkey: %w", err)))
 		return
 	case err != nil:
 		h.app.WriteError(w, r, fmt.Errorf("passkey: finding a passkey: %w", err))
 		return
 	}
 	if len(parsed.Response.UserHandle) == 0 || !bytes.Equal(parsed.Response.UserHandle, stored.UserHandle) {
-		h.refuse(w, r, svc, attempt, errRefused.WithCause(errors.New("the user handle is not the passkey's")))
+		h.refuse(w, r, errRefused.WithCause(errors.New("the user handle is not the passkey's")))
 		return
 	}
 	if stored.Record.Authenticator.CloneWarning {
-		h.refuse(w, r, svc, attempt, mizan.NewError(mizan.CodeUnauthorized,
+		h.refuse(w, r, mizan.NewError(mizan.CodeUnauthorized,
 			"this passkey is blocked: its sign counter once went backwards, as a cloned authenticator's does; sign in another way and add a new passkey"))
 		return
 	}
@@ -726,7 +725,7 @@ func (h *handler) loginFinish(w http.ResponseWriter, r *http.Request, svc *auth.
 	owner := &user{handle: stored.UserHandle, creds: []webauthn.Credential{stored.Record}}
 	_, cred, err := wa.ValidatePasskeyLogin(func(_, _ []byte) (webauthn.User, error) { return owner, nil }, c.Session, parsed)
 	if err != nil {
-		h.refuse(w, r, svc, attempt, errRefused.WithCause(err))
+		h.refuse(w, r, errRefused.WithCause(err))
 		return
 	}
 	now := h.o.Now()
@@ -740,7 +739,7 @@ func (h *handler) loginFinish(w http.ResponseWriter, r *http.Request, svc *auth.
 		}
 		h.o.Logger.WarnContext(ctx, "passkey: sign counter went backwards; passkey blocked", "user", stored.UserID,
 			"stored", stored.Record.Authenticator.SignCount, "got", parsed.Response.AuthenticatorData.Counter)
-		h.refuse(w, r, svc, attempt, mizan.NewError(mizan.CodeUnauthorized,
+		h.refuse(w, r, mizan.NewError(mizan.CodeUnauthorized,
 			"passkey sign-in refused: its sign counter went backwards, as a cloned authenticator's does; the passkey is blocked"))
 		return
 	}
@@ -750,7 +749,7 @@ func (h *handler) loginFinish(w http.ResponseWriter, r *http.Request, svc *auth.
 		h.app.WriteError(w, r, fmt.Errorf("passkey: looking up user %q: %w", stored.UserID, err))
 		return
 	case u == nil || u.ID == "":
-		h.refuse(w, r, svc, attempt, mizan.NewError(mizan.CodeUnauthorized, "the account of this passkey cannot sign in"))
+		h.refuse(w, r, mizan.NewError(mizan.CodeUnauthorized, "the account of this passkey cannot sign in"))
 		return
 	case u.ID != stored.UserID:
 		h.app.WriteError(w, r, fmt.Errorf("passkey: Lookup(%q) returned user %q", stored.UserID, u.ID))
